@@ -1,0 +1,79 @@
+"""The deployment's settings: every environment variable is read here, once, at cold start.
+
+The template sets these from its parameters. Nothing else in the package reads ``os.environ``; the AWS
+SDK's own settings (region, ``AWS_ENDPOINT_URL`` for local emulation) stay the SDK's business.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+
+from idphoto.errors import ConfigurationError, IdPhotoError
+from idphoto.options import PARSERS, PhotoOptions, defaults_from
+
+DEFAULT_VENDOR_URL = "https://wnt2.market.alicloudapi.com"
+
+
+def default_env_name(option: str) -> str:
+    """``spec-id`` -> ``DEFAULT_SPEC_ID``: where the template puts an option's default."""
+    return "DEFAULT_" + option.upper().replace("-", "_")
+
+
+@dataclass(frozen=True)
+class Settings:
+    bucket: str
+    table: str
+    appcode_secret_name: str
+    upload_prefix: str = "uploads/"
+    finals_prefix: str = "finals/"
+    vendor_base_url: str = DEFAULT_VENDOR_URL
+    vendor_connect_timeout: float = 3.05
+    # The vendor usually answers in ~3 s; beauty mode adds 5-6 s, occasionally 30-40 s.
+    vendor_read_timeout: float = 30.0
+    vendor_beauty_read_timeout: float = 75.0
+    max_upload_bytes: int = 15 * 1024 * 1024
+    finals_url_ttl: int = 300
+    secret_max_age: int = 300
+    defaults: PhotoOptions | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        missing = [n for n in ("PHOTO_BUCKET", "PHOTOS_TABLE", "APPCODE_SECRET_NAME") if not env.get(n)]
+        if missing:
+            raise ConfigurationError(f"missing environment variables: {', '.join(missing)}")
+        try:
+            defaults = defaults_from(
+                {o: env[default_env_name(o)] for o in PARSERS if default_env_name(o) in env}
+            )
+            return cls(
+                bucket=env["PHOTO_BUCKET"],
+                table=env["PHOTOS_TABLE"],
+                appcode_secret_name=env["APPCODE_SECRET_NAME"],
+                upload_prefix=_prefix(env.get("UPLOAD_PREFIX", "uploads/")),
+                finals_prefix=_prefix(env.get("FINALS_PREFIX", "finals/")),
+                vendor_base_url=env.get("VENDOR_BASE_URL", DEFAULT_VENDOR_URL).rstrip("/"),
+                vendor_connect_timeout=float(env.get("VENDOR_CONNECT_TIMEOUT", "3.05")),
+                vendor_read_timeout=float(env.get("VENDOR_READ_TIMEOUT", "30")),
+                vendor_beauty_read_timeout=float(env.get("VENDOR_BEAUTY_READ_TIMEOUT", "75")),
+                max_upload_bytes=int(float(env.get("MAX_UPLOAD_MB", "15")) * 1024 * 1024),
+                finals_url_ttl=int(env.get("FINALS_URL_TTL_SECONDS", "300")),
+                secret_max_age=int(env.get("APPCODE_CACHE_SECONDS", "300")),
+                defaults=defaults,
+            )
+        except (IdPhotoError, ValueError) as exc:
+            raise ConfigurationError(f"bad setting: {exc}") from exc
+
+
+def _prefix(value: str) -> str:
+    value = value.strip("/")
+    if not value:
+        raise ValueError("a prefix must not be empty: the functions' outputs would trigger make-photo")
+    return value + "/"
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings.from_env(os.environ)

@@ -1,0 +1,112 @@
+"""Typed errors: each says who is at fault and whether trying again can help.
+
+Raised in the domain, translated once at the edge (the make-photo handler records them, the API maps
+them to HTTP answers).
+"""
+
+from __future__ import annotations
+
+
+class IdPhotoError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    code: str = "ERROR"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class InvalidOptions(IdPhotoError):
+    """The photo's options break the vendor's limits: the caller's fault, never sent to the vendor."""
+
+    code = "INVALID_OPTIONS"
+
+
+class UnsupportedObject(IdPhotoError):
+    """The uploaded object cannot be a portrait (empty, too large, not an image type)."""
+
+    code = "UNSUPPORTED_OBJECT"
+
+
+class ConfigurationError(IdPhotoError):
+    """The deployment is misconfigured (bad default option, missing setting): fail at cold start."""
+
+    code = "CONFIGURATION"
+
+
+class VendorError(IdPhotoError):
+    """The vendor answered; `transient` says whether the same call may succeed later."""
+
+    code = "VENDOR_ERROR"
+    transient = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        vendor_code: int | None = None,
+        reached_vendor: bool = True,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.vendor_code = vendor_code
+        # False only when the request certainly never reached the vendor: then even the billed call
+        # may be repeated without paying twice.
+        self.reached_vendor = reached_vendor
+
+
+class VendorRejected(VendorError):
+    """A documented vendor code other than 200 (400, 422, 423, 506, 507): permanent for this input."""
+
+    code = "VENDOR_REJECTED"
+
+
+class VendorUnavailable(VendorError):
+    """Timeouts, connection errors, 5xx, throttling, malformed answers: worth retrying."""
+
+    code = "VENDOR_UNAVAILABLE"
+    transient = True
+
+
+class GatewayError(VendorError):
+    """The API market's gateway answered for the vendor (header X-Ca-Error-Code).
+
+    Credentials and quota problems are permanent until someone acts; throttling and 5xx are transient.
+    """
+
+    code = "VENDOR_GATEWAY"
+
+    def __init__(self, message: str, *, gateway_code: str, http_status: int, transient: bool) -> None:
+        super().__init__(message, reached_vendor=False)
+        self.gateway_code = gateway_code
+        self.http_status = http_status
+        self.transient = transient
+
+
+class PhotoNotFound(IdPhotoError):
+    code = "PHOTO_NOT_FOUND"
+
+
+class PhotoNotReady(IdPhotoError):
+    code = "PHOTO_NOT_READY"
+
+
+class PhotoFailed(IdPhotoError):
+    code = "PHOTO_FAILED"
+
+
+class UnknownColor(IdPhotoError):
+    code = "UNKNOWN_COLOR"
+
+
+class FinalsInProgress(IdPhotoError):
+    """Another request is fetching (paying for) the same final right now."""
+
+    code = "FINALS_IN_PROGRESS"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,0 +1,161 @@
+"""Make one photo from one uploaded object: the logic behind the make-photo function.
+
+Order matters for money and correctness: everything we can check ourselves (object, options) is
+checked before the vendor is called; the record is claimed before the vendor is called, so duplicate
+deliveries and late events never make a photo twice or overwrite a newer one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
+
+from idphoto.config import Settings
+from idphoto.errors import IdPhotoError, InvalidOptions, UnsupportedObject, VendorError
+from idphoto.observability import logger, metrics
+from idphoto.options import PhotoOptions, merge, parse_metadata
+from idphoto.records import ClaimOutcome, PhotoRecords
+from idphoto.source import SourceObject
+from idphoto.storage import ObjectHead, PhotoStorage
+from idphoto.vendor import VendorClient
+
+# A lease outlives the invocation that took it by this much, so a live holder is never robbed.
+LEASE_MARGIN_SECONDS = 30
+
+
+class Outcome(StrEnum):
+    MADE = "MADE"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+    DUPLICATE = "DUPLICATE"
+    IN_FLIGHT = "IN_FLIGHT"
+    STALE = "STALE"
+
+
+@dataclass(frozen=True)
+class MakeResult:
+    key: str
+    outcome: Outcome
+    detail: str = ""
+
+
+class PhotoMaker:
+    def __init__(
+        self,
+        settings: Settings,
+        storage: PhotoStorage,
+        records: PhotoRecords,
+        vendor: VendorClient,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._storage = storage
+        self._records = records
+        self._vendor = vendor
+        self._clock = clock
+
+    def make(self, source: SourceObject, *, request_id: str, deadline: float) -> MakeResult:
+        """``deadline`` is on ``clock``'s scale; transient vendor errors are raised for a platform retry."""
+        skip = self._skip_reason(source)
+        if skip:
+            logger.info("not a portrait upload, skipped", extra={"reason": skip})
+            return MakeResult(source.key, Outcome.SKIPPED, skip)
+        try:
+            head = self._storage.head(source.key, source.version_id)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                logger.info("object is gone, nothing to make")
+                return MakeResult(source.key, Outcome.SKIPPED, "object no longer exists")
+            raise
+        if source.version_id is None and source.etag and head.etag not in ("", source.etag):
+            # Unversioned bucket overwritten since this event: the newer upload has its own event.
+            return MakeResult(source.key, Outcome.STALE, "object was overwritten since this event")
+
+        parsed = parse_metadata(head.metadata)
+        options: PhotoOptions | None = None
+        problem: IdPhotoError | None = self._object_problem(head)
+        try:
+            options = merge(self._settings.defaults, parsed)
+        except InvalidOptions as exc:
+            problem = problem or exc
+        outcome, _ = self._records.claim(
+            source,
+            claim_id=request_id,
+            lease_seconds=int(deadline - self._clock()) + LEASE_MARGIN_SECONDS,
+            options=options.to_record() if options else {},
+            ignored_metadata=sorted(parsed.ignored),
+        )
+        if outcome is not ClaimOutcome.CLAIMED:
+            logger.info("event already handled", extra={"outcome": outcome.value})
+            return MakeResult(source.key, Outcome(outcome.value))
+        if problem is not None or options is None:
+            return self._fail(source, request_id, problem or InvalidOptions("no options"))
+        return self._call_vendor(source, request_id, options, deadline)
+
+    def _skip_reason(self, source: SourceObject) -> str | None:
+        if not source.key.startswith(self._storage.upload_prefix):
+            return "outside the upload prefix"
+        if source.is_folder_marker:
+            return "folder marker"
+        if not source.looks_like_image:
+            return "not an image by name"
+        return None
+
+    def _object_problem(self, head: ObjectHead) -> UnsupportedObject | None:
+        if head.size == 0:
+            return UnsupportedObject("the uploaded object is empty")
+        if head.size > self._settings.max_upload_bytes:
+            limit = self._settings.max_upload_bytes // (1024 * 1024)
+            return UnsupportedObject(f"the uploaded object is {head.size} bytes, the limit is {limit} MB")
+        if head.content_type and not head.content_type.startswith(("image/", "binary/", "application/octet")):
+            return UnsupportedObject(f"content type {head.content_type!r} is not an image")
+        return None
+
+    def _call_vendor(
+        self, source: SourceObject, request_id: str, options: PhotoOptions, deadline: float
+    ) -> MakeResult:
+        read_timeout = (
+            self._settings.vendor_beauty_read_timeout
+            if options.beauty
+            else self._settings.vendor_read_timeout
+        )
+        started = self._clock()
+        try:
+            made = self._vendor.make_photo(
+                lambda seconds: self._storage.presign_get(source.key, int(seconds), source.version_id),
+                options,
+                read_timeout=read_timeout,
+                deadline=deadline,
+            )
+        except VendorError as exc:
+            if exc.transient:
+                self._records.release(source, request_id, exc.message)
+                metrics.add_metric(name="VendorTransientFailures", unit=MetricUnit.Count, value=1)
+                raise
+            return self._fail(source, request_id, exc)
+        finally:
+            metrics.add_metric(name="VendorLatency", unit=MetricUnit.Seconds, value=self._clock() - started)
+        colors = options.color_names()
+        if len(colors) != len(made.names):  # no colours asked: the vendor made its default ones
+            colors = (
+                ["default"] if len(made.names) == 1 else [f"default{i + 1}" for i in range(len(made.names))]
+            )
+        if not self._records.mark_ready(source, request_id, made, colors):
+            return MakeResult(source.key, Outcome.STALE, "a newer version took over the record")
+        metrics.add_metric(name="PhotosMade", unit=MetricUnit.Count, value=1)
+        logger.info("photo made", extra={"colors": colors, "sheet_count": made.sheet_count})
+        return MakeResult(source.key, Outcome.MADE)
+
+    def _fail(self, source: SourceObject, request_id: str, error: IdPhotoError) -> MakeResult:
+        vendor_code = error.vendor_code if isinstance(error, VendorError) else None
+        self._records.mark_failed(source, request_id, error.code, error.message, vendor_code)
+        metrics.add_metric(name="PhotosFailed", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "photo failed", extra={"code": error.code, "error": error.message, "vendor_code": vendor_code}
+        )
+        return MakeResult(source.key, Outcome.FAILED, error.message)

@@ -1,0 +1,318 @@
+"""Photo options: the vendor's make-photo parameters, parsed from S3 metadata and validated.
+
+A photo's options are the deployment's defaults (template parameters, one environment variable each)
+overridden by the upload's user-defined metadata (``x-amz-meta-<name>``). Both are strings in the same
+format, parsed by the same code, so a default can never be something an upload could not say.
+
+Everything the vendor would reject is rejected here first (its limits are in ``../shared/vendor/API.md``):
+invalid work never reaches the vendor, and the record says exactly what was wrong.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Final
+
+from idphoto.errors import InvalidOptions
+
+MAX_WIDTH_PX: Final = 1050
+MAX_HEIGHT_PX: Final = 1500
+MAX_COLORS: Final = 6
+RATIO_COUNT: Final = 8
+MAX_VALUE_LENGTH: Final = 256
+MAX_COLOR_NAME_LENGTH: Final = 32
+MAX_FILE_SIZE_KB: Final = 10_240
+
+# Named background colours a person can type. Blue is the vendor's own example value (4427483).
+NAMED_COLORS: Final[Mapping[str, int]] = {
+    "white": 0xFFFFFF,
+    "blue": 0x438EDB,
+    "lightblue": 0x87CEEB,
+    "red": 0xD9001B,
+    "gray": 0xBFBFBF,
+    "grey": 0xBFBFBF,
+}
+
+_COLOR_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
+_CLOTHES = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class BackgroundColor:
+    """One result colour: plain when top == bottom, otherwise a vertical gradient."""
+
+    name: str
+    top: int
+    bottom: int
+
+    @property
+    def is_gradient(self) -> bool:
+        return self.top != self.bottom
+
+    def to_vendor(self) -> dict[str, Any]:
+        return {"start_color": self.top, "color_name": self.name, "enc_color": self.bottom}
+
+    def describe(self) -> str:
+        text = f"#{self.top:06x}"
+        return f"{self.name}={text}:#{self.bottom:06x}" if self.is_gradient else f"{self.name}={text}"
+
+
+@dataclass(frozen=True)
+class PhotoOptions:
+    """The make-photo parameters of one photo, already within the vendor's limits."""
+
+    spec_id: int
+    width_px: int | None = None
+    height_px: int | None = None
+    background: tuple[BackgroundColor, ...] = ()
+    ratios: tuple[float, ...] | None = None
+    file_size_max: int | None = None
+    file_size_min: int | None = None
+    print_type: int | None = None
+    hor_align_type: int | None = None
+    pose_fix: int | None = None
+    need_origin_beauty: int | None = None
+    clothes: str | None = None
+
+    @property
+    def beauty(self) -> bool:
+        return self.need_origin_beauty == 1
+
+    def color_names(self) -> list[str]:
+        """Names of the result colours in the vendor's order (its default is one photo)."""
+        return [color.name for color in self.background]
+
+    def to_vendor(self) -> dict[str, Any]:
+        """The pic_handle_3 body without pic_url: unset options are left out, as the vendor expects."""
+        body: dict[str, Any] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if value is None or value == ():
+                continue
+            if item.name == "background":
+                body["background_color"] = [color.to_vendor() for color in value]
+            elif item.name == "ratios":
+                body["ratios"] = list(value)
+            else:
+                body[item.name] = value
+        return body
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-friendly form for the photo record and the API (floats kept as strings of ratios)."""
+        data = {k: v for k, v in asdict(self).items() if v is not None and v != ()}
+        if self.background:
+            data["background"] = [asdict(color) for color in self.background]
+        if self.ratios is not None:
+            data["ratios"] = [format(r, "g") for r in self.ratios]
+        return data
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, Any]) -> PhotoOptions:
+        values = dict(data)
+        values["background"] = tuple(
+            BackgroundColor(str(c["name"]), int(c["top"]), int(c["bottom"]))
+            for c in data.get("background", ())
+        )
+        if "ratios" in data:
+            values["ratios"] = tuple(float(r) for r in data["ratios"])
+        for name in ("spec_id", *_INT_FIELDS):
+            if values.get(name) is not None:
+                values[name] = int(values[name])
+        return cls(**values)
+
+
+_INT_FIELDS: Final = (
+    "width_px",
+    "height_px",
+    "file_size_max",
+    "file_size_min",
+    "print_type",
+    "hor_align_type",
+    "pose_fix",
+    "need_origin_beauty",
+)
+
+
+# --- parsing: one parser per metadata name --------------------------------------------------------
+
+
+def _parse_int(value: str, *, low: int, high: int) -> int:
+    text = value.strip()
+    if not re.fullmatch(r"[+-]?\d{1,9}", text):
+        raise ValueError(f"{value!r} is not a whole number")
+    number = int(text)
+    if not low <= number <= high:
+        raise ValueError(f"{number} is outside {low}..{high}")
+    return number
+
+
+def _parse_choice(value: str, choices: Mapping[str, int]) -> int:
+    key = value.strip().lower()
+    if key not in choices:
+        raise ValueError(f"{value!r} is not one of {', '.join(sorted(choices))}")
+    return choices[key]
+
+
+def _parse_bool(value: str) -> int:
+    key = value.strip().lower()
+    if key in _TRUE:
+        return 1
+    if key in _FALSE:
+        return 0
+    raise ValueError(f"{value!r} is not one of 1/0, true/false, yes/no, on/off")
+
+
+def _parse_color_value(token: str) -> tuple[int, str]:
+    """A colour as a name from NAMED_COLORS or #RRGGBB; returns the value and a default name."""
+    key = token.strip().lower()
+    if key in NAMED_COLORS:
+        return NAMED_COLORS[key], key
+    match = _HEX.fullmatch(key)
+    if match is None:
+        known = ", ".join(sorted(NAMED_COLORS))
+        raise ValueError(f"colour {token.strip()!r} is neither #RRGGBB nor one of {known}")
+    return int(match.group(1), 16), match.group(1)
+
+
+def parse_background(value: str) -> tuple[BackgroundColor, ...]:
+    """``white,blue,sky=#87ceeb:#ffffff``: comma-separated ``[name=]colour[:bottom-colour]``."""
+    colors: list[BackgroundColor] = []
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            raise ValueError("empty colour in the list")
+        name, _, spec = item.rpartition("=")
+        top_text, _, bottom_text = spec.partition(":")
+        top, top_name = _parse_color_value(top_text)
+        bottom, bottom_name = _parse_color_value(bottom_text) if bottom_text else (top, top_name)
+        name = name.strip().lower() or (top_name if top == bottom else f"{top_name}-{bottom_name}")
+        if len(name) > MAX_COLOR_NAME_LENGTH or not _COLOR_NAME.fullmatch(name):
+            raise ValueError(f"colour name {name!r} must be 1-{MAX_COLOR_NAME_LENGTH} of a-z, 0-9, '-', '_'")
+        colors.append(BackgroundColor(name, top, bottom))
+    if len(colors) > MAX_COLORS:
+        raise ValueError(f"{len(colors)} colours given, the vendor takes at most {MAX_COLORS}")
+    names = [c.name for c in colors]
+    if len(set(names)) != len(names):
+        raise ValueError("colour names must be unique (name them: name=#RRGGBB)")
+    return tuple(colors)
+
+
+def parse_ratios(value: str) -> tuple[float, ...]:
+    """Exactly 8 comma-separated numbers, each in [0, 1] or -1 for "no requirement"."""
+    parts = [p.strip() for p in value.split(",")]
+    if len(parts) != RATIO_COUNT:
+        raise ValueError(f"{len(parts)} ratios given, exactly {RATIO_COUNT} are needed (use -1 for none)")
+    ratios: list[float] = []
+    for part in parts:
+        try:
+            ratio = float(part)
+        except ValueError:
+            raise ValueError(f"ratio {part!r} is not a number") from None
+        if not math.isfinite(ratio) or not (ratio == -1 or 0 <= ratio <= 1):
+            raise ValueError(f"ratio {part} must be between 0 and 1, or -1")
+        ratios.append(ratio)
+    return tuple(ratios)
+
+
+def parse_clothes(value: str) -> str:
+    text = value.strip()
+    if not _CLOTHES.fullmatch(text):
+        raise ValueError(f"{value!r} is not a clothes template id (letters, digits, '.', '-', '_')")
+    return text
+
+
+def _int(low: int, high: int) -> Any:
+    return lambda value: _parse_int(value, low=low, high=high)
+
+
+# Metadata name -> (field, parser). Names are the contract's, with '-' for '_' (S3 metadata keys are
+# HTTP header names, where underscores are often dropped); either spelling is accepted.
+PARSERS: Final[Mapping[str, tuple[str, Any]]] = {
+    "spec-id": ("spec_id", _int(1, 99_999_999)),
+    "width-px": ("width_px", _int(1, MAX_WIDTH_PX)),
+    "height-px": ("height_px", _int(1, MAX_HEIGHT_PX)),
+    "background": ("background", parse_background),
+    "ratios": ("ratios", parse_ratios),
+    "file-size-max": ("file_size_max", _int(1, MAX_FILE_SIZE_KB)),
+    "file-size-min": ("file_size_min", _int(1, MAX_FILE_SIZE_KB)),
+    "print-type": ("print_type", lambda v: _parse_choice(v, {"1": 1, "2": 2, "default": 1, "compact": 2})),
+    "hor-align-type": (
+        "hor_align_type",
+        lambda v: _parse_choice(v, {"0": 0, "1": 1, "center": 0, "ears": 1}),
+    ),
+    "pose-fix": ("pose_fix", _parse_bool),
+    "need-origin-beauty": ("need_origin_beauty", _parse_bool),
+    "clothes": ("clothes", parse_clothes),
+}
+
+
+@dataclass
+class ParsedOptions:
+    """Fields set by one source (defaults or one upload's metadata), what it said that we ignored,
+    and every problem found (so that the record lists them all at once)."""
+
+    source: str
+    values: dict[str, Any] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def check(self) -> None:
+        if self.problems:
+            raise InvalidOptions(f"invalid {self.source}: " + "; ".join(self.problems))
+
+
+def parse_metadata(metadata: Mapping[str, str], *, source: str = "metadata") -> ParsedOptions:
+    """Parse option strings; never raises: problems are collected in the result."""
+    parsed = ParsedOptions(source)
+    problems = parsed.problems
+    for raw_name, raw_value in metadata.items():
+        name = raw_name.strip().lower().replace("_", "-")
+        if name not in PARSERS:
+            parsed.ignored.append(raw_name)
+            continue
+        if raw_value is None or not raw_value.strip():
+            continue  # empty means "not set": the default applies
+        if len(raw_value) > MAX_VALUE_LENGTH:
+            problems.append(f"{name}: value longer than {MAX_VALUE_LENGTH} characters")
+            continue
+        field_name, parser = PARSERS[name]
+        try:
+            parsed.values[field_name] = parser(raw_value)
+        except ValueError as exc:
+            problems.append(f"{name}: {exc}")
+    return parsed
+
+
+def merge(defaults: PhotoOptions | None, overrides: ParsedOptions) -> PhotoOptions:
+    """Apply an upload's options over the deployment's defaults, then check what needs both."""
+    overrides.check()
+    if defaults is None:
+        if "spec_id" not in overrides.values:
+            raise InvalidOptions("spec-id is required (no default is configured)")
+        options = PhotoOptions(**overrides.values)
+    else:
+        options = replace(defaults, **overrides.values)
+    return check(options)
+
+
+def check(options: PhotoOptions) -> PhotoOptions:
+    """Rules across fields; single-field limits are enforced by the parsers."""
+    low, high = options.file_size_min, options.file_size_max
+    if low is not None and high is not None and low > high:
+        raise InvalidOptions(f"file-size-min ({low} KB) is larger than file-size-max ({high} KB)")
+    return options
+
+
+def defaults_from(settings: Mapping[str, str]) -> PhotoOptions | None:
+    """The deployment's defaults; None when no spec id is configured (then every upload must name one)."""
+    parsed = parse_metadata(settings, source="default option")
+    parsed.check()
+    if "spec_id" not in parsed.values:
+        return None
+    return check(PhotoOptions(**parsed.values))

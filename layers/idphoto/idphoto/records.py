@@ -1,0 +1,384 @@
+"""Photo records in DynamoDB: one item per uploaded key, holding its newest version.
+
+Every write is conditional, because S3 delivers events at least once and out of order and API
+requests race each other:
+
+* a make attempt *claims* the item for one version (sequencer) with a lease; a newer version replaces
+  an older one, never the reverse; a duplicate of a finished version changes nothing;
+* results are written only by the claim holder of that version;
+* each final image is claimed before the billed call, and the vendor's answer is written before the
+  download, so a crash in between is recovered without paying again.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from idphoto.source import SourceObject
+from idphoto.vendor import FinalUrls, MadePhoto
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class Status(StrEnum):
+    PROCESSING = "PROCESSING"
+    READY = "READY"
+    FAILED = "FAILED"
+
+
+class FinalState(StrEnum):
+    FETCHING = "FETCHING"  # the billed call is under way (leased)
+    BILLED = "BILLED"  # the vendor answered; its URLs are recorded, the copy is not made yet
+    KEPT = "KEPT"  # our copy is in S3
+
+
+class ClaimOutcome(StrEnum):
+    CLAIMED = "CLAIMED"
+    DUPLICATE = "DUPLICATE"  # this version is already made or failed
+    IN_FLIGHT = "IN_FLIGHT"  # another live invocation holds this version
+    STALE = "STALE"  # a newer version of the key is recorded
+
+
+@dataclass
+class PhotoRecord:
+    key: str
+    sequencer: str
+    status: Status
+    bucket: str = ""
+    etag: str = ""
+    version_id: str | None = None
+    size: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+    ignored_metadata: list[str] = field(default_factory=list)
+    colors: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    previews: list[str] = field(default_factory=list)
+    sheet_previews: list[str] = field(default_factory=list)
+    previews_expire_at: int | None = None
+    sheet_count: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    vendor_code: int | None = None
+    last_error: str | None = None
+    finals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    claim_id: str | None = None
+    lease_until: int = 0
+    attempts: int = 0
+    created_at: int = 0
+    updated_at: int = 0
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> PhotoRecord:
+        data = {k: _deserializer.deserialize(v) for k, v in item.items()}
+        known = set(cls.__dataclass_fields__)
+        values = {k: _plain(v) for k, v in data.items() if k in known}
+        values["key"] = data["photo_key"]
+        values["status"] = Status(data["status"])
+        return cls(**values)
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; ours are all whole numbers."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if type(value).__name__ == "Decimal":
+        return int(value)
+    return value
+
+
+def _item(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+
+
+def _values(values: dict[str, Any]) -> dict[str, Any]:
+    return {f":{k}": _serializer.serialize(v) for k, v in values.items()}
+
+
+class PhotoRecords:
+    def __init__(self, client: DynamoDBClient, table: str, clock: Any = time.time) -> None:
+        self._client = client
+        self._table = table
+        self._clock = clock
+
+    def now(self) -> int:
+        return int(self._clock())
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def get(self, key: str) -> PhotoRecord | None:
+        answer = self._client.get_item(
+            TableName=self._table, Key={"photo_key": {"S": key}}, ConsistentRead=True
+        )
+        item = answer.get("Item")
+        return PhotoRecord.from_item(item) if item else None
+
+    # --- making ---------------------------------------------------------------------------------
+
+    def claim(
+        self,
+        source: SourceObject,
+        *,
+        claim_id: str,
+        lease_seconds: int,
+        options: dict[str, Any],
+        ignored_metadata: list[str],
+    ) -> tuple[ClaimOutcome, PhotoRecord | None]:
+        """Take the key for this version; tell duplicates, late events and live rivals apart."""
+        now = self.now()
+        item = {
+            "photo_key": source.key,
+            "bucket": source.bucket,
+            "etag": source.etag,
+            "version_id": source.version_id,
+            "size": source.size,
+            "sequencer": source.sequencer,
+            "status": Status.PROCESSING.value,
+            "options": options,
+            "ignored_metadata": ignored_metadata,
+            "claim_id": claim_id,
+            "lease_until": now + lease_seconds,
+            "attempts": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=_item(item),
+                ConditionExpression="attribute_not_exists(photo_key) OR sequencer < :sequencer",
+                ExpressionAttributeValues=_values({"sequencer": source.sequencer}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return ClaimOutcome.CLAIMED, None
+        except ClientError as exc:
+            old = _failed_item(exc)
+        current = PhotoRecord.from_item(old) if old else self.get(source.key)
+        if current is None:  # deleted between the two calls: rare enough to let the platform retry
+            raise RuntimeError(f"record of {source.key!r} vanished while claiming it")
+        if current.sequencer > source.sequencer:
+            return ClaimOutcome.STALE, current
+        if current.status is not Status.PROCESSING:
+            return ClaimOutcome.DUPLICATE, current
+        # Lambda keeps the request id across its own retries: our earlier attempt died, take over.
+        if current.claim_id != claim_id and current.lease_until > now:
+            return ClaimOutcome.IN_FLIGHT, current
+        return self._take_over(current, claim_id, now + lease_seconds)
+
+    def _take_over(
+        self, current: PhotoRecord, claim_id: str, lease_until: int
+    ) -> tuple[ClaimOutcome, PhotoRecord | None]:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"photo_key": {"S": current.key}},
+                UpdateExpression=(
+                    "SET claim_id = :claim_id, lease_until = :lease_until, updated_at = :now,"
+                    " attempts = attempts + :one"
+                ),
+                ConditionExpression=(
+                    "sequencer = :sequencer AND #status = :processing"
+                    " AND lease_until = :old_lease AND claim_id = :old_claim"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=_values(
+                    {
+                        "claim_id": claim_id,
+                        "lease_until": lease_until,
+                        "now": self.now(),
+                        "one": 1,
+                        "sequencer": current.sequencer,
+                        "processing": Status.PROCESSING.value,
+                        "old_lease": current.lease_until,
+                        "old_claim": current.claim_id or "",
+                    }
+                ),
+            )
+        except ClientError as exc:
+            _failed_item(exc)
+            return ClaimOutcome.IN_FLIGHT, current  # someone else took it over first
+        return ClaimOutcome.CLAIMED, current
+
+    def mark_ready(self, source: SourceObject, claim_id: str, made: MadePhoto, colors: list[str]) -> bool:
+        return self._finish(
+            source,
+            claim_id,
+            {
+                "status": Status.READY.value,
+                "names": made.names,
+                "previews": made.previews,
+                "sheet_previews": made.sheet_previews,
+                "sheet_count": made.sheet_count,
+                "previews_expire_at": previews_expiry(made.previews),
+                "colors": colors,
+                "finals": {},
+            },
+        )
+
+    def mark_failed(
+        self, source: SourceObject, claim_id: str, code: str, message: str, vendor_code: int | None
+    ) -> bool:
+        return self._finish(
+            source,
+            claim_id,
+            {
+                "status": Status.FAILED.value,
+                "error_code": code,
+                "error_message": message,
+                "vendor_code": vendor_code,
+            },
+        )
+
+    def release(self, source: SourceObject, claim_id: str, last_error: str) -> bool:
+        """A transient failure: note why and let the platform's retry take over at once."""
+        return self._finish(source, claim_id, {"last_error": last_error, "lease_until": 0})
+
+    def _finish(self, source: SourceObject, claim_id: str, values: dict[str, Any]) -> bool:
+        values = {k: v for k, v in values.items() if v is not None}
+        values["updated_at"] = self.now()
+        names = {f"#{k}": k for k in values}
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"photo_key": {"S": source.key}},
+                UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in values),
+                ConditionExpression=(
+                    "sequencer = :expected_sequencer AND claim_id = :expected_claim AND #status = :processing"
+                ),
+                ExpressionAttributeNames={**names, "#status": "status"},
+                ExpressionAttributeValues=_values(
+                    {
+                        **values,
+                        "expected_sequencer": source.sequencer,
+                        "expected_claim": claim_id,
+                        "processing": Status.PROCESSING.value,
+                    }
+                ),
+            )
+        except ClientError as exc:
+            _failed_item(exc)
+            return False  # a newer version or a takeover owns the item now: its result wins
+        return True
+
+    # --- finals ---------------------------------------------------------------------------------
+
+    def claim_final(self, record: PhotoRecord, color: str, claim_id: str, lease_seconds: int) -> bool:
+        """Only the holder of this claim may make the billed call for this colour."""
+        now = self.now()
+        state = {"state": FinalState.FETCHING.value, "claim_id": claim_id, "lease_until": now + lease_seconds}
+        return self._set_final(
+            record,
+            color,
+            state,
+            "attribute_not_exists(finals.#color)"
+            " OR (finals.#color.#state = :fetching AND finals.#color.lease_until < :now)"
+            " OR (finals.#color.#state = :billed AND finals.#color.urls_expire_at < :now)",
+            {"fetching": FinalState.FETCHING.value, "billed": FinalState.BILLED.value, "now": now},
+        )
+
+    def record_billed(self, record: PhotoRecord, color: str, claim_id: str, urls: FinalUrls) -> bool:
+        state = {
+            "state": FinalState.BILLED.value,
+            "photo_url": urls.photo_url,
+            "sheet_url": urls.sheet_url,
+            "urls_expire_at": url_expiry(urls.photo_url, default=self.now() + 3600),
+            "billed_at": self.now(),
+        }
+        return self._set_final(
+            record,
+            color,
+            state,
+            "finals.#color.#state = :fetching AND finals.#color.claim_id = :claim_id",
+            {"fetching": FinalState.FETCHING.value, "claim_id": claim_id},
+        )
+
+    def record_kept(
+        self, record: PhotoRecord, color: str, photo_key: str, sheet_key: str, billed_at: int
+    ) -> bool:
+        state = {
+            "state": FinalState.KEPT.value,
+            "photo_key": photo_key,
+            "sheet_key": sheet_key,
+            "billed_at": billed_at,
+            "kept_at": self.now(),
+        }
+        return self._set_final(record, color, state, "attribute_exists(finals.#color)", {})
+
+    def release_final(self, record: PhotoRecord, color: str, claim_id: str) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"photo_key": {"S": record.key}},
+                UpdateExpression="REMOVE finals.#color",
+                ConditionExpression=(
+                    "sequencer = :sequencer AND finals.#color.#state = :fetching"
+                    " AND finals.#color.claim_id = :claim_id"
+                ),
+                ExpressionAttributeNames={"#color": color, "#state": "state"},
+                ExpressionAttributeValues=_values(
+                    {
+                        "sequencer": record.sequencer,
+                        "fetching": FinalState.FETCHING.value,
+                        "claim_id": claim_id,
+                    }
+                ),
+            )
+        except ClientError as exc:
+            _failed_item(exc)
+            return False
+        return True
+
+    def _set_final(
+        self, record: PhotoRecord, color: str, state: dict[str, Any], condition: str, values: dict[str, Any]
+    ) -> bool:
+        names = {"#color": color}
+        if "#state" in condition:
+            names["#state"] = "state"
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"photo_key": {"S": record.key}},
+                UpdateExpression="SET finals.#color = :final, updated_at = :updated_at",
+                ConditionExpression=f"sequencer = :sequencer AND ({condition})",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_values(
+                    {**values, "final": state, "updated_at": self.now(), "sequencer": record.sequencer}
+                ),
+            )
+        except ClientError as exc:
+            _failed_item(exc)
+            return False
+        return True
+
+
+def _failed_item(exc: ClientError) -> dict[str, Any]:
+    """The item a failed condition saw (may be empty); any other error propagates."""
+    if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        raise exc
+    item: dict[str, Any] = exc.response.get("Item", {})  # type: ignore[assignment]
+    return item
+
+
+def url_expiry(url: str, *, default: int | None) -> int | None:
+    """The ``Expires`` (Unix time) of a signed object-storage URL."""
+    values = parse_qs(urlsplit(url).query).get("Expires")
+    if values and values[0].isdigit():
+        return int(values[0])
+    return default
+
+
+def previews_expiry(urls: list[str]) -> int | None:
+    expiries = [e for e in (url_expiry(u, default=None) for u in urls) if e is not None]
+    return min(expiries) if expiries else None

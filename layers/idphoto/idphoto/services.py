@@ -1,0 +1,79 @@
+"""Wiring: the domain objects built once per execution environment from the settings.
+
+Handlers call these; tests build the objects themselves with their own clients.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import requests
+from aws_lambda_powertools.utilities import parameters
+
+from idphoto.aws import dynamodb_client, s3_client
+from idphoto.config import Settings, get_settings
+from idphoto.finals import PhotoFinals
+from idphoto.making import PhotoMaker
+from idphoto.records import PhotoRecords
+from idphoto.storage import PhotoStorage
+from idphoto.vendor import VendorClient
+
+
+def appcode_reader(settings: Settings) -> AppCode:
+    return AppCode(settings.appcode_secret_name, settings.secret_max_age)
+
+
+class AppCode:
+    """Reads the AppCode from Secrets Manager when a call needs it, cached by Powertools.
+
+    Read lazily (not at cold start) so a rotated AppCode is picked up within ``max_age`` seconds,
+    and never stored anywhere that could be logged.
+    """
+
+    def __init__(self, secret_name: str, max_age: int) -> None:
+        self._name = secret_name
+        self._max_age = max_age
+
+    def __call__(self) -> str:
+        value = parameters.get_secret(self._name, max_age=self._max_age)
+        return str(value).strip()
+
+    def __repr__(self) -> str:
+        return f"AppCode(secret={self._name!r})"
+
+
+@cache
+def http_session() -> requests.Session:
+    return requests.Session()
+
+
+@cache
+def storage() -> PhotoStorage:
+    settings = get_settings()
+    return PhotoStorage(s3_client(), settings.bucket, settings.upload_prefix, settings.finals_prefix)
+
+
+@cache
+def records() -> PhotoRecords:
+    return PhotoRecords(dynamodb_client(), get_settings().table)
+
+
+@cache
+def vendor() -> VendorClient:
+    settings = get_settings()
+    return VendorClient(
+        settings.vendor_base_url,
+        appcode_reader(settings),
+        connect_timeout=settings.vendor_connect_timeout,
+        session=http_session(),
+    )
+
+
+@cache
+def maker() -> PhotoMaker:
+    return PhotoMaker(get_settings(), storage(), records(), vendor())
+
+
+@cache
+def finals() -> PhotoFinals:
+    return PhotoFinals(get_settings(), storage(), records(), vendor(), http_session())
