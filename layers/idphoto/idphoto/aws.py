@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 # Short timeouts: AWS answers in milliseconds; a hung call must not eat the vendor's time budget.
-_CONFIG = Config(
+CLIENT_CONFIG = Config(
     connect_timeout=3,
     read_timeout=10,
     retries={"mode": "standard", "max_attempts": 4},
@@ -28,9 +28,9 @@ _CONFIG = Config(
 
 @cache
 def s3_client() -> S3Client:
-    return boto3.client("s3", config=_CONFIG)
+    return boto3.client("s3", config=CLIENT_CONFIG)
 
 
 @cache
 def dynamodb_client() -> DynamoDBClient:
-    return boto3.client("dynamodb", config=_CONFIG)
+    return boto3.client("dynamodb", config=CLIENT_CONFIG)

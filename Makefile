@@ -1,0 +1,91 @@
+# The few commands a newcomer needs. Every target installs what it needs first (into .venv and
+# .cache/), so a fresh clone needs only python3, make and access to PyPI.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.13 is the Lambda runtime. Where pyenv has it installed but not active, activate it
+# alongside the default interpreter (uv cannot download interpreters here).
+ifeq ($(shell python3.13 --version 2>/dev/null),)
+  PYENV_313 := $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.13(\.[0-9]+)?$$' | tail -1)
+  ifneq ($(PYENV_313),)
+    export PYENV_VERSION := $(PYENV_313):$(shell pyenv global 2>/dev/null | head -1)
+  endif
+endif
+
+CACHE := $(CURDIR)/.cache
+BOOTSTRAP := $(CACHE)/bootstrap
+UV := $(BOOTSTRAP)/bin/uv
+SAM := $(CACHE)/tools/bin/sam
+PY := .venv/bin/python
+MODEL := $(CACHE)/models/selfie_segmentation.tflite
+
+export UV_CACHE_DIR := $(CACHE)/uv
+export UV_TOOL_DIR := $(CACHE)/tools
+export UV_TOOL_BIN_DIR := $(CACHE)/tools/bin
+export UV_PYTHON := 3.13
+# SAM CLI: no telemetry, settings kept in the project, a region for offline validation.
+export SAM_CLI_TELEMETRY := 0
+export __SAM_CLI_APP_DIR := $(CACHE)/sam
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help setup lint test test-unit test-integration coverage build validate deploy demo up requirements clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m venv $(BOOTSTRAP)
+	$(BOOTSTRAP)/bin/pip install --quiet --disable-pip-version-check 'uv>=0.9,<1'
+
+.venv/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --locked
+	@touch $@
+
+$(SAM): | $(UV)
+	$(UV) tool install --quiet 'aws-sam-cli>=1.140,<2'
+
+$(MODEL): .venv/.synced
+	$(PY) -m local.standin.models
+
+setup: .venv/.synced $(SAM) $(MODEL)  ## install everything (venv, SAM CLI, the stand-in's model)
+
+requirements: $(UV)  ## export the layer's requirements.txt from uv.lock
+	$(UV) export --locked --no-default-groups --no-hashes --no-emit-project --no-header \
+	  --format requirements-txt -o layers/idphoto/requirements.txt --quiet
+
+lint: .venv/.synced $(SAM)  ## ruff, mypy, cfn-lint, sam validate --lint, layer requirements in sync
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+	.venv/bin/cfn-lint template.yaml
+	$(SAM) validate --lint
+	@$(UV) export --locked --no-default-groups --no-hashes --no-emit-project --no-header \
+	  --format requirements-txt --quiet | diff -u layers/idphoto/requirements.txt - \
+	  || { echo "layers/idphoto/requirements.txt is stale: run make requirements"; exit 1; }
+
+test: lint setup  ## everything CI runs: lint, then all tests (unit, stand-in, integration) with coverage
+	.venv/bin/pytest --cov --cov-report=term-missing:skip-covered
+
+test-unit: .venv/.synced  ## the fast tests only
+	.venv/bin/pytest tests/unit
+
+test-integration: setup  ## the tests against the local stack (started and stopped by the tests)
+	.venv/bin/pytest -m integration tests/integration
+
+build: $(SAM)  ## sam build (no Docker needed)
+	$(SAM) build
+
+validate: $(SAM)
+	$(SAM) validate --lint
+
+deploy: build  ## sam deploy --guided (needs AWS credentials; see README)
+	$(SAM) deploy --guided
+
+demo: setup  ## the main job on this machine: portraits -> ID photos in out/demo/
+	$(PY) -m local.stack demo
+
+up: setup  ## the local stack for a person to use (Ctrl-C stops it)
+	$(PY) -m local.stack up
+
+clean:  ## remove build output and caches (keeps .venv)
+	rm -rf .aws-sam out .pytest_cache .mypy_cache .ruff_cache .coverage

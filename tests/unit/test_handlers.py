@@ -1,0 +1,240 @@
+"""The two Lambda handlers, driven by the sample events in events/ (as `sam local invoke -e` would)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import quote_plus
+
+import pytest
+
+from idphoto import config, services
+from idphoto.errors import VendorRejected, VendorUnavailable
+from tests.unit.conftest import BUCKET, SECRET, TABLE, FakeSession, FakeVendor
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Context:
+    aws_request_id: str = "req-1"
+    function_name: str = "idphoto-test"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:idphoto-test"
+    remaining_ms: int = 60_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def sample_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((ROOT / "events" / name).read_text())
+    return event
+
+
+def load(function: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        f"handler_{function}", ROOT / "functions" / function / "app.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def vendor() -> FakeVendor:
+    return FakeVendor()
+
+
+@pytest.fixture
+def wired(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch, vendor: FakeVendor) -> Iterator[None]:
+    env = {
+        "PHOTO_BUCKET": BUCKET,
+        "PHOTOS_TABLE": TABLE,
+        "APPCODE_SECRET_NAME": SECRET,
+        "DEFAULT_SPEC_ID": "1",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    caches = [config.get_settings, services.storage, services.records, services.maker, services.finals]
+    for cached in caches:
+        cached.cache_clear()
+    monkeypatch.setattr(services, "vendor", lambda: vendor)
+    monkeypatch.setattr(services, "http_session", FakeSession)
+    yield
+    for cached in caches:
+        cached.cache_clear()
+
+
+def s3_event_for(
+    aws: dict[str, Any], key: str, encoded_key: str, metadata: dict[str, str] | None = None
+) -> dict[str, Any]:
+    answer = aws["s3"].put_object(Bucket=BUCKET, Key=key, Body=b"\xff\xd8portrait", Metadata=metadata or {})
+    event = sample_event("s3-put.json")
+    obj = event["Records"][0]["s3"]["object"]
+    event["Records"][0]["s3"]["bucket"]["name"] = BUCKET
+    obj.update({"key": encoded_key, "eTag": answer["ETag"].strip('"'), "versionId": answer["VersionId"]})
+    return event
+
+
+def test_make_photo_decodes_the_event_key_once_and_records_the_photo(
+    wired: None, aws: dict[str, Any], vendor: FakeVendor
+) -> None:
+    event = s3_event_for(aws, "uploads/my passport photo+1.jpg", "uploads/my+passport+photo%2B1.jpg")
+
+    answer = load("make_photo").lambda_handler(event, Context())
+
+    assert answer == {
+        "results": [{"key": "uploads/my passport photo+1.jpg", "outcome": "MADE", "detail": ""}]
+    }
+    assert vendor.stats.make_calls == 1
+
+
+def test_make_photo_raises_transient_errors_for_the_platform_to_retry(
+    wired: None, aws: dict[str, Any], vendor: FakeVendor
+) -> None:
+    vendor.make_answers.append(VendorUnavailable("down"))
+    event = s3_event_for(aws, "uploads/a.jpg", "uploads/a.jpg")
+
+    with pytest.raises(VendorUnavailable):
+        load("make_photo").lambda_handler(event, Context())
+
+
+def test_make_photo_accepts_s3_test_events(wired: None) -> None:
+    answer = load("make_photo").lambda_handler({"Event": "s3:TestEvent", "Service": "Amazon S3"}, Context())
+
+    assert answer == {"results": []}
+
+
+def api(name: str, key: str | None = None, **query: str) -> dict[str, Any]:
+    event = sample_event(name)
+    if key is not None:
+        event["pathParameters"] = {"key": key}
+        event["path"] = event["resource"].split("{")[0] + key
+    if query:
+        event["queryStringParameters"] = query
+        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
+    return event
+
+
+def call(event: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+    answer = load("get_photo").lambda_handler(event, Context())
+    headers = {k: v[-1] for k, v in (answer.get("multiValueHeaders") or {}).items()}
+    return answer["statusCode"], json.loads(answer["body"]), {**headers, **(answer.get("headers") or {})}
+
+
+def make(aws: dict[str, Any], key: str, metadata: dict[str, str] | None = None) -> None:
+    event = s3_event_for(aws, key, quote_plus(key, safe="/"), metadata)
+    load("make_photo").lambda_handler(event, Context(aws_request_id=f"make-{key}"))
+
+
+def test_status_route_answers_the_record_and_never_bills(
+    wired: None, aws: dict[str, Any], vendor: FakeVendor
+) -> None:
+    make(aws, "uploads/my passport photo+1.jpg", {"background": "white,blue"})
+
+    status, body, _ = call(sample_event("api-get-photo.json"))
+
+    assert status == 200
+    assert body["status"] == "READY"
+    assert body["colors"] == ["white", "blue"]
+    assert [p["color"] for p in body["previews"]] == ["white", "blue"]
+    assert body["sheet_count"] == 8 and body["previews_expired"] is False
+    assert vendor.stats.billed_calls == 0
+
+
+def test_status_accepts_the_key_without_the_upload_prefix(wired: None, aws: dict[str, Any]) -> None:
+    make(aws, "uploads/me.jpg")
+
+    status, body, _ = call(api("api-get-photo.json", "me.jpg"))
+
+    assert (status, body["key"]) == (200, "uploads/me.jpg")
+
+
+def test_finals_route_bills_once_and_answers_presigned_urls(
+    wired: None, aws: dict[str, Any], vendor: FakeVendor
+) -> None:
+    make(aws, "uploads/my passport photo+1.jpg", {"background": "white,blue"})
+
+    first = call(sample_event("api-post-finals.json"))
+    second = call(sample_event("api-post-finals.json"))
+    every = call(sample_event("api-post-finals-all.json"))
+
+    assert first[0] == second[0] == every[0] == 200
+    assert [f["color"] for f in first[1]["finals"]] == ["white"]
+    assert [f["color"] for f in every[1]["finals"]] == ["white", "blue"]
+    assert "X-Amz-Signature=" in first[1]["finals"][0]["photo_url"]
+    assert vendor.stats.billed_calls == 2
+
+
+@pytest.mark.parametrize(
+    ("setup", "event", "status", "code"),
+    [
+        ("none", api("api-get-photo.json", "uploads/nobody.jpg"), 404, "PHOTO_NOT_FOUND"),
+        ("made", api("api-post-finals.json", "uploads/me.jpg", color="purple"), 400, "UNKNOWN_COLOR"),
+        ("made", api("api-post-finals.json", "uploads/me.jpg", color="Bad Colour!"), 400, "BAD_REQUEST"),
+        ("failed", api("api-post-finals.json", "uploads/me.jpg"), 409, "PHOTO_FAILED"),
+        ("made", {**api("api-get-photo.json", "uploads/me.jpg"), "path": "/nothing/here"}, 404, "NOT_FOUND"),
+    ],
+)
+def test_api_errors_are_json_with_accurate_statuses(
+    wired: None,
+    aws: dict[str, Any],
+    vendor: FakeVendor,
+    setup: str,
+    event: dict[str, Any],
+    status: int,
+    code: str,
+) -> None:
+    if setup == "failed":
+        vendor.make_answers.append(VendorRejected("vendor code 507: no face found", vendor_code=507))
+    if setup != "none":
+        make(aws, "uploads/me.jpg")
+
+    got_status, body, _ = call(event)
+
+    assert (got_status, body["error"]["code"]) == (status, code)
+    assert "Traceback" not in json.dumps(body)
+    assert vendor.stats.billed_calls == 0
+
+
+def test_vendor_outage_during_finals_is_a_503_with_retry_after(
+    wired: None, aws: dict[str, Any], vendor: FakeVendor
+) -> None:
+    make(aws, "uploads/me.jpg")
+    vendor.final_answers.append(VendorUnavailable("connection reset"))
+
+    status, body, headers = call(api("api-post-finals-all.json", "uploads/me.jpg"))
+
+    assert (status, body["error"]["code"]) == (503, "VENDOR_UNAVAILABLE")
+    assert headers.get("Retry-After") == "30"
+
+
+def test_processing_photo_answers_409_with_retry_after(
+    wired: None, aws: dict[str, Any], vendor: FakeVendor
+) -> None:
+    vendor.make_answers.append(VendorUnavailable("down"))
+    with pytest.raises(VendorUnavailable):
+        make(aws, "uploads/me.jpg")
+
+    status, body, headers = call(api("api-post-finals.json", "uploads/me.jpg"))
+
+    assert (status, body["error"]["code"], headers.get("Retry-After")) == (409, "PHOTO_NOT_READY", "5")
+
+
+def test_unexpected_errors_answer_500_without_details(wired: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken() -> Any:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(services, "finals", broken)
+
+    status, body, _ = call(api("api-get-photo.json", "uploads/me.jpg"))
+
+    assert status == 500
+    assert "secret internals" not in json.dumps(body)
