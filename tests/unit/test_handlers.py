@@ -75,7 +75,9 @@ def wired(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch, vendor: FakeVend
 def s3_event_for(
     aws: dict[str, Any], key: str, encoded_key: str, metadata: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    answer = aws["s3"].put_object(Bucket=BUCKET, Key=key, Body=b"\xff\xd8portrait", Metadata=metadata or {})
+    answer = aws["s3"].put_object(
+        Bucket=BUCKET, Key=key, Body=b"\xff\xd8\xff\xe0portrait", Metadata=metadata or {}
+    )
     event = sample_event("s3-put.json")
     obj = event["Records"][0]["s3"]["object"]
     event["Records"][0]["s3"]["bucket"]["name"] = BUCKET

@@ -10,7 +10,7 @@ import pytest
 
 from idphoto.config import Settings
 from idphoto.errors import GatewayError, VendorRejected, VendorUnavailable
-from idphoto.making import Outcome, PhotoMaker
+from idphoto.making import Outcome, PhotoMaker, image_format
 from idphoto.options import PhotoOptions
 from idphoto.records import PhotoRecords, Status
 from idphoto.storage import PhotoStorage
@@ -269,3 +269,32 @@ def test_no_default_spec_and_none_in_metadata_fails_clearly(
     assert record is not None and "spec-id is required" in (record.error_message or "")
     assert vendor.stats.make_calls == 0
     assert PhotoOptions(spec_id=2).to_vendor() == {"spec_id": 2}
+
+
+def test_text_file_named_jpg_fails_by_its_bytes_without_calling_the_vendor(
+    aws: dict[str, Any], maker: PhotoMaker, records: PhotoRecords, vendor: FakeVendor
+) -> None:
+    source = upload(aws["s3"], "uploads/notes.jpg", body=b"hello, I am text", content_type="image/jpeg")
+
+    maker.make(source, request_id="r1", deadline=DEADLINE)
+
+    record = records.get(source.key)
+    assert record is not None and record.error_code == "UNSUPPORTED_OBJECT"
+    assert "not a JPEG" in (record.error_message or "")
+    assert vendor.stats.make_calls == 0
+
+
+@pytest.mark.parametrize(
+    ("first_bytes", "expected"),
+    [
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF", "jpeg"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "png"),
+        (b"BM6\x00\x00\x00", "bmp"),
+        (b"RIFF\x24\x00\x00\x00WEBPVP8 ", "webp"),
+        (b"GIF89a", None),
+        (b"\xff\xd8", None),
+        (b"", None),
+    ],
+)
+def test_image_format_is_read_from_the_signature(first_bytes: bytes, expected: str | None) -> None:
+    assert image_format(first_bytes) == expected

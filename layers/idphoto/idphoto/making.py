@@ -28,6 +28,19 @@ from idphoto.vendor import VendorClient
 LEASE_MARGIN_SECONDS = 30
 
 
+def image_format(first_bytes: bytes) -> str | None:
+    """The image format by its signature; names lie (a text file called .jpg), bytes do not."""
+    if first_bytes.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if first_bytes.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if first_bytes.startswith(b"BM"):
+        return "bmp"
+    if first_bytes[:4] == b"RIFF" and first_bytes[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
 class Outcome(StrEnum):
     MADE = "MADE"
     FAILED = "FAILED"
@@ -66,9 +79,9 @@ class PhotoMaker:
             logger.info("not a portrait upload, skipped", extra={"reason": skip})
             return MakeResult(source.key, Outcome.SKIPPED, skip)
         try:
-            head = self._storage.head(source.key, source.version_id)
+            head = self._peek(source)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion", "NotFound"):
                 logger.info("object is gone, nothing to make")
                 return MakeResult(source.key, Outcome.SKIPPED, "object no longer exists")
             raise
@@ -106,6 +119,11 @@ class PhotoMaker:
             return "not an image by name"
         return None
 
+    def _peek(self, source: SourceObject) -> ObjectHead:
+        if source.size == 0:  # S3 refuses a range of an empty object; the event says it is empty
+            return ObjectHead(size=0, content_type="", etag=source.etag, metadata={})
+        return self._storage.peek(source.key, source.version_id)
+
     def _object_problem(self, head: ObjectHead) -> UnsupportedObject | None:
         if head.size == 0:
             return UnsupportedObject("the uploaded object is empty")
@@ -114,6 +132,8 @@ class PhotoMaker:
             return UnsupportedObject(f"the uploaded object is {head.size} bytes, the limit is {limit} MB")
         if head.content_type and not head.content_type.startswith(("image/", "binary/", "application/octet")):
             return UnsupportedObject(f"content type {head.content_type!r} is not an image")
+        if image_format(head.first_bytes) is None:
+            return UnsupportedObject("the uploaded object is not a JPEG, PNG, BMP or WebP image")
         return None
 
     def _call_vendor(

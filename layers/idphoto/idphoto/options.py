@@ -39,6 +39,9 @@ NAMED_COLORS: Final[Mapping[str, int]] = {
 _COLOR_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
 _CLOTHES = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Lists take ',' or '|': `aws s3 cp --metadata k=v,k2=v2` splits on commas, so there a person writes
+# `background=white|blue`.
+_LIST_SEPARATOR = re.compile(r"[,|]")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -181,9 +184,9 @@ def _parse_color_value(token: str) -> tuple[int, str]:
 
 
 def parse_background(value: str) -> tuple[BackgroundColor, ...]:
-    """``white,blue,sky=#87ceeb:#ffffff``: comma-separated ``[name=]colour[:bottom-colour]``."""
+    """``white,blue,sky=#87ceeb:#ffffff``: a list of ``[name=]colour[:bottom-colour]``."""
     colors: list[BackgroundColor] = []
-    for item in value.split(","):
+    for item in _LIST_SEPARATOR.split(value):
         item = item.strip()
         if not item:
             raise ValueError("empty colour in the list")
@@ -204,8 +207,8 @@ def parse_background(value: str) -> tuple[BackgroundColor, ...]:
 
 
 def parse_ratios(value: str) -> tuple[float, ...]:
-    """Exactly 8 comma-separated numbers, each in [0, 1] or -1 for "no requirement"."""
-    parts = [p.strip() for p in value.split(",")]
+    """Exactly 8 numbers, each in [0, 1] or -1 for "no requirement"."""
+    parts = [p.strip() for p in _LIST_SEPARATOR.split(value)]
     if len(parts) != RATIO_COUNT:
         raise ValueError(f"{len(parts)} ratios given, exactly {RATIO_COUNT} are needed (use -1 for none)")
     ratios: list[float] = []
