@@ -52,7 +52,7 @@ def settings() -> Settings:
         bucket=BUCKET,
         table=TABLE,
         appcode_secret_name=SECRET,
-        defaults=PhotoOptions(spec_id=1),
+        defaults={"spec_id": 1},
     )
 
 

@@ -193,7 +193,9 @@ def test_permanent_gateway_error_is_recorded_as_failed(
     aws: dict[str, Any], maker: PhotoMaker, records: PhotoRecords, vendor: FakeVendor
 ) -> None:
     vendor.make_answers.append(
-        GatewayError("gateway refused", gateway_code="A403IA", http_status=403, transient=False)
+        GatewayError(
+            "gateway refused", gateway_code="A403IA", http_status=403, transient=False, reached_vendor=False
+        )
     )
 
     maker.make(upload(aws["s3"], "uploads/me.jpg"), request_id="r1", deadline=DEADLINE)
@@ -261,7 +263,7 @@ def test_no_default_spec_and_none_in_metadata_fails_clearly(
     vendor: FakeVendor,
     clock: Clock,
 ) -> None:
-    maker = PhotoMaker(replace(settings, defaults=None), storage, records, vendor, clock=lambda: 0.0)  # type: ignore[arg-type]
+    maker = PhotoMaker(replace(settings, defaults={}), storage, records, vendor, clock=lambda: 0.0)  # type: ignore[arg-type]
 
     maker.make(upload(aws["s3"], "uploads/me.jpg"), request_id="r1", deadline=DEADLINE)
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 from idphoto.errors import ConfigurationError, IdPhotoError
-from idphoto.options import PARSERS, PhotoOptions, defaults_from
+from idphoto.options import PARSERS, defaults_from
 
 DEFAULT_VENDOR_URL = "https://wnt2.market.alicloudapi.com"
 
@@ -37,7 +38,8 @@ class Settings:
     max_upload_bytes: int = 15 * 1024 * 1024
     finals_url_ttl: int = 300
     secret_max_age: int = 300
-    defaults: PhotoOptions | None = None
+    # Default option values (field -> value), possibly partial; uploads override them.
+    defaults: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

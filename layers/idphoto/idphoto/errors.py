@@ -18,6 +18,12 @@ class IdPhotoError(Exception):
         if code is not None:
             self.code = code
 
+    def redact(self, secret: str) -> None:
+        """Remove a secret that a third party echoed into our message (it is recorded and shown)."""
+        if secret and secret in self.message:
+            self.message = self.message.replace(secret, "[redacted]")
+            self.args = (self.message,)
+
 
 class InvalidOptions(IdPhotoError):
     """The photo's options break the vendor's limits: the caller's fault, never sent to the vendor."""
@@ -79,8 +85,10 @@ class GatewayError(VendorError):
 
     code = "VENDOR_GATEWAY"
 
-    def __init__(self, message: str, *, gateway_code: str, http_status: int, transient: bool) -> None:
-        super().__init__(message, reached_vendor=False)
+    def __init__(
+        self, message: str, *, gateway_code: str, http_status: int, transient: bool, reached_vendor: bool
+    ) -> None:
+        super().__init__(message, reached_vendor=reached_vendor)
         self.gateway_code = gateway_code
         self.http_status = http_status
         self.transient = transient

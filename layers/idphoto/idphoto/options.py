@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Final
 
 from idphoto.errors import InvalidOptions
@@ -107,12 +107,12 @@ class PhotoOptions:
         return body
 
     def to_record(self) -> dict[str, Any]:
-        """A JSON-friendly form for the photo record and the API (floats kept as strings of ratios)."""
+        """A JSON-friendly form for the photo record and the API (ratios as exact strings)."""
         data = {k: v for k, v in asdict(self).items() if v is not None and v != ()}
         if self.background:
             data["background"] = [asdict(color) for color in self.background]
         if self.ratios is not None:
-            data["ratios"] = [format(r, "g") for r in self.ratios]
+            data["ratios"] = [repr(r) for r in self.ratios]  # exact, and a string for DynamoDB
         return data
 
     @classmethod
@@ -292,30 +292,44 @@ def parse_metadata(metadata: Mapping[str, str], *, source: str = "metadata") -> 
     return parsed
 
 
-def merge(defaults: PhotoOptions | None, overrides: ParsedOptions) -> PhotoOptions:
-    """Apply an upload's options over the deployment's defaults, then check what needs both."""
+def merge(defaults: PhotoOptions | Mapping[str, Any] | None, overrides: ParsedOptions) -> PhotoOptions:
+    """Apply an upload's options over the deployment's defaults, then check what needs both.
+
+    Defaults may be partial (a background but no spec id: then every upload must name one).
+    """
     overrides.check()
-    if defaults is None:
-        if "spec_id" not in overrides.values:
-            raise InvalidOptions("spec-id is required (no default is configured)")
-        options = PhotoOptions(**overrides.values)
-    else:
-        options = replace(defaults, **overrides.values)
-    return check(options)
+    values = {**_set_fields(defaults), **overrides.values}
+    if "spec_id" not in values:
+        raise InvalidOptions("spec-id is required (no default is configured)")
+    return check(PhotoOptions(**values))
 
 
 def check(options: PhotoOptions) -> PhotoOptions:
     """Rules across fields; single-field limits are enforced by the parsers."""
-    low, high = options.file_size_min, options.file_size_max
-    if low is not None and high is not None and low > high:
-        raise InvalidOptions(f"file-size-min ({low} KB) is larger than file-size-max ({high} KB)")
+    _check_sizes(options.file_size_min, options.file_size_max)
     return options
 
 
-def defaults_from(settings: Mapping[str, str]) -> PhotoOptions | None:
-    """The deployment's defaults; None when no spec id is configured (then every upload must name one)."""
+def _check_sizes(low: int | None, high: int | None) -> None:
+    if low is not None and high is not None and low > high:
+        raise InvalidOptions(f"file-size-min ({low} KB) is larger than file-size-max ({high} KB)")
+
+
+def _set_fields(defaults: PhotoOptions | Mapping[str, Any] | None) -> dict[str, Any]:
+    if defaults is None:
+        return {}
+    if isinstance(defaults, PhotoOptions):
+        return {
+            f.name: getattr(defaults, f.name)
+            for f in fields(defaults)
+            if getattr(defaults, f.name) is not None
+        }
+    return dict(defaults)
+
+
+def defaults_from(settings: Mapping[str, str]) -> dict[str, Any]:
+    """The deployment's default option values (possibly partial), checked at cold start."""
     parsed = parse_metadata(settings, source="default option")
     parsed.check()
-    if "spec_id" not in parsed.values:
-        return None
-    return check(PhotoOptions(**parsed.values))
+    _check_sizes(parsed.values.get("file_size_min"), parsed.values.get("file_size_max"))
+    return parsed.values

@@ -115,7 +115,17 @@ class VendorClient:
     # --- transport ------------------------------------------------------------------------------
 
     def _send(self, method: str, path: str, read_timeout: float, **kwargs: Any) -> dict[str, Any]:
-        headers = {"Authorization": f"APPCODE {self._appcode()}", "Accept": "application/json"}
+        appcode = self._appcode()
+        try:
+            return self._exchange(method, path, read_timeout, appcode, **kwargs)
+        except VendorError as exc:
+            exc.redact(appcode)
+            raise
+
+    def _exchange(
+        self, method: str, path: str, read_timeout: float, appcode: str, **kwargs: Any
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"APPCODE {appcode}", "Accept": "application/json"}
         try:
             response = self._session.request(
                 method,
@@ -212,6 +222,9 @@ def _gateway_error(response: requests.Response, code: str) -> GatewayError:
         gateway_code=code,
         http_status=status,
         transient=transient,
+        # 4xx answers (credentials, quota, throttling, bad request) stop at the gateway; a 5xx or a
+        # backend code (D5xx: the backend timed out or failed) may come after the vendor got the call.
+        reached_vendor=status >= 500 or code.startswith("D"),
     )
 
 
