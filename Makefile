@@ -16,6 +16,8 @@ CACHE := $(CURDIR)/.cache
 BOOTSTRAP := $(CACHE)/bootstrap
 UV := $(BOOTSTRAP)/bin/uv
 SAM := $(CACHE)/tools/bin/sam
+CHECKOV := $(CACHE)/tools/bin/checkov
+DETECT_SECRETS := $(CACHE)/tools/bin/detect-secrets
 PY := .venv/bin/python
 MODEL := $(CACHE)/models/selfie_segmentation.tflite
 
@@ -28,7 +30,7 @@ export SAM_CLI_TELEMETRY := 0
 export __SAM_CLI_APP_DIR := $(CACHE)/sam
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help setup lint test test-unit test-integration coverage build validate deploy demo up requirements clean
+.PHONY: help setup lint security secrets-baseline audit test test-unit test-integration build validate deploy demo up requirements clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -43,6 +45,13 @@ $(UV):
 
 $(SAM): | $(UV)
 	$(UV) tool install --quiet 'aws-sam-cli>=1.140,<2'
+
+# Policy and secret scanners are tools of their own too (their pins would fight the project's).
+$(CHECKOV): | $(UV)
+	$(UV) tool install --quiet 'checkov>=3.2,<4'
+
+$(DETECT_SECRETS): | $(UV)
+	$(UV) tool install --quiet 'detect-secrets>=1.5,<2'
 
 $(MODEL): .venv/.synced
 	$(PY) -m local.standin.models
@@ -63,7 +72,19 @@ lint: .venv/.synced $(SAM)  ## ruff, mypy, cfn-lint, sam validate --lint, layer 
 	  --format requirements-txt --quiet | diff -u layers/idphoto/requirements.txt - \
 	  || { echo "layers/idphoto/requirements.txt is stale: run make requirements"; exit 1; }
 
-test: lint setup  ## everything CI runs: lint, then all tests (unit, stand-in, integration) with coverage
+security: $(CHECKOV) $(DETECT_SECRETS)  ## checkov on the template, secret scan of every tracked file
+	$(CHECKOV) --file template.yaml --framework cloudformation --compact --quiet --skip-download
+	git ls-files -z | xargs -0 $(DETECT_SECRETS)-hook --baseline .secrets.baseline
+
+secrets-baseline: $(DETECT_SECRETS)  ## re-record the known (fake) secrets after reviewing each new finding
+	git ls-files -z | xargs -0 $(DETECT_SECRETS) scan --baseline .secrets.baseline
+
+audit: $(UV)  ## check the locked dependencies against vulnerability databases (needs internet)
+	$(UV) export --locked --all-groups --no-hashes --no-emit-project --format requirements-txt --quiet \
+	  > $(CACHE)/audit-requirements.txt
+	$(UV) tool run pip-audit --strict --requirement $(CACHE)/audit-requirements.txt
+
+test: lint security setup  ## everything CI runs: lint, policy checks, then all tests with coverage
 	.venv/bin/pytest --cov --cov-report=term-missing:skip-covered
 
 test-unit: .venv/.synced  ## the fast tests only

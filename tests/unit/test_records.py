@@ -33,6 +33,7 @@ def test_given_no_record_when_claimed_then_processing_with_lease(records: PhotoR
     assert record.lease_until == int(clock.now) + 100
     assert record.attempts == 1
     assert record.options == {"spec_id": 1}
+    assert record.expires_at == int(clock.now) + 30 * 86_400
 
 
 def test_given_made_photo_when_same_event_again_then_duplicate_and_unchanged(records: PhotoRecords) -> None:

@@ -38,6 +38,8 @@ class Settings:
     max_upload_bytes: int = 15 * 1024 * 1024
     finals_url_ttl: int = 300
     secret_max_age: int = 300
+    # Photo records are personal data too: DynamoDB deletes them this long after the upload (TTL).
+    record_retention_days: int = 30
     # Default option values (field -> value), possibly partial; uploads override them.
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
@@ -63,6 +65,7 @@ class Settings:
                 max_upload_bytes=int(float(env.get("MAX_UPLOAD_MB", "15")) * 1024 * 1024),
                 finals_url_ttl=int(env.get("FINALS_URL_TTL_SECONDS", "300")),
                 secret_max_age=int(env.get("APPCODE_CACHE_SECONDS", "300")),
+                record_retention_days=int(env.get("RECORD_RETENTION_DAYS", "30")),
                 defaults=defaults,
             )
         except (IdPhotoError, ValueError) as exc:

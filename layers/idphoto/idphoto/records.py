@@ -77,6 +77,7 @@ class PhotoRecord:
     attempts: int = 0
     created_at: int = 0
     updated_at: int = 0
+    expires_at: int = 0
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> PhotoRecord:
@@ -108,10 +109,13 @@ def _values(values: dict[str, Any]) -> dict[str, Any]:
 
 
 class PhotoRecords:
-    def __init__(self, client: DynamoDBClient, table: str, clock: Any = time.time) -> None:
+    def __init__(
+        self, client: DynamoDBClient, table: str, clock: Any = time.time, retention_days: int = 30
+    ) -> None:
         self._client = client
         self._table = table
         self._clock = clock
+        self._retention_seconds = retention_days * 86_400
 
     def now(self) -> int:
         return int(self._clock())
@@ -153,6 +157,7 @@ class PhotoRecords:
             "attempts": 1,
             "created_at": now,
             "updated_at": now,
+            "expires_at": now + self._retention_seconds,  # the table's TTL attribute
         }
         try:
             self._client.put_item(

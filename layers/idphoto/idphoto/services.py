@@ -55,7 +55,8 @@ def storage() -> PhotoStorage:
 
 @cache
 def records() -> PhotoRecords:
-    return PhotoRecords(dynamodb_client(), get_settings().table)
+    settings = get_settings()
+    return PhotoRecords(dynamodb_client(), settings.table, retention_days=settings.record_retention_days)
 
 
 @cache
