@@ -32,6 +32,9 @@ from local.standin.gateway import TokenBucket
 CALLS = ("make", "get", "any")
 VENDOR_FAIL_CODES = (400, 422, 423, 506, 507)
 COUNTED = ("fail_next", "http_status_next", "throttle_next", "hang_next", "malformed_next")
+KNOWN = frozenset(
+    {*COUNTED, "latency_ms", "rate_limit_per_s", "quota_remaining", "code_as_http_status", "transient_rate"}
+)
 
 
 class FaultSpecError(ValueError):
@@ -117,6 +120,8 @@ class Faults:
         """Validate all of ``changes`` first, then apply them together."""
         staged: list[tuple[str, Any]] = []
         for name, spec in changes.items():
+            if name not in KNOWN:
+                raise FaultSpecError(f"unknown fault: {name}")
             staged.append((name, None if spec is None else self._parse(name, spec)))
         with self._lock:
             for name, parsed in staged:

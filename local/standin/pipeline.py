@@ -1,0 +1,116 @@
+"""From a decoded source image to a cropped, levelled portrait and its person mask.
+
+Steps, all of them real (no canned output):
+
+1. work on a copy at most 640 px on its long side: Haar face detection (largest face; none -> 507),
+   eye detection, and a first segmentation of the whole picture;
+2. level the head: rotate so the eyes are horizontal when both were found (the vendor's default);
+   with ``pose_fix`` = 1 the rotation is the mean of the eye tilt and the shoulder-line tilt measured on
+   the silhouette, a compromise that straightens both somewhat (one rigid rotation cannot do both);
+3. measure head top, chin, eyes, face width and centre, and solve the crop for the ``ratios``;
+4. warp the full-resolution source straight into the output size (one affine: scale, rotate, crop);
+   areas beyond the source's edges become background;
+5. segment the crop itself (sharper than the first pass) and, with ``need_origin_beauty`` = 1, smooth.
+"""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from local.standin.contract import MakeRequest, VendorError
+from local.standin.geometry import Unfit, measure, shoulder_tilt_deg, solve_crop
+from local.standin.imaging import beautify
+from local.standin.vision import Face, FaceDetector, Image, Mask, Segmenter, as_image, as_mask
+
+WORK_SIDE = 640
+# Downscaling by warpAffine alone aliases; beyond this factor the source is first shrunk by INTER_AREA.
+MAX_WARP_SHRINK = 0.7
+
+
+@dataclass(frozen=True, slots=True)
+class Portrait:
+    rgb: Image
+    mask: Mask
+
+
+def _rotate_face(face: Face, turn: np.ndarray) -> Face:
+    if face.eyes is None:
+        return face
+    eyes = [tuple(turn @ np.array([x, y, 1.0])) for x, y in face.eyes]
+    return Face(face.x, face.y, face.w, face.h, ((eyes[0][0], eyes[0][1]), (eyes[1][0], eyes[1][1])))
+
+
+def _tilt(face: Face, mask: Mask, pose_fix: int) -> float:
+    tilts = [face.eye_tilt_deg()]
+    if pose_fix == 1:
+        tilts.append(shoulder_tilt_deg(mask, face))
+    known = [t for t in tilts if t is not None]
+    return float(np.mean(known)) if known else 0.0
+
+
+def _affine3(matrix: np.ndarray) -> np.ndarray:
+    return np.vstack([matrix, [0.0, 0.0, 1.0]])
+
+
+def _valid_area(inverse: np.ndarray, width: int, height: int, src_w: int, src_h: int) -> Mask:
+    """1 where an output pixel maps inside the source, else 0."""
+    xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    sx = inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2]
+    sy = inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2]
+    inside = (sx >= -0.5) & (sx <= src_w - 0.5) & (sy >= -0.5) & (sy <= src_h - 0.5)
+    return as_mask(inside)
+
+
+def _soften(mask: Mask) -> Mask:
+    # The model's probabilities are soft everywhere; a smoothstep keeps a thin soft edge and solid inside.
+    ramp = np.clip((mask - 0.25) / 0.5, 0.0, 1.0)
+    return as_mask(ramp * ramp * (3 - 2 * ramp))
+
+
+def make_portrait(
+    source: Image, request: MakeRequest, detector: FaceDetector, segmenter: Segmenter
+) -> Portrait:
+    src_h, src_w = source.shape[:2]
+    scale = min(1.0, WORK_SIDE / max(src_h, src_w))
+    small = source
+    if scale < 1:
+        size = (max(1, round(src_w * scale)), max(1, round(src_h * scale)))
+        small = as_image(cv2.resize(source, size, interpolation=cv2.INTER_AREA))
+    gray = as_image(cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)))
+    face = detector.detect(gray)
+    if face is None:
+        raise VendorError(507, "making the ID photo failed: no face found in the photo")
+    mask_small = segmenter.mask(small)
+
+    angle = _tilt(face, mask_small, request.pose_fix)
+    turn = cv2.getRotationMatrix2D(face.centre, angle, 1.0)
+    level_mask = as_mask(cv2.warpAffine(mask_small, turn, (small.shape[1], small.shape[0])))
+    marks = measure(level_mask, _rotate_face(face, turn), request.hor_align_type)
+    out_w, out_h = request.width_px, request.height_px
+    try:
+        crop = solve_crop(
+            marks, out_w / out_h, request.ratios, request.spec.head_target, request.spec.top_target
+        )
+    except Unfit as exc:
+        raise VendorError(507, f"making the ID photo failed: {exc}") from exc
+
+    zoom = out_w / crop.width
+    to_output = np.array([[zoom, 0, -crop.x0 * zoom], [0, zoom, -crop.y0 * zoom], [0, 0, 1.0]])
+    to_small = np.diag([small.shape[1] / src_w, small.shape[0] / src_h, 1.0])
+    matrix = to_output @ _affine3(turn) @ to_small
+    if matrix[0, 0] ** 2 + matrix[0, 1] ** 2 < MAX_WARP_SHRINK**2:
+        shrink = min(1.0, float(np.hypot(matrix[0, 0], matrix[0, 1])) * 1.5)
+        size = (max(1, round(src_w * shrink)), max(1, round(src_h * shrink)))
+        source = as_image(cv2.resize(source, size, interpolation=cv2.INTER_AREA))
+        matrix = matrix @ np.diag([src_w / size[0], src_h / size[1], 1.0])  # shrunk -> original px
+    rgb = as_image(
+        cv2.warpAffine(source, matrix[:2], (out_w, out_h), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+    )
+    inside = _valid_area(
+        cv2.invertAffineTransform(matrix[:2]), out_w, out_h, source.shape[1], source.shape[0]
+    )
+    mask = _soften(segmenter.mask(rgb)) * inside
+    if request.need_origin_beauty == 1:
+        rgb = beautify(rgb)
+    return Portrait(np.ascontiguousarray(rgb), mask.astype(np.float32))

@@ -1,0 +1,111 @@
+"""The vendor itself: the two calls, from validated input to the documented JSON answers.
+
+Result names follow the vendor's pattern ``<32 hex>clothes<clothes><color_name>`` (the example
+``89a58bd0dea511e9ab4900163e0aee01clothesblue`` has no clothes template). Each photo gets its own random
+hex, so repeated colour names never collide. Retention and URL validity:
+
+- previews (``wm_pic_url``, ``print_wm_pic_url``) are signed for ``preview_ttl_s`` (default 1 day);
+- a final can be fetched with ``get_pic_3`` for ``final_ttl_s`` after it was made (default 7 days), and
+  each answer's URLs are signed for ``final_ttl_s`` from that moment; later -> 422 ``file_name expired``;
+- an unknown (or evicted) ``file_name`` -> 422 ``unknown file_name``.
+
+``clothes`` is recorded in the name only: no clothing template is drawn. ``fair_level`` is checked to be
+an integer (423 otherwise, as API.md says) and otherwise unused, since nothing says what it does.
+Watermark-free files are the JPEGs bound by ``file_size_*``; previews and sheets use quality 92.
+"""
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from local.standin.contract import MakeRequest, VendorError, parse_body, validate_get, validate_make
+from local.standin.fetch import download
+from local.standin.imaging import composite, decode, encode_jpeg, encode_sized, print_sheet, watermark
+from local.standin.pipeline import make_portrait
+from local.standin.store import FINAL_PREFIX, PREVIEW_PREFIX, ResultSet, ResultStore, Signer
+from local.standin.vision import FaceDetector, Image, Segmenter
+
+DAY_S = 86_400.0
+
+
+@dataclass(slots=True)
+class Validity:
+    preview_ttl_s: float = DAY_S
+    final_ttl_s: float = 7 * DAY_S
+
+
+class Vendor:
+    def __init__(
+        self, base_url: str, segmenter: Segmenter, detector: FaceDetector, validity: Validity
+    ) -> None:
+        self.base_url = base_url
+        self.segmenter = segmenter
+        self.detector = detector
+        self.startup_validity = Validity(validity.preview_ttl_s, validity.final_ttl_s)
+        self.validity = validity
+        self.store = ResultStore()
+        self.signer = Signer()
+        self._lock = threading.Lock()
+
+    def set_validity(self, preview_ttl_s: float | None = None, final_ttl_s: float | None = None) -> None:
+        with self._lock:
+            if preview_ttl_s is not None:
+                self.validity.preview_ttl_s = preview_ttl_s
+            if final_ttl_s is not None:
+                self.validity.final_ttl_s = final_ttl_s
+
+    def reset_validity(self) -> None:
+        self.set_validity(self.startup_validity.preview_ttl_s, self.startup_validity.final_ttl_s)
+
+    def make(self, raw_body: bytes) -> dict[str, Any]:
+        request = validate_make(parse_body(raw_body))
+        source = decode(download(request.pic_url))
+        portrait = make_portrait(source, request, self.detector, self.segmenter)
+        per_sheet = 8 if request.print_type == 1 else 10
+        names, previews, sheets = [], [], []
+        for colour in request.colours:
+            photo = composite(portrait.rgb, portrait.mask, colour.start, colour.end)
+            name = f"{uuid.uuid4().hex}clothes{request.clothes}{colour.name}"
+            self.store.put(self._result_set(name, photo, request, per_sheet))
+            names.append(name)
+            previews.append(self._url(PREVIEW_PREFIX, name, sheet=False))
+            sheets.append(self._url(PREVIEW_PREFIX, name, sheet=True))
+        return {
+            "code": 200,
+            "final_pic_name": names,
+            "wm_pic_url": previews,
+            "print_wm_pic_url": sheets,
+            "one_sheet_num": per_sheet,
+        }
+
+    def _result_set(self, name: str, photo: Image, request: MakeRequest, per_sheet: int) -> ResultSet:
+        dpi = request.spec.dpi
+        final = encode_sized(photo, dpi, request.file_size_max_kb, request.file_size_min_kb)
+        sheet = print_sheet(photo, per_sheet)
+        return ResultSet(
+            name=name,
+            photo=final,
+            photo_wm=encode_jpeg(watermark(photo), dpi=dpi),
+            sheet=encode_jpeg(sheet),
+            sheet_wm=encode_jpeg(watermark(sheet)),
+            created=time.time(),
+        )
+
+    def _url(self, prefix: str, name: str, sheet: bool) -> str:
+        ttl = self.validity.preview_ttl_s if prefix == PREVIEW_PREFIX else self.validity.final_ttl_s
+        return self.signer.url(self.base_url, prefix, name, sheet, ttl)
+
+    def get(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        name = validate_get(query)
+        result = self.store.get(name)
+        if result is None:
+            raise VendorError(422, f"unknown file_name: {name}")
+        if time.time() > result.created + self.validity.final_ttl_s:
+            raise VendorError(422, f"file_name expired: {name}")
+        return {
+            "code": 200,
+            "file_name": self._url(FINAL_PREFIX, name, sheet=False),
+            "file_name_list": self._url(FINAL_PREFIX, name, sheet=True),
+        }
