@@ -29,6 +29,7 @@ from idphoto.errors import (
 )
 from idphoto.observability import logger, metrics
 from idphoto.records import PhotoRecord
+from idphoto.source import principal_id
 
 MAX_KEY_LENGTH = 1024  # S3's own limit
 SAFETY_SECONDS = 2.0
@@ -44,7 +45,7 @@ class BadRequest(IdPhotoError):
 
 @app.get("/photos/.+")
 def photo_status() -> dict[str, Any]:
-    record = services.finals().status(_photo_key())
+    record = services.finals().status(_photo_key(), _caller())
     return _present(record, int(time.time()))
 
 
@@ -56,7 +57,9 @@ def photo_finals() -> dict[str, Any]:
         raise BadRequest("color must be a colour name of the photo (a-z, 0-9, '-', '_')")
     context = app.lambda_context
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_SECONDS
-    links = services.finals().finals(key, color, request_id=context.aws_request_id, deadline=deadline)
+    links = services.finals().finals(
+        key, color, caller=_caller(), request_id=context.aws_request_id, deadline=deadline
+    )
     return {
         "key": key,
         "finals": [
@@ -69,6 +72,12 @@ def photo_finals() -> dict[str, Any]:
             for link in links
         ],
     }
+
+
+def _caller() -> str | None:
+    """The signed caller's IAM principal id (the API requires SigV4: API Gateway verified it)."""
+    identity = app.current_event.request_context.identity
+    return principal_id(identity.caller)
 
 
 def _photo_key() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,7 +25,10 @@ from idphoto.source import SourceObject
 from idphoto.storage import PhotoStorage
 from tests.unit.conftest import BUCKET, Clock, FakeSession, FakeVendor, made_photo
 
-SOURCE = SourceObject(bucket=BUCKET, key="uploads/me.jpg", size=1, etag="e", sequencer="0" * 30 + "1F")
+OWNER = "AIDAOWNER"
+SOURCE = SourceObject(
+    bucket=BUCKET, key="uploads/me.jpg", size=1, etag="e", sequencer="0" * 30 + "1F", uploader=OWNER
+)
 
 
 @pytest.fixture
@@ -54,7 +58,7 @@ def test_first_request_pays_once_per_colour_and_keeps_both_images(
 ) -> None:
     make_ready(records)
 
-    links = finals.finals(SOURCE.key, None, request_id="a", deadline=1e12)
+    links = finals.finals(SOURCE.key, None, caller=OWNER, request_id="a", deadline=1e12)
 
     assert [link.color for link in links] == ["white", "blue"]
     assert vendor.stats.billed_calls == 2
@@ -75,9 +79,9 @@ def test_asking_again_costs_nothing_and_downloads_nothing(
     finals: PhotoFinals, records: PhotoRecords, vendor: FakeVendor, session: FakeSession
 ) -> None:
     make_ready(records)
-    finals.finals(SOURCE.key, "white", request_id="a", deadline=1e12)
+    finals.finals(SOURCE.key, "white", caller=OWNER, request_id="a", deadline=1e12)
 
-    again = finals.finals(SOURCE.key, "white", request_id="b", deadline=1e12)
+    again = finals.finals(SOURCE.key, "white", caller=OWNER, request_id="b", deadline=1e12)
 
     assert vendor.stats.billed_calls == 1
     assert len(session.downloads) == 2
@@ -90,10 +94,10 @@ def test_crash_after_the_billed_call_is_recovered_without_paying_again(
     make_ready(records)
     session.status_code = 500  # the download fails after the vendor answered (and billed)
     with pytest.raises(VendorUnavailable):
-        finals.finals(SOURCE.key, "white", request_id="a", deadline=1e12)
+        finals.finals(SOURCE.key, "white", caller=OWNER, request_id="a", deadline=1e12)
     session.status_code = 200
 
-    links = finals.finals(SOURCE.key, "white", request_id="b", deadline=1e12)
+    links = finals.finals(SOURCE.key, "white", caller=OWNER, request_id="b", deadline=1e12)
 
     assert vendor.stats.billed_calls == 1
     assert links[0].color == "white"
@@ -106,8 +110,8 @@ def test_vendor_refusal_releases_the_claim_so_a_later_request_may_try(
     vendor.final_answers.append(VendorRejected("vendor code 422: bad name", vendor_code=422))
 
     with pytest.raises(VendorRejected):
-        finals.finals(SOURCE.key, "white", request_id="a", deadline=1e12)
-    finals.finals(SOURCE.key, "white", request_id="b", deadline=1e12)
+        finals.finals(SOURCE.key, "white", caller=OWNER, request_id="a", deadline=1e12)
+    finals.finals(SOURCE.key, "white", caller=OWNER, request_id="b", deadline=1e12)
 
     assert vendor.stats.billed_calls == 2
 
@@ -123,7 +127,7 @@ def test_request_during_another_fetch_waits_then_says_in_progress(
     finals = PhotoFinals(settings, storage, records, vendor, session, sleep=ticks.advance, clock=ticks)  # type: ignore[arg-type]
 
     with pytest.raises(FinalsInProgress) as raised:
-        finals.finals(SOURCE.key, "white", request_id="b", deadline=1e12)
+        finals.finals(SOURCE.key, "white", caller=OWNER, request_id="b", deadline=1e12)
 
     assert raised.value.retry_after > 0
     assert vendor.stats.billed_calls == 0
@@ -140,7 +144,7 @@ def test_concurrent_requests_for_the_same_final_pay_exactly_once(
 
     def ask(i: int) -> None:
         try:
-            finals.finals(SOURCE.key, "white", request_id=f"r{i}", deadline=1e12)
+            finals.finals(SOURCE.key, "white", caller=OWNER, request_id=f"r{i}", deadline=1e12)
             results.append("ok")
         except FinalsInProgress:
             results.append("busy")
@@ -176,6 +180,31 @@ def test_finals_are_refused_with_the_right_error(
         records.mark_ready(SOURCE, "m", made_photo(["white"]), ["white"])
 
     with pytest.raises(error):
-        finals.finals(SOURCE.key, "purple" if state == "color" else None, request_id="a", deadline=1e12)
+        finals.finals(
+            SOURCE.key, "purple" if state == "color" else None, caller=OWNER, request_id="a", deadline=1e12
+        )
 
     assert vendor.stats.billed_calls == 0
+
+
+def test_a_photo_is_invisible_to_anyone_but_its_uploader(
+    finals: PhotoFinals, records: PhotoRecords, vendor: FakeVendor
+) -> None:
+    make_ready(records)
+
+    with pytest.raises(PhotoNotFound):
+        finals.status(SOURCE.key, "AIDASOMEONEELSE")
+    with pytest.raises(PhotoNotFound):
+        finals.finals(SOURCE.key, None, caller=None, request_id="a", deadline=1e12)
+
+    assert finals.status(SOURCE.key, OWNER).key == SOURCE.key
+    assert vendor.stats.billed_calls == 0
+
+
+def test_with_access_any_every_admitted_caller_sees_every_photo(
+    settings: Settings, storage: PhotoStorage, records: PhotoRecords, vendor: FakeVendor, session: FakeSession
+) -> None:
+    make_ready(records)
+    open_finals = PhotoFinals(replace(settings, photo_access="any"), storage, records, vendor, session)  # type: ignore[arg-type]
+
+    assert open_finals.status(SOURCE.key, "AIDASOMEONEELSE").key == SOURCE.key

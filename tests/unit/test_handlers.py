@@ -240,3 +240,13 @@ def test_unexpected_errors_answer_500_without_details(wired: None, monkeypatch: 
 
     assert status == 500
     assert "secret internals" not in json.dumps(body)
+
+
+def test_another_callers_photo_answers_404(wired: None, aws: dict[str, Any], vendor: FakeVendor) -> None:
+    make(aws, "uploads/me.jpg")
+    event = api("api-get-photo.json", "uploads/me.jpg")
+    event["requestContext"]["identity"]["caller"] = "AROAANOTHERROLE:session"
+
+    status, body, _ = call(event)
+
+    assert (status, body["error"]["code"]) == (404, "PHOTO_NOT_FOUND")

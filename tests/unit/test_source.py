@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from idphoto.source import SEQUENCER_WIDTH, SourceObject, decode_key, normalize_sequencer, version_tag
+from idphoto.source import (
+    SEQUENCER_WIDTH,
+    SourceObject,
+    decode_key,
+    normalize_sequencer,
+    principal_id,
+    version_tag,
+)
 
 
 def event_record(key: str, *, sequencer: str = "0055AED6DCD90281E5", **extra: Any) -> dict[str, Any]:
@@ -152,6 +159,7 @@ def test_given_realistic_put_record_when_parsed_then_every_field_is_decoded() ->
         etag="d41d8cd98f00b204e9800998ecf8427e",
         sequencer="0" * 14 + "0055AED6DCD90281E5",
         version_id="3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY",
+        uploader="AIDAEXAMPLE",
     )
     assert obj.looks_like_image
     assert not obj.is_folder_marker
@@ -194,3 +202,20 @@ def test_given_image_suffix_when_checked_then_looks_like_image(key: str) -> None
 )
 def test_given_other_suffix_when_checked_then_not_an_image(key: str) -> None:
     assert not source(key).looks_like_image
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("AWS:AIDAJDPLRKLG7UEXAMPLE", "AIDAJDPLRKLG7UEXAMPLE"),
+        ("AWS:AROAEXAMPLEROLEID:my-session", "AROAEXAMPLEROLEID"),
+        ("AROAEXAMPLEROLEID:other-session", "AROAEXAMPLEROLEID"),
+        ("AIDAJDPLRKLG7UEXAMPLE", "AIDAJDPLRKLG7UEXAMPLE"),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_principal_ids_of_s3_events_and_api_callers_compare_equal(
+    raw: str | None, expected: str | None
+) -> None:
+    assert principal_id(raw) == expected

@@ -40,6 +40,9 @@ class Settings:
     secret_max_age: int = 300
     # Photo records are personal data too: DynamoDB deletes them this long after the upload (TTL).
     record_retention_days: int = 30
+    # "uploader": a photo is visible only to the IAM principal that uploaded it; "any": to every
+    # caller the API lets in.
+    photo_access: str = "uploader"
     # Default option values (field -> value), possibly partial; uploads override them.
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
@@ -66,10 +69,17 @@ class Settings:
                 finals_url_ttl=int(env.get("FINALS_URL_TTL_SECONDS", "300")),
                 secret_max_age=int(env.get("APPCODE_CACHE_SECONDS", "300")),
                 record_retention_days=int(env.get("RECORD_RETENTION_DAYS", "30")),
+                photo_access=_choice(env.get("PHOTO_ACCESS", "uploader"), ("uploader", "any")),
                 defaults=defaults,
             )
         except (IdPhotoError, ValueError) as exc:
             raise ConfigurationError(f"bad setting: {exc}") from exc
+
+
+def _choice(value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
+    return value
 
 
 def _prefix(value: str) -> str:

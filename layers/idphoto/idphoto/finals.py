@@ -66,15 +66,23 @@ class PhotoFinals:
         self._sleep = sleep
         self._clock = clock
 
-    def status(self, key: str) -> PhotoRecord:
+    def status(self, key: str, caller: str | None) -> PhotoRecord:
+        """The record, if ``caller`` may see it; a photo of someone else is as good as absent."""
         record = self._records.get(key)
-        if record is None:
+        if record is None or not self._visible(record, caller):
             raise PhotoNotFound(f"no photo was made from {key!r}")
         return record
 
-    def finals(self, key: str, color: str | None, *, request_id: str, deadline: float) -> list[FinalLinks]:
+    def _visible(self, record: PhotoRecord, caller: str | None) -> bool:
+        if self._settings.photo_access == "any":
+            return True
+        return record.owner is not None and record.owner == caller
+
+    def finals(
+        self, key: str, color: str | None, *, caller: str | None, request_id: str, deadline: float
+    ) -> list[FinalLinks]:
         """The finals of one colour, or of all when ``color`` is None; billed only the first time."""
-        record = self.status(key)
+        record = self.status(key, caller)
         if record.status is Status.PROCESSING:
             raise PhotoNotReady(f"the photo {key!r} is still being made")
         if record.status is Status.FAILED:
@@ -110,7 +118,7 @@ class PhotoFinals:
                     retry_after=2,
                 )
             self._sleep(POLL_SECONDS)
-            record = self.status(record.key)
+            record = self._records.get(record.key) or record
 
     def _fetch(self, record: PhotoRecord, color: str, request_id: str, deadline: float) -> FinalLinks:
         name = record.names[record.colors.index(color)]

@@ -58,6 +58,7 @@ class PhotoRecord:
     bucket: str = ""
     etag: str = ""
     version_id: str | None = None
+    owner: str | None = None
     size: int = 0
     options: dict[str, Any] = field(default_factory=dict)
     ignored_metadata: list[str] = field(default_factory=list)
@@ -147,6 +148,7 @@ class PhotoRecords:
             "bucket": source.bucket,
             "etag": source.etag,
             "version_id": source.version_id,
+            "owner": source.uploader,
             "size": source.size,
             "sequencer": source.sequencer,
             "status": Status.PROCESSING.value,

@@ -24,6 +24,8 @@ class SourceObject:
     etag: str
     sequencer: str
     version_id: str | None = None
+    # Who uploaded it: the IAM principal S3 names in the event (see principal_id()).
+    uploader: str | None = None
 
     @classmethod
     def from_event_record(cls, record: Mapping[str, Any]) -> SourceObject:
@@ -36,6 +38,7 @@ class SourceObject:
             etag=str(obj.get("eTag", "")),
             sequencer=normalize_sequencer(str(obj.get("sequencer", ""))),
             version_id=obj.get("versionId") or None,
+            uploader=principal_id(record.get("userIdentity", {}).get("principalId")),
         )
 
     @property
@@ -54,6 +57,18 @@ class SourceObject:
 def version_tag(sequencer: str) -> str:
     """Names one version of a key in our own object keys (finals are kept per version)."""
     return sequencer.lstrip("0") or "0"
+
+
+def principal_id(raw: str | None) -> str | None:
+    """The stable id of an IAM user or role, as S3 events and API Gateway's IAM identity both carry it.
+
+    S3 says ``AWS:AIDA...`` or ``AWS:AROA...:session``; API Gateway's ``identity.caller`` says
+    ``AIDA...`` or ``AROA...:session``. A role's sessions are the same principal, so the session
+    name is dropped.
+    """
+    if not raw:
+        return None
+    return raw.removeprefix("AWS:").split(":", 1)[0] or None
 
 
 def decode_key(raw: str) -> str:
