@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-from aws_lambda_powertools.metrics import MetricUnit
 
 from idphoto.config import Settings
 from idphoto.errors import (
@@ -24,7 +23,7 @@ from idphoto.errors import (
     UnknownColor,
     VendorError,
 )
-from idphoto.observability import logger, metrics
+from idphoto.observability import count, logger
 from idphoto.records import FinalState, PhotoRecord, PhotoRecords, Status
 from idphoto.source import version_tag
 from idphoto.storage import PhotoStorage
@@ -100,7 +99,7 @@ class PhotoFinals:
             final = record.finals.get(color)
             state = final.get("state") if final else None
             if final is not None and state == FinalState.KEPT:
-                metrics.add_metric(name="FinalsServedFromCopy", unit=MetricUnit.Count, value=1)
+                count("FinalsServedFromCopy")
                 return self._links(color, final)
             if (
                 final is not None
@@ -129,7 +128,6 @@ class PhotoFinals:
         except VendorError:
             self._records.release_final(record, color, request_id)
             raise
-        metrics.add_metric(name="BilledCalls", unit=MetricUnit.Count, value=1)
         billed_at = self._records.now()
         if not self._records.record_billed(record, color, request_id, urls):
             # Our lease ran out mid-call and someone else took over: keep anyway, it is paid for.

@@ -12,12 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from idphoto.config import Settings
 from idphoto.errors import IdPhotoError, InvalidOptions, UnsupportedObject, VendorError
-from idphoto.observability import logger, metrics
+from idphoto.observability import count, count_by, logger
 from idphoto.options import PhotoOptions, merge, parse_metadata
 from idphoto.records import ClaimOutcome, PhotoRecords
 from idphoto.source import SourceObject
@@ -144,7 +143,6 @@ class PhotoMaker:
             if options.beauty
             else self._settings.vendor_read_timeout
         )
-        started = self._clock()
         try:
             made = self._vendor.make_photo(
                 lambda seconds: self._storage.presign_get(source.key, int(seconds), source.version_id),
@@ -155,11 +153,8 @@ class PhotoMaker:
         except VendorError as exc:
             if exc.transient:
                 self._records.release(source, request_id, exc.message)
-                metrics.add_metric(name="VendorTransientFailures", unit=MetricUnit.Count, value=1)
                 raise
             return self._fail(source, request_id, exc)
-        finally:
-            metrics.add_metric(name="VendorLatency", unit=MetricUnit.Seconds, value=self._clock() - started)
         colors = options.color_names()
         if len(colors) != len(made.names):  # no colours asked: the vendor made its default ones
             colors = (
@@ -167,14 +162,14 @@ class PhotoMaker:
             )
         if not self._records.mark_ready(source, request_id, made, colors):
             return MakeResult(source.key, Outcome.STALE, "a newer version took over the record")
-        metrics.add_metric(name="PhotosMade", unit=MetricUnit.Count, value=1)
+        count("PhotosMade")
         logger.info("photo made", extra={"colors": colors, "sheet_count": made.sheet_count})
         return MakeResult(source.key, Outcome.MADE)
 
     def _fail(self, source: SourceObject, request_id: str, error: IdPhotoError) -> MakeResult:
         vendor_code = error.vendor_code if isinstance(error, VendorError) else None
         self._records.mark_failed(source, request_id, error.code, error.message, vendor_code)
-        metrics.add_metric(name="PhotosFailed", unit=MetricUnit.Count, value=1)
+        count_by("PhotosFailed", "code", str(vendor_code) if vendor_code else error.code)
         logger.warning(
             "photo failed", extra={"code": error.code, "error": error.message, "vendor_code": vendor_code}
         )

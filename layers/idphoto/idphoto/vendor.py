@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import requests
+from aws_lambda_powertools.metrics import MetricUnit
 
 from idphoto.errors import GatewayError, VendorError, VendorRejected, VendorUnavailable
-from idphoto.observability import logger
+from idphoto.observability import count, count_by, logger, metrics
 from idphoto.options import PhotoOptions
 
 MAKE_PATH: Final = "/aliyun_api/pic_handle_3"
@@ -107,6 +108,7 @@ class VendorClient:
 
         def attempt(timeout: float) -> dict[str, Any]:
             self.stats.billed_calls += 1
+            count("BilledCalls")
             return self._send("GET", FINAL_PATH, timeout, params={"file_name": name})
 
         answer = self._with_retries(attempt, read_timeout, deadline, billed=True)
@@ -116,11 +118,19 @@ class VendorClient:
 
     def _send(self, method: str, path: str, read_timeout: float, **kwargs: Any) -> dict[str, Any]:
         appcode = self._appcode()
+        started = self._clock()
+        count("VendorCalls")
         try:
             return self._exchange(method, path, read_timeout, appcode, **kwargs)
         except VendorError as exc:
             exc.redact(appcode)
+            label = getattr(exc, "gateway_code", None) or str(exc.vendor_code or type(exc).__name__)
+            count("VendorFailuresTotal")  # the alarm's numerator, beside the per-code breakdown
+            count_by("VendorFailures", "code", label)
             raise
+        finally:
+            latency_ms = (self._clock() - started) * 1000
+            metrics.add_metric(name="VendorLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
 
     def _exchange(
         self, method: str, path: str, read_timeout: float, appcode: str, **kwargs: Any
@@ -169,6 +179,7 @@ class VendorClient:
                 if self._clock() + pause + MIN_ATTEMPT_SECONDS + self._connect_timeout > deadline:
                     raise
                 self.stats.retries += 1
+                count("VendorRetries")
                 logger.warning("vendor call failed, retrying", extra={"error": exc.message, "pause": pause})
                 self._sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
