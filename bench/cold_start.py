@@ -62,8 +62,12 @@ def main() -> None:
     layer = str(ROOT / "layers" / "idphoto")
     rows = {
         "floor: import boto3, requests + clients": FLOOR,
-        "make-photo: import + init": HANDLER.format(layer=layer, path=str(ROOT / "functions/make_photo/app.py")),
-        "get-photo: import + init": HANDLER.format(layer=layer, path=str(ROOT / "functions/get_photo/app.py")),
+        "make-photo: import + init": HANDLER.format(
+            layer=layer, path=str(ROOT / "functions/make_photo/app.py")
+        ),
+        "get-photo: import + init": HANDLER.format(
+            layer=layer, path=str(ROOT / "functions/get_photo/app.py")
+        ),
     }
     for code in rows.values():
         run(code)  # warm the bytecode caches once

@@ -1,0 +1,7 @@
+"""``python -m local.stack up|demo``."""
+
+import sys
+
+from local.stack.cli import main
+
+sys.exit(main())

@@ -1,0 +1,116 @@
+"""AWS on this machine: moto in server mode, and the template's resources created in it.
+
+moto runs in this process (``ThreadedMotoServer``), but every client, ours and the handlers', talks to
+it over HTTP like it would to AWS: the endpoint is the only difference. Credentials are moto's fake ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any, Final
+
+import boto3
+import requests
+from botocore.config import Config
+from moto.server import ThreadedMotoServer
+
+from local.stack.template import BucketSpec, QueueSpec, StackTemplate, TableSpec
+
+FAKE_CREDENTIALS: Final = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+_CLIENT_CONFIG: Final = Config(retries={"mode": "standard", "max_attempts": 3}, signature_version="s3v4")
+
+
+class PortInUse(RuntimeError):
+    pass
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail fast: a server thread that cannot bind would otherwise leave the caller waiting forever."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PortInUse(f"{host}:{port} is in use ({exc.strerror}); choose another port") from None
+
+
+class MotoServer:
+    """moto's state lives in this process, not in the server: each start and stop empties it, so every
+    stack starts from an empty account even when an earlier one ran in the same process."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 4566) -> None:
+        check_port_free(host, port)
+        # werkzeug logs every request at INFO: thousands of lines for one demo.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self._server.start()
+        bound_host, bound_port = self._server.get_host_and_port()
+        self.url = f"http://{bound_host}:{bound_port}"
+        self.reset()
+
+    def reset(self) -> None:
+        requests.post(f"{self.url}/moto-api/reset", timeout=10).raise_for_status()
+
+    def stop(self) -> None:
+        try:
+            self.reset()
+        finally:
+            self._server.stop()
+
+
+def client(service: str, endpoint: str, region: str) -> Any:
+    """A client of the local endpoint with explicit fake credentials (never the caller's real ones)."""
+    session = boto3.session.Session(
+        aws_access_key_id=FAKE_CREDENTIALS["aws_access_key_id"],
+        aws_secret_access_key=FAKE_CREDENTIALS["aws_secret_access_key"],
+        region_name=region,
+    )
+    return session.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=endpoint,
+        config=_CLIENT_CONFIG,
+    )
+
+
+def create_resources(template: StackTemplate, endpoint: str, appcode: tuple[str, str]) -> None:
+    """Buckets, tables, queues of the template, and the AppCode secret (``(name, value)``)."""
+    region = template.pseudo.region
+    for bucket in template.buckets:
+        create_bucket(client("s3", endpoint, region), bucket, region)
+    for table in template.tables:
+        create_table(client("dynamodb", endpoint, region), table)
+    for queue in template.queues:
+        create_queue(client("sqs", endpoint, region), queue)
+    # The secret lives outside the stack (the template only names it), as it would in an account.
+    name, value = appcode
+    client("secretsmanager", endpoint, region).create_secret(Name=name, SecretString=value)
+
+
+def create_bucket(s3: Any, bucket: BucketSpec, region: str) -> None:
+    location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=bucket.name, **location)
+    if bucket.versioned:
+        s3.put_bucket_versioning(Bucket=bucket.name, VersioningConfiguration={"Status": "Enabled"})
+    if bucket.encryption:
+        s3.put_bucket_encryption(Bucket=bucket.name, ServerSideEncryptionConfiguration=bucket.encryption)
+    if bucket.public_access_block:
+        s3.put_public_access_block(
+            Bucket=bucket.name, PublicAccessBlockConfiguration=bucket.public_access_block
+        )
+    # Not applied: the bucket policy (its TLS-only rule would deny the plain-HTTP local endpoint; moto
+    # does not evaluate policies anyway) and lifecycle rules (moto does not run them).
+
+
+def create_table(dynamodb: Any, table: TableSpec) -> None:
+    dynamodb.create_table(TableName=table.name, **table.create_args)
+    dynamodb.get_waiter("table_exists").wait(TableName=table.name, WaiterConfig={"Delay": 0.1})
+    if table.time_to_live:
+        dynamodb.update_time_to_live(TableName=table.name, TimeToLiveSpecification=table.time_to_live)
+
+
+def create_queue(sqs: Any, queue: QueueSpec) -> str:
+    url: str = sqs.create_queue(QueueName=queue.name, Attributes=queue.attributes)["QueueUrl"]
+    return url

@@ -1,0 +1,145 @@
+"""What ``Ref`` and ``Fn::GetAtt`` of a resource return in the local stack.
+
+CloudFormation names a resource without an explicit name ``<stack>-<LogicalId>-<RANDOM>``; here the suffix
+is a hash of stack and logical id instead, so that a restarted local stack has the same names (handy in
+shell history). Explicit names (``BucketName``, ``TableName``, ``FunctionName``, ...) win, as in AWS.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from local.stack.intrinsics import TemplateError
+
+# Property holding the explicit physical name, per resource type.
+NAME_PROPERTY: Final[Mapping[str, str]] = {
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::Serverless::Function": "FunctionName",
+    "AWS::Lambda::Function": "FunctionName",
+    "AWS::Serverless::LayerVersion": "LayerName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::Serverless::Api": "Name",
+}
+
+
+@dataclass(frozen=True)
+class Pseudo:
+    """The pseudo parameters a deployment would have; moto's default account id."""
+
+    stack_name: str = "idphoto-local"
+    account_id: str = "123456789012"
+    region: str = "us-east-1"
+    partition: str = "aws"
+    url_suffix: str = "amazonaws.com"
+
+    def values(self) -> dict[str, str]:
+        return {
+            "AWS::StackName": self.stack_name,
+            "AWS::StackId": (
+                f"arn:{self.partition}:cloudformation:{self.region}:{self.account_id}:stack/"
+                f"{self.stack_name}/{_suffix(self.stack_name, 'StackId', 36).lower()}"
+            ),
+            "AWS::AccountId": self.account_id,
+            "AWS::Region": self.region,
+            "AWS::Partition": self.partition,
+            "AWS::URLSuffix": self.url_suffix,
+        }
+
+
+def _suffix(stack: str, logical_id: str, length: int = 12) -> str:
+    digest = hashlib.sha256(f"{stack}/{logical_id}".encode()).digest()
+    return base64.b32encode(digest).decode().rstrip("=")[:length]
+
+
+def generated_name(stack: str, logical_id: str, resource_type: str) -> str:
+    name = f"{stack}-{logical_id}-{_suffix(stack, logical_id)}"
+    # Bucket names are lower case and at most 63 characters; CloudFormation shortens the same way.
+    return name.lower()[:63] if resource_type == "AWS::S3::Bucket" else name
+
+
+class ResourceNames:
+    """``Ref``/``GetAtt`` for the template's resources; ``explicit`` resolves a name property."""
+
+    def __init__(
+        self,
+        resources: Mapping[str, Any],
+        pseudo: Pseudo,
+        explicit: Callable[[Any], str],
+        sqs_endpoint: str,
+    ) -> None:
+        self._resources = resources
+        self._pseudo = pseudo
+        self._explicit = explicit
+        self._sqs_endpoint = sqs_endpoint.rstrip("/")
+
+    def type_of(self, logical_id: str) -> str:
+        return str(self._resources[logical_id].get("Type", ""))
+
+    def name(self, logical_id: str) -> str:
+        """The physical name (not necessarily what ``Ref`` returns: for a queue that is its URL)."""
+        kind = self.type_of(logical_id)
+        explicit = self._resources[logical_id].get("Properties", {}).get(NAME_PROPERTY.get(kind, ""))
+        if explicit is not None:
+            return self._explicit(explicit)
+        return generated_name(self._pseudo.stack_name, logical_id, kind)
+
+    def ref(self, logical_id: str) -> str:
+        kind = self.type_of(logical_id)
+        if kind == "AWS::KMS::Key":
+            return self.key_id(logical_id)
+        if kind == "AWS::SQS::Queue":
+            return f"{self._sqs_endpoint}/{self._pseudo.account_id}/{self.name(logical_id)}"
+        if kind == "AWS::Serverless::Api":
+            return self.rest_api_id(logical_id)
+        if kind == "AWS::Serverless::LayerVersion":
+            return self.arn(logical_id) + ":1"
+        return self.name(logical_id)
+
+    def key_id(self, logical_id: str) -> str:
+        """KMS keys are named, not created: moto would not encrypt anything with them anyway."""
+        digest = hashlib.sha256(f"{self._pseudo.stack_name}/{logical_id}".encode()).hexdigest()
+        return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+
+    def rest_api_id(self, logical_id: str) -> str:
+        return _suffix(self._pseudo.stack_name, logical_id, 10).lower()
+
+    def arn(self, logical_id: str) -> str:
+        p, kind, name = self._pseudo, self.type_of(logical_id), self.name(logical_id)
+        regional = f"arn:{p.partition}:{{service}}:{p.region}:{p.account_id}:"
+        arns = {
+            "AWS::S3::Bucket": f"arn:{p.partition}:s3:::{name}",
+            "AWS::DynamoDB::Table": regional.format(service="dynamodb") + f"table/{name}",
+            "AWS::SQS::Queue": regional.format(service="sqs") + name,
+            "AWS::Serverless::Function": regional.format(service="lambda") + f"function:{name}",
+            "AWS::Lambda::Function": regional.format(service="lambda") + f"function:{name}",
+            "AWS::Serverless::LayerVersion": regional.format(service="lambda") + f"layer:{name}",
+            "AWS::Logs::LogGroup": regional.format(service="logs") + f"log-group:{name}:*",
+            "AWS::KMS::Key": regional.format(service="kms") + f"key/{self.ref(logical_id)}",
+            "AWS::IAM::Role": f"arn:{p.partition}:iam::{p.account_id}:role/{name}",
+        }
+        if kind not in arns:
+            raise TemplateError(f"no local ARN for {logical_id} ({kind})")
+        return arns[kind]
+
+    def get_att(self, logical_id: str, attribute: str) -> str:
+        if attribute == "Arn":
+            return self.arn(logical_id)
+        kind, name = self.type_of(logical_id), self.name(logical_id)
+        p = self._pseudo
+        attributes = {
+            ("AWS::SQS::Queue", "QueueName"): name,
+            ("AWS::SQS::Queue", "QueueUrl"): self.ref(logical_id),
+            ("AWS::S3::Bucket", "DomainName"): f"{name}.s3.{p.url_suffix}",
+            ("AWS::S3::Bucket", "RegionalDomainName"): f"{name}.s3.{p.region}.{p.url_suffix}",
+            ("AWS::DynamoDB::Table", "StreamArn"): self.arn(logical_id) + "/stream/local",
+            ("AWS::Serverless::Api", "RootResourceId"): _suffix(p.stack_name, logical_id + "/", 10).lower(),
+        }
+        if (kind, attribute) not in attributes:
+            raise TemplateError(f"GetAtt {logical_id}.{attribute} is not supported locally")
+        return attributes[(kind, attribute)]

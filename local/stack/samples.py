@@ -1,0 +1,43 @@
+"""Sample portraits made on the spot: nothing is downloaded when the demo or the tests run.
+
+``skimage.data.astronaut()`` (a public-domain NASA portrait shipped inside scikit-image) is the first;
+the second is the same person mirrored, smaller and on a wider canvas, so that crop and face detection
+have different work to do.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+
+from PIL import Image, ImageOps
+from skimage import data
+
+
+def _jpeg(image: Image.Image, quality: int = 92) -> bytes:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def _astronaut() -> Image.Image:
+    pixels = data.astronaut()  # type: ignore[no-untyped-call]
+    return Image.fromarray(pixels)
+
+
+@cache
+def astronaut() -> bytes:
+    return _jpeg(_astronaut())
+
+
+@cache
+def astronaut_mirrored() -> bytes:
+    """Mirrored, scaled to 75 %, centred on a grey 640 x 560 canvas."""
+    person = ImageOps.mirror(_astronaut()).resize((384, 384), Image.Resampling.LANCZOS)
+    canvas = Image.new("RGB", (640, 560), (128, 128, 128))
+    canvas.paste(person, ((640 - 384) // 2, 560 - 384))
+    return _jpeg(canvas)
+
+
+def not_an_image() -> bytes:
+    return b"This is a text file with a .jpg name, not a portrait.\n"

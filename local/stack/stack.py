@@ -1,0 +1,262 @@
+"""Start and stop the whole system on this machine: ``start_stack(...) -> Stack``.
+
+Order matters: moto and the vendor stand-in first (their URLs are parameters of the template), then
+the template is resolved with ``VendorBaseUrl`` overridden to the stand-in (an ordinary parameter
+override, as ``sam deploy --parameter-overrides`` would do), its resources are created, the handlers are
+loaded with the resolved environment, and only then do events flow and the API listen. ``stop()`` undoes
+it in reverse; a failure half-way stops what was already started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import Any, Final, Self
+from urllib.parse import quote
+
+import requests
+
+from local.stack import s3_events
+from local.stack.api import LocalApi
+from local.stack.aws import MotoServer, check_port_free, client, create_resources
+from local.stack.events import EventPump, subscribe
+from local.stack.lambdas import DEFAULT_RETRY_DELAYS, AsyncInvoker, LocalFunction, sqs_destination
+from local.stack.naming import Pseudo
+from local.stack.runtime import ProcessEnvironment, load_handler, merged_environment, sdk_environment, unload
+from local.stack.template import TEMPLATE_PATH, StackTemplate, load
+
+APPCODE_PARAMETER: Final = "AppCodeSecretName"  # the template names the secret; the stack creates it
+VENDOR_PARAMETER: Final = "VendorBaseUrl"
+DEFAULT_APPCODE: Final = "local-appcode"  # obviously fake; the stand-in accepts whatever it is given
+FINISHED: Final = ("READY", "FAILED")
+
+
+@dataclass(frozen=True)
+class Ports:
+    """0 picks a free port (tests); the defaults are what `make up` prints."""
+
+    aws: int = 4566
+    api: int = 3000
+    vendor: int = 8750
+
+    @classmethod
+    def ephemeral(cls) -> Ports:
+        return cls(0, 0, 0)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Ports:
+        default = cls()
+        return cls(
+            aws=int(env.get("IDPHOTO_AWS_PORT", default.aws)),
+            api=int(env.get("IDPHOTO_API_PORT", default.api)),
+            vendor=int(env.get("IDPHOTO_VENDOR_PORT", default.vendor)),
+        )
+
+
+class Stack:
+    """A running local stack. URLs, names, clients, and helpers for tests, demo and benchmarks."""
+
+    def __init__(
+        self,
+        template: StackTemplate,
+        aws_url: str,
+        vendor_url: str,
+        appcode: str,
+        cleanup: contextlib.ExitStack,
+    ) -> None:
+        self.template = template
+        self.aws_url = aws_url
+        self.vendor_url = vendor_url
+        self.appcode = appcode
+        self.api_url = ""
+        self.region = template.pseudo.region
+        # The bucket and prefix that trigger a function: where a person uploads.
+        upload = next(e for f in template.functions for e in f.s3_events)
+        self.bucket = upload.bucket
+        self.upload_prefix = dict(upload.filter_rules).get("prefix", "")
+        self.table = template.tables[0].name
+        self.failed_queue_url = template.outputs.get("FailedEventsQueueUrl", "")
+        self.functions: dict[str, LocalFunction] = {}
+        self.invokers: dict[str, AsyncInvoker] = {}
+        self.modules: list[ModuleType] = []
+        self._cleanup = cleanup
+        self._http = requests.Session()
+
+    # --- clients and helpers ----------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        return client(service, self.aws_url, self.region)
+
+    def upload(
+        self,
+        key: str,
+        body: bytes,
+        metadata: Mapping[str, str] | None = None,
+        content_type: str = "image/jpeg",
+    ) -> str:
+        """PutObject under the upload prefix (``key`` may include it); returns the full key."""
+        full_key = key if key.startswith(self.upload_prefix) else self.upload_prefix + key
+        self.client("s3").put_object(
+            Bucket=self.bucket,
+            Key=full_key,
+            Body=body,
+            Metadata=dict(metadata or {}),
+            ContentType=content_type,
+        )
+        return full_key
+
+    def photo_url(self, key: str, route: str = "photos") -> str:
+        return f"{self.api_url}/{route}/{quote(key, safe='/')}"
+
+    def photo(self, key: str) -> requests.Response:
+        return self._http.get(self.photo_url(key), timeout=35)
+
+    def wait_for_photo(self, key: str, timeout: float = 90.0, poll_s: float = 0.2) -> dict[str, Any]:
+        """GET /photos/{key} until READY or FAILED (404 and PROCESSING mean "not yet")."""
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = self.photo(key)
+            if answer.status_code == 200 and answer.json()["status"] in FINISHED:
+                body: dict[str, Any] = answer.json()
+                return body
+            if answer.status_code not in (200, 404):
+                raise AssertionError(f"GET {key}: HTTP {answer.status_code} {answer.text}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{key} not finished after {timeout:.0f} s: {answer.text}")
+            time.sleep(poll_s)
+
+    def finals(self, key: str, color: str | None = None) -> requests.Response:
+        params = {"color": color} if color else None
+        return self._http.post(self.photo_url(key, "finals"), params=params, timeout=35)
+
+    def vendor_stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = self._http.get(f"{self.vendor_url}/_admin/stats", timeout=5).json()
+        return stats
+
+    def vendor_faults(self, faults: Mapping[str, Any]) -> None:
+        self._http.post(f"{self.vendor_url}/_admin/faults", json=dict(faults), timeout=5).raise_for_status()
+
+    def vendor_reset(self) -> None:
+        self._http.post(f"{self.vendor_url}/_admin/reset", timeout=5).raise_for_status()
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """True once no asynchronous event is queued, running or waiting for a retry."""
+        deadline = time.monotonic() + timeout
+        return all(i.wait_idle(max(0.0, deadline - time.monotonic())) for i in self.invokers.values())
+
+    def update_function(self, logical_id: str, *, timeout_s: float) -> None:
+        """Like UpdateFunctionConfiguration: new settings, and every environment starts cold."""
+        self.functions[logical_id].timeout_s = timeout_s
+        self.cold_start()
+
+    def cold_start(self) -> None:
+        """Reload every handler: cached clients, settings and the secret are read afresh."""
+        self.unload()
+        for function in self.functions.values():
+            function.handler, module = load_handler(function.spec)
+            self.modules.append(module)
+
+    def unload(self) -> None:
+        for module in self.modules:
+            unload(module)
+        self.modules.clear()
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self._cleanup.close()
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object | TracebackType) -> None:
+        self.stop()
+
+
+def start_stack(
+    *,
+    ports: Ports | None = None,
+    parameters: Mapping[str, str] | None = None,
+    retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
+    concurrency: Mapping[str, int] | None = None,
+    stack_name: str = "idphoto-local",
+    appcode: str = DEFAULT_APPCODE,
+    template_path: Path = TEMPLATE_PATH,
+    host: str = "127.0.0.1",
+) -> Stack:
+    """Start moto, the vendor stand-in, the functions and the API; ``stop()`` (or ``with``) ends it.
+
+    ``parameters`` override the template's (``VendorBaseUrl`` is always the stand-in's URL);
+    ``concurrency`` overrides a function's ReservedConcurrentExecutions, by logical id.
+    """
+    ports = ports or Ports.from_env()
+    cleanup = contextlib.ExitStack()  # becomes the stack's: each step registers its own undo
+    try:
+        moto = MotoServer(host, ports.aws)
+        cleanup.callback(moto.stop)
+        vendor = _start_vendor(host, ports.vendor, appcode)
+        cleanup.callback(vendor.stop)
+        overrides = {**(parameters or {}), VENDOR_PARAMETER: vendor.url}
+        pseudo = Pseudo(stack_name=stack_name)
+        template = load(template_path, overrides=overrides, pseudo=pseudo, sqs_endpoint=moto.url)
+        stack = Stack(template, moto.url, vendor.url, appcode, cleanup)
+        s3_events.install()
+        create_resources(template, moto.url, (template.parameters[APPCODE_PARAMETER], appcode))
+        _start_functions(stack, cleanup, retry_delays, concurrency or {})
+        _start_events(stack, cleanup)
+        api = LocalApi(
+            template.apis[0], stack.functions, account_id=pseudo.account_id, host=host, port=ports.api
+        )
+        cleanup.callback(api.stop)
+        stack.api_url = api.url
+        return stack
+    except BaseException:
+        cleanup.close()
+        raise
+
+
+def _start_vendor(host: str, port: int, appcode: str) -> Any:
+    from local.standin import start_server  # imported late: it loads the segmentation model
+
+    check_port_free(host, port)
+    return start_server(host=host, port=port, appcode=appcode)
+
+
+def _start_functions(
+    stack: Stack, cleanup: contextlib.ExitStack, delays: Sequence[float], concurrency: Mapping[str, int]
+) -> None:
+    template = stack.template
+    variables = merged_environment(template.functions, sdk_environment(stack.aws_url, stack.region))
+    cleanup.callback(ProcessEnvironment(variables).restore)
+    cleanup.callback(stack.unload)
+    sqs = stack.client("sqs")
+    for spec in template.functions:
+        handler, module = load_handler(spec)
+        stack.modules.append(module)
+        function = LocalFunction(spec, handler)
+        stack.functions[spec.logical_id] = function
+        on_failure = None
+        if spec.on_failure is not None and spec.on_failure.kind == "SQS":
+            queue = template.queue_by_arn(spec.on_failure.arn)
+            on_failure = sqs_destination(sqs, sqs.get_queue_url(QueueName=queue.name)["QueueUrl"])
+        invoker = AsyncInvoker(
+            function, concurrency=concurrency.get(spec.logical_id), retry_delays=delays, on_failure=on_failure
+        )
+        stack.invokers[spec.logical_id] = invoker
+        cleanup.callback(invoker.stop)
+
+
+def _start_events(stack: Stack, cleanup: contextlib.ExitStack) -> None:
+    sqs = stack.client("sqs")
+    subscriptions = subscribe(
+        stack.client("s3"), sqs, stack.template.functions, stack.template.pseudo.stack_name
+    )
+    for subscription in subscriptions:
+        pump = EventPump(sqs, subscription, stack.invokers[subscription.function.logical_id].invoke)
+        cleanup.callback(pump.stop)

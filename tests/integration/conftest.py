@@ -1,0 +1,80 @@
+"""The world the integration tests need: the whole local stack, once per session, on free ports.
+
+Every test talks to it over real HTTP: boto3 with the moto endpoint, requests to the local API, the
+stand-in's admin routes for faults and counters. Lambda's async retry delays are shortened to keep the
+suite quick. Tests share the stand-in's faults and counters, so each test starts and ends with a quiet
+stack (no event in flight) and the faults reset.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from local.stack import Ports, Stack, samples, start_stack
+
+RETRY_DELAYS = (0.2, 0.4)  # Lambda waits about 1 and 2 minutes; the semantics are the same
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the integration tests last: the session's stack (and its environment variables) then stays
+    out of the way of unit tests that patch the same modules."""
+    items.sort(key=lambda item: item.get_closest_marker("integration") is not None)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    with start_stack(ports=Ports.ephemeral(), retry_delays=RETRY_DELAYS) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def quiet_stack(stack: Stack) -> Iterator[None]:
+    """Each test starts and ends with no event in flight and no fault set."""
+    assert stack.wait_idle(60), "events still in flight before the test"
+    stack.vendor_reset()
+    yield
+    assert stack.wait_idle(60), "events still in flight after the test"
+    stack.vendor_reset()
+
+
+_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def key(request: pytest.FixtureRequest) -> str:
+    """A fresh upload key per test (records are per key)."""
+    return f"it/{request.node.name.split('[')[0]}-{next(_numbers)}.jpg"
+
+
+@pytest.fixture(scope="session")
+def portrait() -> bytes:
+    return samples.astronaut()
+
+
+@pytest.fixture(scope="session")
+def second_portrait() -> bytes:
+    return samples.astronaut_mirrored()
+
+
+def vendor_delta(before: dict[str, Any], after: dict[str, Any], name: str) -> int:
+    return int(after[name]) - int(before[name])
+
+
+def image(body: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(body)).convert("RGB")
+
+
+def near(pixel: tuple[int, ...], rgb: int, tolerance: int = 14) -> bool:
+    """JPEG moves colours a little; a background is right when every channel is close."""
+    expected = ((rgb >> 16) & 0xFF, (rgb >> 8) & 0xFF, rgb & 0xFF)
+    return all(abs(a - b) <= tolerance for a, b in zip(pixel[:3], expected, strict=True))
+
+
+def top_corners(picture: Image.Image, inset: int = 3) -> list[tuple[int, ...]]:
+    return [picture.getpixel((inset, inset)), picture.getpixel((picture.width - 1 - inset, inset))]  # type: ignore[list-item]

@@ -1,0 +1,63 @@
+"""The local stack's resources are the template's, resolved like a deployment would resolve them."""
+
+from __future__ import annotations
+
+import pytest
+
+from local.stack import Stack
+from local.stack.cfn_yaml import load_template
+from local.stack.intrinsics import TemplateError
+from local.stack.template import TEMPLATE_PATH, load
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_running_resources_match_the_template(stack: Stack) -> None:
+    raw = load_template(TEMPLATE_PATH)["Resources"]
+    table = stack.client("dynamodb").describe_table(TableName=stack.table)["Table"]
+    versioning = stack.client("s3").get_bucket_versioning(Bucket=stack.bucket)
+    secret = stack.client("secretsmanager").get_secret_value(
+        SecretId=stack.template.parameters["AppCodeSecretName"]
+    )
+
+    assert table["KeySchema"] == raw["PhotosTable"]["Properties"]["KeySchema"]
+    assert table["BillingModeSummary"]["BillingMode"] == raw["PhotosTable"]["Properties"]["BillingMode"]
+    assert stack.bucket == f"idphoto-local-photos-123456789012-{stack.region}"  # the template's !Sub
+    assert versioning["Status"] == "Enabled"
+    assert secret["SecretString"] == stack.appcode
+    assert stack.client("sqs").get_queue_url(QueueName=stack.failed_queue_url.rsplit("/", 1)[1])
+
+
+def test_functions_take_their_settings_from_the_template(stack: Stack) -> None:
+    make = stack.functions["MakePhotoFunction"].spec
+    get = stack.functions["GetPhotoFunction"].spec
+
+    assert (make.timeout_s, make.reserved_concurrency, make.max_retry_attempts) == (180, 10, 2)
+    assert get.timeout_s == 29
+    assert make.environment["PHOTOS_TABLE"] == stack.table
+    assert make.environment["VENDOR_BASE_URL"] == stack.vendor_url  # through the VendorBaseUrl parameter
+    assert make.environment["UPLOAD_PREFIX"] == stack.upload_prefix == "uploads/"
+    assert make.on_failure is not None and make.on_failure.arn.endswith(
+        stack.failed_queue_url.rsplit("/", 1)[1]
+    )
+    assert [(r.method, r.path) for r in get.routes] == [("GET", "/photos/{key+}"), ("POST", "/finals/{key+}")]
+
+
+def test_parameter_overrides_flow_into_the_environment() -> None:
+    template = load(
+        overrides={"DefaultSpecId": "3", "MakePhotoConcurrency": "2", "UploadPrefix": "incoming/"}
+    )
+
+    make = template.function("MakePhotoFunction")
+    assert make.environment["DEFAULT_SPEC_ID"] == "3"
+    assert make.reserved_concurrency == 2
+    assert make.s3_events[0].filter_rules == (("prefix", "incoming/"),)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"DefaultSpecId": "one"}, {"MaxUploadMB": "99"}, {"DefaultPrintType": "3"}, {"NoSuchParameter": "x"}],
+)
+def test_parameter_overrides_are_checked_like_cloudformation_does(overrides: dict[str, str]) -> None:
+    with pytest.raises(TemplateError):
+        load(overrides=overrides)

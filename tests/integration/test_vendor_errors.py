@@ -1,0 +1,180 @@
+"""Vendor failures end to end, through the stand-in's fault injection.
+
+Permanent vendor codes end the photo as FAILED with that code; transient failures are retried (by the
+vendor client, then by Lambda's async retries) until the photo is made; when every retry fails the
+event lands in the on-failure queue.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from local.stack import Stack
+from tests.integration.conftest import vendor_delta
+
+pytestmark = pytest.mark.integration
+
+MAKE_PHOTO = "MakePhotoFunction"
+
+
+@pytest.mark.parametrize("code", [400, 422, 423, 506, 507])
+def test_permanent_vendor_codes_fail_the_photo_with_that_code(
+    stack: Stack, key: str, portrait: bytes, code: int
+) -> None:
+    stack.vendor_faults({"fail_next": {"count": 1, "code": code, "call": "make"}})
+    before = stack.vendor_stats()
+
+    record = stack.wait_for_photo(stack.upload(key, portrait))
+
+    assert record["status"] == "FAILED"
+    assert record["error"]["code"] == "VENDOR_REJECTED"
+    assert record["error"]["vendor_code"] == code
+    assert vendor_delta(before, stack.vendor_stats(), "make_calls") == 1  # never retried
+
+
+def test_vendor_5xx_is_retried_then_ready(stack: Stack, key: str, portrait: bytes) -> None:
+    stack.vendor_faults({"http_status_next": {"count": 2, "status": 503, "call": "make"}})
+    before = stack.vendor_stats()
+
+    record = stack.wait_for_photo(stack.upload(key, portrait))
+
+    assert record["status"] == "READY"
+    assert vendor_delta(before, stack.vendor_stats(), "make_calls") == 3
+
+
+def test_vendor_throttling_is_retried_then_ready(stack: Stack, key: str, portrait: bytes) -> None:
+    stack.vendor_faults({"throttle_next": {"count": 1, "call": "make"}})
+
+    record = stack.wait_for_photo(stack.upload(key, portrait))
+
+    assert record["status"] == "READY"
+    assert stack.vendor_stats()["gateway_errors"].get("T429PR") == 1
+
+
+@pytest.fixture
+def short_make_timeout(stack: Stack) -> Iterator[None]:
+    """A make-photo Timeout of 11 s leaves one vendor attempt of about 3 s (the function keeps 5 s to
+    record the outcome and needs 2 s + connect timeout for an attempt): a hung vendor call then fails
+    the invocation, and Lambda's async retry (same request id) makes the photo."""
+    original = stack.functions[MAKE_PHOTO].timeout_s
+    stack.update_function(MAKE_PHOTO, timeout_s=11)
+    yield
+    stack.update_function(MAKE_PHOTO, timeout_s=original)
+
+
+def test_vendor_timeout_fails_the_invocation_and_the_platform_retry_makes_it(
+    stack: Stack, short_make_timeout: None, key: str, portrait: bytes
+) -> None:
+    invoker = stack.invokers[MAKE_PHOTO]
+    retries = invoker.stats.retries
+    stack.vendor_faults({"hang_next": {"count": 1, "seconds": 5, "call": "make"}})
+
+    record = stack.wait_for_photo(stack.upload(key, portrait))
+
+    assert record["status"] == "READY"
+    assert invoker.stats.retries == retries + 1
+    assert stack.vendor_stats()["injected"]["hang"] == 1
+
+
+@pytest.fixture
+def wrong_appcode(stack: Stack) -> Iterator[None]:
+    """Rotate the secret to a wrong AppCode; the cold start stands in for the 5-minute cache expiry."""
+    secrets = stack.client("secretsmanager")
+    name = stack.template.parameters["AppCodeSecretName"]
+    secrets.put_secret_value(SecretId=name, SecretString="wrong-appcode")
+    stack.cold_start()
+    yield
+    secrets.put_secret_value(SecretId=name, SecretString=stack.appcode)
+    stack.cold_start()
+
+
+def test_gateway_auth_error_fails_the_photo(
+    stack: Stack, wrong_appcode: None, key: str, portrait: bytes
+) -> None:
+    record = stack.wait_for_photo(stack.upload(key, portrait))
+
+    assert record["status"] == "FAILED"
+    assert record["error"]["code"] == "VENDOR_GATEWAY"
+    assert "A403AC" in record["error"]["message"]
+    assert stack.vendor_stats()["gateway_errors"].get("A403AC") == 1
+
+
+def test_gateway_quota_exhausted_fails_the_photo(stack: Stack, key: str, portrait: bytes) -> None:
+    stack.vendor_faults({"quota_remaining": 0})
+
+    record = stack.wait_for_photo(stack.upload(key, portrait))
+
+    assert record["status"] == "FAILED"
+    assert record["error"]["code"] == "VENDOR_GATEWAY"
+    assert "B403MQ" in record["error"]["message"]
+
+
+def test_finals_vendor_error_is_502_and_nothing_is_billed(stack: Stack, key: str, portrait: bytes) -> None:
+    full_key = stack.upload(key, portrait)
+    stack.wait_for_photo(full_key)
+    stack.vendor_faults({"fail_next": {"count": 1, "code": 507, "call": "get"}})
+    before = stack.vendor_stats()
+
+    answer = stack.finals(full_key)
+
+    assert answer.status_code == 502
+    assert answer.json()["error"]["code"] == "VENDOR_REJECTED"
+    assert vendor_delta(before, stack.vendor_stats(), "billed_calls") == 0
+    assert stack.finals(full_key).status_code == 200  # the claim was released: a later request pays
+
+
+@pytest.fixture
+def drained_failure_queue(stack: Stack) -> str:
+    sqs = stack.client("sqs")
+    sqs.purge_queue(QueueUrl=stack.failed_queue_url)
+    return stack.failed_queue_url
+
+
+@pytest.fixture
+def vendor_down_longer_than_retries(stack: Stack) -> Iterator[None]:
+    """Every make call answers 503, and the function has time for about two vendor attempts."""
+    original = stack.functions[MAKE_PHOTO].timeout_s
+    stack.update_function(MAKE_PHOTO, timeout_s=12)
+    stack.vendor_faults({"http_status_next": {"count": 1000, "status": 503, "call": "make"}})
+    yield
+    stack.vendor_reset()
+    stack.update_function(MAKE_PHOTO, timeout_s=original)
+
+
+def receive_one(sqs: Any, queue_url: str, timeout_s: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=2)
+        for message in answer.get("Messages", []):
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            body: dict[str, Any] = json.loads(message["Body"])
+            return body
+    raise AssertionError("no message in the on-failure queue")
+
+
+def test_on_failure_queue_receives_the_event_after_retries_are_exhausted(
+    stack: Stack, drained_failure_queue: str, vendor_down_longer_than_retries: None, key: str, portrait: bytes
+) -> None:
+    full_key = stack.upload(key, portrait)
+
+    record = receive_one(stack.client("sqs"), drained_failure_queue)
+
+    context = record["requestContext"]
+    assert context["condition"] == "RetriesExhausted"
+    assert context["approximateInvokeCount"] == 3  # the first attempt and MaximumRetryAttempts: 2
+    assert context["functionArn"] == stack.functions[MAKE_PHOTO].spec.arn + ":$LATEST"
+    assert record["version"] == "1.0"
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    assert record["responsePayload"]["errorType"] == "VendorUnavailable"
+    assert record["responsePayload"]["requestId"] == context["requestId"]
+    s3_record = record["requestPayload"]["Records"][0]
+    assert s3_record["eventSource"] == "aws:s3"
+    assert s3_record["s3"]["object"]["key"] == full_key  # nothing in it to encode
+    status = stack.photo(full_key).json()
+    assert status["status"] == "PROCESSING"  # parked, not failed: a replay may still make it
+    assert "503" in status["last_error"]
