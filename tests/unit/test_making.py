@@ -300,3 +300,22 @@ def test_text_file_named_jpg_fails_by_its_bytes_without_calling_the_vendor(
 )
 def test_image_format_is_read_from_the_signature(first_bytes: bytes, expected: str | None) -> None:
     assert image_format(first_bytes) == expected
+
+
+def test_last_platform_attempt_records_retries_exhausted_then_a_replay_makes_the_photo(
+    aws: dict[str, Any], maker: PhotoMaker, records: PhotoRecords, vendor: FakeVendor
+) -> None:
+    source = upload(aws["s3"], "uploads/me.jpg")
+    vendor.make_answers.extend([VendorUnavailable("down")] * 3)
+
+    for _ in range(3):  # Lambda's attempt and its two retries, with the same request id
+        with pytest.raises(VendorUnavailable):
+            maker.make(source, request_id="r1", deadline=DEADLINE)
+    parked = records.get(source.key)
+    replayed = maker.make(source, request_id="replay", deadline=DEADLINE)
+
+    assert parked is not None
+    assert (parked.status, parked.error_code) == (Status.FAILED, "RETRIES_EXHAUSTED")
+    assert "gave up after 3 attempts" in (parked.error_message or "")
+    assert replayed.outcome is Outcome.MADE
+    assert vendor.stats.make_calls == 4

@@ -5,7 +5,16 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from idphoto.records import ClaimOutcome, FinalState, PhotoRecords, Status, previews_expiry, url_expiry
+from idphoto.records import (
+    RETRIES_EXHAUSTED,
+    Claim,
+    ClaimOutcome,
+    FinalState,
+    PhotoRecords,
+    Status,
+    previews_expiry,
+    url_expiry,
+)
 from idphoto.source import SourceObject
 from tests.unit.conftest import Clock, final_urls, made_photo
 
@@ -14,12 +23,19 @@ SOURCE = SourceObject(
 )
 
 
-def claim(
+def take(
     records: PhotoRecords, source: SourceObject = SOURCE, claim_id: str = "req-1", lease: int = 100
-) -> Any:
+) -> Claim:
     return records.claim(
         source, claim_id=claim_id, lease_seconds=lease, options={"spec_id": 1}, ignored_metadata=[]
     )
+
+
+def claim(
+    records: PhotoRecords, source: SourceObject = SOURCE, claim_id: str = "req-1", lease: int = 100
+) -> tuple[ClaimOutcome, Any]:
+    result = take(records, source, claim_id, lease)
+    return result.outcome, result.current
 
 
 def test_given_no_record_when_claimed_then_processing_with_lease(records: PhotoRecords, clock: Clock) -> None:
@@ -212,3 +228,33 @@ def test_url_expiry_reads_the_expires_parameter() -> None:
     assert url_expiry("https://x/y.jpg", default=7) == 7
     assert previews_expiry(["https://x?Expires=20", "https://x?Expires=10"]) == 10
     assert previews_expiry(["https://x"]) is None
+
+
+def test_each_takeover_is_the_next_attempt(records: PhotoRecords, clock: Clock) -> None:
+    first = take(records, lease=10)
+    clock.advance(11)
+    second = take(records, claim_id="req-2")
+    third = take(records, claim_id="req-2")  # Lambda's own retry keeps the request id
+
+    assert [first.attempt, second.attempt, third.attempt] == [1, 2, 3]
+
+
+def test_failed_for_exhausted_retries_is_claimable_again_by_a_replay(records: PhotoRecords) -> None:
+    take(records)
+    records.mark_failed(SOURCE, "req-1", RETRIES_EXHAUSTED, "vendor out", None)
+
+    replay = take(records, claim_id="replay-1")
+
+    record = records.get(SOURCE.key)
+    assert replay.claimed and replay.attempt == 1
+    assert record is not None
+    assert (record.status, record.error_code, record.attempts) == (Status.PROCESSING, None, 1)
+
+
+def test_failed_for_a_vendor_rejection_stays_failed(records: PhotoRecords) -> None:
+    take(records)
+    records.mark_failed(SOURCE, "req-1", "VENDOR_REJECTED", "no face", 507)
+
+    again = take(records, claim_id="replay-1")
+
+    assert again.outcome is ClaimOutcome.DUPLICATE

@@ -43,6 +43,8 @@ class Settings:
     # "uploader": a photo is visible only to the IAM principal that uploaded it; "any": to every
     # caller the API lets in.
     photo_access: str = "uploader"
+    # Lambda's first attempt plus the retries of EventInvokeConfig.MaximumRetryAttempts.
+    make_attempts: int = 3
     # Default option values (field -> value), possibly partial; uploads override them.
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
@@ -70,6 +72,7 @@ class Settings:
                 secret_max_age=int(env.get("APPCODE_CACHE_SECONDS", "300")),
                 record_retention_days=int(env.get("RECORD_RETENTION_DAYS", "30")),
                 photo_access=_choice(env.get("PHOTO_ACCESS", "uploader"), ("uploader", "any")),
+                make_attempts=1 + int(env.get("PLATFORM_RETRY_ATTEMPTS", "2")),
                 defaults=defaults,
             )
         except (IdPhotoError, ValueError) as exc:

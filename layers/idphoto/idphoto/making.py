@@ -18,7 +18,7 @@ from idphoto.config import Settings
 from idphoto.errors import IdPhotoError, InvalidOptions, UnsupportedObject, VendorError
 from idphoto.observability import count, count_by, logger
 from idphoto.options import PhotoOptions, merge, parse_metadata
-from idphoto.records import ClaimOutcome, PhotoRecords
+from idphoto.records import RETRIES_EXHAUSTED, PhotoRecords
 from idphoto.source import SourceObject
 from idphoto.storage import ObjectHead, PhotoStorage
 from idphoto.vendor import VendorClient
@@ -95,19 +95,19 @@ class PhotoMaker:
             options = merge(self._settings.defaults, parsed)
         except InvalidOptions as exc:
             problem = problem or exc
-        outcome, _ = self._records.claim(
+        claim = self._records.claim(
             source,
             claim_id=request_id,
             lease_seconds=int(deadline - self._clock()) + LEASE_MARGIN_SECONDS,
             options=options.to_record() if options else {},
             ignored_metadata=sorted(parsed.ignored),
         )
-        if outcome is not ClaimOutcome.CLAIMED:
-            logger.info("event already handled", extra={"outcome": outcome.value})
-            return MakeResult(source.key, Outcome(outcome.value))
+        if not claim.claimed:
+            logger.info("event already handled", extra={"outcome": claim.outcome.value})
+            return MakeResult(source.key, Outcome(claim.outcome.value))
         if problem is not None or options is None:
             return self._fail(source, request_id, problem or InvalidOptions("no options"))
-        return self._call_vendor(source, request_id, options, deadline)
+        return self._call_vendor(source, request_id, options, deadline, claim.attempt)
 
     def _skip_reason(self, source: SourceObject) -> str | None:
         if not source.key.startswith(self._storage.upload_prefix):
@@ -136,7 +136,7 @@ class PhotoMaker:
         return None
 
     def _call_vendor(
-        self, source: SourceObject, request_id: str, options: PhotoOptions, deadline: float
+        self, source: SourceObject, request_id: str, options: PhotoOptions, deadline: float, attempt: int
     ) -> MakeResult:
         read_timeout = (
             self._settings.vendor_beauty_read_timeout
@@ -152,7 +152,7 @@ class PhotoMaker:
             )
         except VendorError as exc:
             if exc.transient:
-                self._records.release(source, request_id, exc.message)
+                self._give_back(source, request_id, exc, attempt)
                 raise
             return self._fail(source, request_id, exc)
         colors = options.color_names()
@@ -165,6 +165,22 @@ class PhotoMaker:
         count("PhotosMade")
         logger.info("photo made", extra={"colors": colors, "sheet_count": made.sheet_count})
         return MakeResult(source.key, Outcome.MADE)
+
+    def _give_back(self, source: SourceObject, request_id: str, error: VendorError, attempt: int) -> None:
+        """A transient failure: the platform retries; on its last attempt the record says why it gave up.
+
+        The event itself then lands in the on-failure queue, from where it can be replayed: the
+        record stays claimable (see ``records.RETRIES_EXHAUSTED``).
+        """
+        if attempt < self._settings.make_attempts:
+            self._records.release(source, request_id, error.message)
+            return
+        message = (
+            f"gave up after {attempt} attempts, the vendor was unavailable: {error.message};"
+            " the upload event is parked in the failed-events queue and can be replayed"
+        )
+        self._records.mark_failed(source, request_id, RETRIES_EXHAUSTED, message, error.vendor_code)
+        count_by("PhotosFailed", "code", RETRIES_EXHAUSTED)
 
     def _fail(self, source: SourceObject, request_id: str, error: IdPhotoError) -> MakeResult:
         vendor_code = error.vendor_code if isinstance(error, VendorError) else None

@@ -50,6 +50,22 @@ class ClaimOutcome(StrEnum):
     STALE = "STALE"  # a newer version of the key is recorded
 
 
+# A failure that says nothing about the photo (the vendor was out for every attempt): a redelivered
+# or replayed event may try again.
+RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"
+
+
+@dataclass(frozen=True)
+class Claim:
+    outcome: ClaimOutcome
+    current: PhotoRecord | None = None  # what was recorded before, when there was something
+    attempt: int = 1  # which attempt at this version the claim holder is making
+
+    @property
+    def claimed(self) -> bool:
+        return self.outcome is ClaimOutcome.CLAIMED
+
+
 @dataclass
 class PhotoRecord:
     key: str
@@ -140,7 +156,7 @@ class PhotoRecords:
         lease_seconds: int,
         options: dict[str, Any],
         ignored_metadata: list[str],
-    ) -> tuple[ClaimOutcome, PhotoRecord | None]:
+    ) -> Claim:
         """Take the key for this version; tell duplicates, late events and live rivals apart."""
         now = self.now()
         item = {
@@ -169,54 +185,82 @@ class PhotoRecords:
                 ExpressionAttributeValues=_values({"sequencer": source.sequencer}),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-            return ClaimOutcome.CLAIMED, None
+            return Claim(ClaimOutcome.CLAIMED)
         except ClientError as exc:
             old = _failed_item(exc)
         current = PhotoRecord.from_item(old) if old else self.get(source.key)
         if current is None:  # deleted between the two calls: rare enough to let the platform retry
             raise RuntimeError(f"record of {source.key!r} vanished while claiming it")
         if current.sequencer > source.sequencer:
-            return ClaimOutcome.STALE, current
+            return Claim(ClaimOutcome.STALE, current)
+        if current.status is Status.FAILED and current.error_code == RETRIES_EXHAUSTED:
+            return self._restart(current, claim_id, now + lease_seconds)
         if current.status is not Status.PROCESSING:
-            return ClaimOutcome.DUPLICATE, current
+            return Claim(ClaimOutcome.DUPLICATE, current)
         # Lambda keeps the request id across its own retries: our earlier attempt died, take over.
         if current.claim_id != claim_id and current.lease_until > now:
-            return ClaimOutcome.IN_FLIGHT, current
+            return Claim(ClaimOutcome.IN_FLIGHT, current)
         return self._take_over(current, claim_id, now + lease_seconds)
 
-    def _take_over(
-        self, current: PhotoRecord, claim_id: str, lease_until: int
-    ) -> tuple[ClaimOutcome, PhotoRecord | None]:
+    def _take_over(self, current: PhotoRecord, claim_id: str, lease_until: int) -> Claim:
+        """The next attempt of a version whose holder died or gave its lease back."""
+        taken = self._conditional_update(
+            current.key,
+            "SET claim_id = :claim_id, lease_until = :lease_until, updated_at = :now,"
+            " attempts = attempts + :one",
+            "sequencer = :sequencer AND #status = :processing AND lease_until = :old_lease AND claim_id = :old_claim",
+            {
+                "claim_id": claim_id,
+                "lease_until": lease_until,
+                "now": self.now(),
+                "one": 1,
+                "sequencer": current.sequencer,
+                "processing": Status.PROCESSING.value,
+                "old_lease": current.lease_until,
+                "old_claim": current.claim_id or "",
+            },
+        )
+        if not taken:
+            return Claim(ClaimOutcome.IN_FLIGHT, current)  # someone else took it over first
+        return Claim(ClaimOutcome.CLAIMED, current, attempt=current.attempts + 1)
+
+    def _restart(self, current: PhotoRecord, claim_id: str, lease_until: int) -> Claim:
+        """A new round of attempts for a version that failed only because the vendor was out."""
+        taken = self._conditional_update(
+            current.key,
+            "SET #status = :processing, claim_id = :claim_id, lease_until = :lease_until, updated_at = :now,"
+            " attempts = :one REMOVE error_code, error_message, vendor_code",
+            "sequencer = :sequencer AND #status = :failed AND error_code = :exhausted AND updated_at = :old_updated",
+            {
+                "processing": Status.PROCESSING.value,
+                "claim_id": claim_id,
+                "lease_until": lease_until,
+                "now": self.now(),
+                "one": 1,
+                "sequencer": current.sequencer,
+                "failed": Status.FAILED.value,
+                "exhausted": RETRIES_EXHAUSTED,
+                "old_updated": current.updated_at,
+            },
+        )
+        if not taken:
+            return Claim(ClaimOutcome.IN_FLIGHT, current)
+        return Claim(ClaimOutcome.CLAIMED, current, attempt=1)
+
+    def _conditional_update(self, key: str, update: str, condition: str, values: dict[str, Any]) -> bool:
         try:
             self._client.update_item(
                 TableName=self._table,
-                Key={"photo_key": {"S": current.key}},
-                UpdateExpression=(
-                    "SET claim_id = :claim_id, lease_until = :lease_until, updated_at = :now,"
-                    " attempts = attempts + :one"
-                ),
-                ConditionExpression=(
-                    "sequencer = :sequencer AND #status = :processing"
-                    " AND lease_until = :old_lease AND claim_id = :old_claim"
-                ),
+                Key={"photo_key": {"S": key}},
+                UpdateExpression=update,
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=_values(
-                    {
-                        "claim_id": claim_id,
-                        "lease_until": lease_until,
-                        "now": self.now(),
-                        "one": 1,
-                        "sequencer": current.sequencer,
-                        "processing": Status.PROCESSING.value,
-                        "old_lease": current.lease_until,
-                        "old_claim": current.claim_id or "",
-                    }
-                ),
+                ExpressionAttributeValues=_values(values),
             )
         except ClientError as exc:
             _failed_item(exc)
-            return ClaimOutcome.IN_FLIGHT, current  # someone else took it over first
-        return ClaimOutcome.CLAIMED, current
+            return False
+        return True
 
     def mark_ready(self, source: SourceObject, claim_id: str, made: MadePhoto, colors: list[str]) -> bool:
         return self._finish(
