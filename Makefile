@@ -18,6 +18,7 @@ UV := $(BOOTSTRAP)/bin/uv
 SAM := $(CACHE)/tools/bin/sam
 CHECKOV := $(CACHE)/tools/bin/checkov
 DETECT_SECRETS := $(CACHE)/tools/bin/detect-secrets
+AWSCLI := $(CACHE)/tools/bin/aws
 PY := .venv/bin/python
 MODEL := $(CACHE)/models/selfie_segmentation.tflite
 
@@ -53,10 +54,14 @@ $(CHECKOV): | $(UV)
 $(DETECT_SECRETS): | $(UV)
 	$(UV) tool install --quiet 'detect-secrets>=1.5,<2'
 
+# The AWS CLI, for the README's examples against `make up` and the test that uploads with it.
+$(AWSCLI): | $(UV)
+	$(UV) tool install --quiet 'awscli>=1.36,<2'
+
 $(MODEL): .venv/.synced
 	$(PY) -m local.standin.models
 
-setup: .venv/.synced $(SAM) $(MODEL)  ## install everything (venv, SAM CLI, the stand-in's model)
+setup: .venv/.synced $(SAM) $(AWSCLI) $(MODEL)  ## install everything (venv, SAM CLI, AWS CLI, the stand-in's model)
 
 requirements: $(UV)  ## export the layer's requirements.txt from uv.lock
 	$(UV) export --locked --no-default-groups --no-hashes --no-emit-project --no-header \

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -165,7 +166,17 @@ def test_unknown_photo_is_404(stack: Stack) -> None:
     assert answer.json()["error"]["code"] == "PHOTO_NOT_FOUND"
 
 
-@pytest.mark.skipif(shutil.which("aws") is None, reason="the AWS CLI is not installed")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def aws_cli() -> str:
+    """The AWS CLI that `make setup` installs as a tool (or one on PATH)."""
+    tool = ROOT / ".cache" / "tools" / "bin" / "aws"
+    found = str(tool) if tool.exists() else shutil.which("aws")
+    assert found, "the AWS CLI is missing: run `make setup`"
+    return found
+
+
 def test_an_upload_with_the_aws_cli_is_made_too(
     stack: Stack, key: str, portrait: bytes, tmp_path: Any
 ) -> None:
@@ -180,7 +191,7 @@ def test_an_upload_with_the_aws_cli_is_made_too(
     }
     env.pop("AWS_PROFILE", None)
     command = [
-        "aws",
+        aws_cli(),
         "--endpoint-url",
         stack.aws_url,
         "s3",
@@ -188,11 +199,11 @@ def test_an_upload_with_the_aws_cli_is_made_too(
         str(source),
         f"s3://{stack.bucket}/{full_key}",
     ]
-    metadata = ["--metadata", "spec-id=2,background=blue"]
+    metadata = ["--metadata", "spec-id=2,background=blue|white"]
     subprocess.run([*command, *metadata], check=True, env=env, capture_output=True)  # noqa: S603
 
     record = stack.wait_for_photo(full_key)
 
     assert record["status"] == "READY"
     assert record["options"]["spec_id"] == 2
-    assert record["colors"] == ["blue"]
+    assert record["colors"] == ["blue", "white"]
