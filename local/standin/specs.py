@@ -1,25 +1,32 @@
-"""The photo-spec catalogue of the stand-in.
+"""The photo-spec catalogue of the stand-in, derived from the layer's named specs (``idphoto.specs``).
 
 The real vendor's ``spec_id`` catalogue is not public (its sales contact hands it out), so the stand-in
-ships this small one. Sizes are the usual printed sizes at the usual scan resolution:
+makes the specs the layer names, under the layer's ids: one catalogue, no second copy to drift. Each id
+the layer uses is one entry here, with the pixel size and dpi of the specs that carry it (specs sharing
+an id, e.g. ``passport-35x45`` and ``schengen-visa``, must agree: ``tests/unit/test_specs.py``):
 
-==  ======================  ============  ===========  ====  ===========
-id  name                    size          pixels       dpi   head target
-==  ======================  ============  ===========  ====  ===========
-1   one-inch                25 x 35 mm    295 x 413    300   0.60
-2   two-inch                35 x 49 mm    413 x 579    300   0.60
-3   passport (ICAO)         35 x 45 mm    413 x 531    300   0.66
-4   US passport / visa      2 x 2 in      600 x 600    300   0.60
-5   small one-inch          22 x 32 mm    260 x 378    300   0.60
-6   China resident ID card  26 x 32 mm    358 x 441    350   0.62
-==  ======================  ============  ===========  ====  ===========
+==  ==================  ============  ===========  ====  ===========
+id  name (first spec)   size          pixels       dpi   head target
+==  ==================  ============  ===========  ====  ===========
+1   cn-one-inch         25 x 35 mm    295 x 413    300   0.60
+2   cn-two-inch         35 x 49 mm    413 x 579    300   0.60
+3   passport-35x45      35 x 45 mm    413 x 531    300   0.66
+4   us-passport         2 x 2 in      600 x 600    300   0.60
+5   cn-small-one-inch   22 x 32 mm    260 x 378    300   0.60
+6   cn-id-card          26 x 32 mm    358 x 441    350   0.62
+7   cn-passport         33 x 48 mm    390 x 567    300   0.64
+==  ==================  ============  ===========  ====  ===========
 
 ``head target`` is the head-height / photo-height ratio aimed at when the request carries no ``ratios``
-(or leaves those entries at -1); ``top target`` (top margin / photo height) is 0.10 for every spec.
-``width_px`` / ``height_px`` in a request override the spec's pixel size independently.
+(or leaves those entries at -1); it is the stand-in's own imaging choice, not part of the layer's
+catalogue. ``top target`` (top margin / photo height) is 0.10 for every spec. ``width_px`` /
+``height_px`` in a request override the spec's pixel size independently.
 """
 
 from dataclasses import dataclass
+from typing import Final
+
+from idphoto.specs import CATALOGUE as NAMED_SPECS
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,17 +40,29 @@ class Spec:
     top_target: float = 0.10
 
 
-CATALOGUE: dict[int, Spec] = {
-    s.spec_id: s
-    for s in (
-        Spec(1, "one-inch", 295, 413, 300),
-        Spec(2, "two-inch", 413, 579, 300),
-        Spec(3, "passport", 413, 531, 300, head_target=0.66),
-        Spec(4, "us-passport", 600, 600, 300),
-        Spec(5, "small-one-inch", 260, 378, 300),
-        Spec(6, "cn-id-card", 358, 441, 350, head_target=0.62),
-    )
-}
+# Head height / photo height aimed at, by spec id, where 0.60 would be wrong for the spec: ICAO asks a
+# 32-36 mm head on 45 mm, GA 461 about 0.62, the exit-entry guide 28-33 mm on 48 mm.
+HEAD_TARGETS: Final[dict[int, float]] = {3: 0.66, 6: 0.62, 7: 0.64}
+
+
+def _catalogue() -> dict[int, Spec]:
+    catalogue: dict[int, Spec] = {}
+    for named in NAMED_SPECS:  # the first spec naming an id names the entry
+        catalogue.setdefault(
+            named.spec_id,
+            Spec(
+                named.spec_id,
+                named.name,
+                named.width_px,
+                named.height_px,
+                named.dpi,
+                head_target=HEAD_TARGETS.get(named.spec_id, 0.60),
+            ),
+        )
+    return dict(sorted(catalogue.items()))
+
+
+CATALOGUE: dict[int, Spec] = _catalogue()
 
 # The print sheet: 6 inch (4 x 6 in) landscape at 300 dpi, holding one-inch cells.
 SHEET_SIZE_PX = (1800, 1200)

@@ -47,6 +47,15 @@ def load(function: str) -> ModuleType:
     return module
 
 
+@pytest.fixture(autouse=True, params=["off", "on"], ids=["deployed", "validated"])
+def api_validation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test runs get-photo as deployed (no pydantic) and with Powertools' validation of every
+    request and answer against the typed routes (the OpenAPI contract): both must behave alike."""
+    mode: str = request.param
+    monkeypatch.setenv("API_VALIDATION", mode)
+    return mode
+
+
 @pytest.fixture
 def vendor() -> FakeVendor:
     return FakeVendor()

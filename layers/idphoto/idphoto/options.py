@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Final
 
+from idphoto import specs
 from idphoto.errors import InvalidOptions
 
 MAX_WIDTH_PX: Final = 1050
@@ -255,6 +256,13 @@ PARSERS: Final[Mapping[str, tuple[str, Any]]] = {
 }
 
 
+# ``spec=us-passport``: a named spec (idphoto.specs) instead of a number. Not in PARSERS: it is no vendor
+# parameter of its own but sets two of them, ``spec_id`` and, unless the upload names colours, the
+# spec's usual ``background`` (the spec is more specific than the deployment's default background).
+# Naming both ``spec`` and ``spec-id`` is fine only when they agree.
+SPEC_OPTION: Final = "spec"
+
+
 @dataclass
 class ParsedOptions:
     """Fields set by one source (defaults or one upload's metadata), what it said that we ignored,
@@ -274,9 +282,11 @@ def parse_metadata(metadata: Mapping[str, str], *, source: str = "metadata") -> 
     """Parse option strings; never raises: problems are collected in the result."""
     parsed = ParsedOptions(source)
     problems = parsed.problems
+    spec_name: str | None = None
+    given: set[str] = set()
     for raw_name, raw_value in metadata.items():
         name = raw_name.strip().lower().replace("_", "-")
-        if name not in PARSERS:
+        if name not in PARSERS and name != SPEC_OPTION:
             parsed.ignored.append(raw_name)
             continue
         if raw_value is None or not raw_value.strip():
@@ -284,12 +294,38 @@ def parse_metadata(metadata: Mapping[str, str], *, source: str = "metadata") -> 
         if len(raw_value) > MAX_VALUE_LENGTH:
             problems.append(f"{name}: value longer than {MAX_VALUE_LENGTH} characters")
             continue
+        given.add(name)
+        if name == SPEC_OPTION:
+            spec_name = raw_value
+            continue
         field_name, parser = PARSERS[name]
         try:
             parsed.values[field_name] = parser(raw_value)
         except ValueError as exc:
             problems.append(f"{name}: {exc}")
+    if spec_name is not None:
+        _apply_spec(parsed, spec_name, background_given="background" in given)
     return parsed
+
+
+def _apply_spec(parsed: ParsedOptions, name: str, *, background_given: bool) -> None:
+    """Resolve a named spec into ``spec_id`` (and the spec's background when none was named)."""
+    catalogue = specs.active()
+    spec = catalogue.get(name)
+    if spec is None:
+        parsed.problems.append(
+            f"{SPEC_OPTION}: {name.strip()!r} is not a known spec (one of {', '.join(catalogue.names())})"
+        )
+        return
+    spec_id = parsed.values.get("spec_id")
+    if spec_id is not None and spec_id != spec.spec_id:
+        parsed.problems.append(
+            f"{SPEC_OPTION}: {spec.name!r} is spec id {spec.spec_id}, but spec-id says {spec_id}"
+        )
+        return
+    parsed.values["spec_id"] = spec.spec_id
+    if not background_given:
+        parsed.values["background"] = parse_background(spec.background)
 
 
 def merge(defaults: PhotoOptions | Mapping[str, Any] | None, overrides: ParsedOptions) -> PhotoOptions:
@@ -329,6 +365,7 @@ def _set_fields(defaults: PhotoOptions | Mapping[str, Any] | None) -> dict[str, 
 
 def defaults_from(settings: Mapping[str, str]) -> dict[str, Any]:
     """The deployment's default option values (possibly partial), checked at cold start."""
+    specs.active()  # a bad SPEC_VENDOR_IDS fails the cold start too, not every photo naming a spec
     parsed = parse_metadata(settings, source="default option")
     parsed.check()
     _check_sizes(parsed.values.get("file_size_min"), parsed.values.get("file_size_max"))

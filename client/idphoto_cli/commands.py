@@ -1,0 +1,442 @@
+"""The four commands: ``make``, ``status``, ``finals``, ``specs``. Human output on stdout (or JSON with
+``--json``), progress on stderr, failures as :class:`CliError` with their exit code."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Final, TextIO
+
+import requests
+
+from idphoto import specs
+from idphoto.options import PARSERS, SPEC_OPTION, parse_metadata
+from idphoto_cli.api import ApiError, PhotoApi
+from idphoto_cli.errors import CliError, Exit
+from idphoto_cli.progress import Progress
+from idphoto_cli.target import Target
+
+# What make-photo accepts (others are skipped without a record: the wait would only time out).
+IMAGE_TYPES: Final = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".bmp": "image/bmp",
+    ".webp": "image/webp",
+}
+FINISHED: Final = ("READY", "FAILED")
+DOWNLOAD_TIMEOUT: Final = (5.0, 60.0)
+
+
+@dataclass
+class Output:
+    """Where results go (text for people, or one JSON document for scripts), and where remarks and
+    progress go (``err``: never mixed into the results)."""
+
+    stream: TextIO
+    err: TextIO
+    as_json: bool = False
+
+    def line(self, text: str = "") -> None:
+        if not self.as_json:
+            self.stream.write(text + "\n")
+
+    def document(self, data: Any) -> None:
+        if self.as_json:
+            self.stream.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+    def note(self, text: str) -> None:
+        self.err.write(text + "\n")
+        self.err.flush()
+
+
+# --- specs ---------------------------------------------------------------------------------------
+
+
+def run_specs(name: str | None, out: Output) -> Exit:
+    catalogue = specs.CATALOGUE
+    if name is not None:
+        spec = catalogue.get(name)
+        if spec is None:
+            raise CliError(f"no spec named {name!r}", Exit.USAGE, "known: " + ", ".join(catalogue.names()))
+        out.document(spec.to_dict())
+        for label, value in _spec_details(spec):
+            out.line(f"{label:<12} {value}")
+        return Exit.OK
+    out.document(
+        {
+            "version": catalogue.version,
+            "ids": specs.VENDOR_IDS_SOURCE,
+            "specs": [s.to_dict() for s in catalogue],
+        }
+    )
+    rows = [("name", "size", "pixels", "dpi", "file size", "background", "spec id")]
+    rows += [
+        (s.name, s.size_mm, s.size_px, str(s.dpi), s.file_size or "-", s.background, str(s.spec_id))
+        for s in catalogue
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        out.line("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    out.line()
+    out.line(f"catalogue {catalogue.version}; {specs.VENDOR_IDS_SOURCE}.")
+    out.line("`idphoto specs NAME` shows a spec's sources; `idphoto make --spec NAME` uses one.")
+    return Exit.OK
+
+
+def _spec_details(spec: specs.PhotoSpec) -> list[tuple[str, str]]:
+    return [
+        ("name", spec.name + (f" (also {', '.join(spec.aliases)})" if spec.aliases else "")),
+        ("title", spec.title),
+        ("size", f"{spec.size_mm}, {spec.size_px} at {spec.dpi} dpi"),
+        ("file size", spec.file_size or "no limit set by the authority"),
+        ("background", f"{spec.background} (when --background is not given)"),
+        ("spec id", f"{spec.spec_id} ({specs.VENDOR_IDS_SOURCE})"),
+        ("source", spec.source),
+    ]
+
+
+# --- make ----------------------------------------------------------------------------------------
+
+
+def build_metadata(spec: str | None, background: str | None, options: Sequence[str]) -> dict[str, str]:
+    """The upload's metadata, checked here with the service's own parser: a typo fails before upload."""
+    metadata: dict[str, str] = {}
+    if spec:
+        metadata[SPEC_OPTION] = spec
+    if background:
+        metadata["background"] = background
+    for item in options:
+        name, sep, value = item.partition("=")
+        name = name.strip().lower().replace("_", "-")
+        if not sep or not name:
+            raise CliError(f"--option {item!r} is not NAME=VALUE", Exit.USAGE)
+        if name in metadata:
+            raise CliError(f"option {name!r} is given twice", Exit.USAGE)
+        metadata[name] = value.strip()
+    parsed = parse_metadata(metadata)
+    if parsed.ignored:
+        known = ", ".join([SPEC_OPTION, *sorted(PARSERS)])
+        raise CliError(f"unknown option {', '.join(parsed.ignored)}", Exit.USAGE, f"known options: {known}")
+    if parsed.problems:
+        raise CliError("invalid options: " + "; ".join(parsed.problems), Exit.USAGE)
+    return metadata
+
+
+def upload_key(target: Target, portrait: Path, key: str | None) -> str:
+    """``--key`` as given (under the upload prefix), else the file's name with a random tag, so that
+    uploads of ``me.jpg`` by different people or at different times do not replace each other."""
+    if key:
+        key = key.lstrip("/")
+        return key if key.startswith(target.upload_prefix) else target.upload_prefix + key
+    return f"{target.upload_prefix}{portrait.stem}-{secrets.token_hex(3)}{portrait.suffix.lower()}"
+
+
+def check_portraits(portraits: Sequence[str], key: str | None) -> list[Path]:
+    if key and len(portraits) > 1:
+        raise CliError("--key names one upload: give one portrait with it", Exit.USAGE)
+    paths: list[Path] = []
+    for name in portraits:
+        path = Path(name)
+        if path.suffix.lower() not in IMAGE_TYPES:
+            raise CliError(
+                f"{name}: not an image name ({', '.join(IMAGE_TYPES)}): it would not be made", Exit.USAGE
+            )
+        if not path.is_file():
+            raise CliError(f"{name}: no such file", Exit.USAGE)
+        paths.append(path)
+    return paths
+
+
+def upload(target: Target, path: Path, key: str, metadata: dict[str, str]) -> None:
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+    try:
+        s3 = target.session().client("s3", endpoint_url=target.endpoint_url)
+        s3.put_object(
+            Bucket=target.bucket,
+            Key=key,
+            Body=path.read_bytes(),
+            Metadata=metadata,
+            ContentType=IMAGE_TYPES[path.suffix.lower()],
+        )
+    except EndpointConnectionError as exc:
+        hint = "is the local stack up? run `make up`" if target.local else ""
+        raise CliError(
+            f"cannot reach S3 at {exc.kwargs.get('endpoint_url', '')}", Exit.UNAVAILABLE, hint
+        ) from exc
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        if code == "NoSuchBucket":
+            raise CliError(
+                f"no bucket {target.bucket}", Exit.NOT_FOUND, "pass --bucket or --stack (or start `make up`)"
+            ) from exc
+        exit_code = (
+            Exit.UNAVAILABLE if code in ("SlowDown", "ServiceUnavailable", "InternalError") else Exit.USAGE
+        )
+        raise CliError(f"upload of {path} refused: {code}: {error.get('Message', '')}", exit_code) from exc
+    except BotoCoreError as exc:
+        raise CliError(f"upload of {path} failed: {exc}", Exit.UNAVAILABLE) from exc
+
+
+def run_make(
+    target: Target,
+    api: PhotoApi,
+    portraits: Sequence[str],
+    *,
+    spec: str | None,
+    background: str | None,
+    options: Sequence[str],
+    key: str | None,
+    wait: bool,
+    timeout: float,
+    out: Output,
+) -> Exit:
+    paths = check_portraits(portraits, key)
+    metadata = build_metadata(spec, background, options)
+    keys: list[str] = []
+    for path in paths:
+        photo_key = upload_key(target, path, key)
+        upload(target, path, photo_key, metadata)
+        out.note(f"uploaded {path} -> s3://{target.bucket}/{photo_key}")
+        keys.append(photo_key)
+    if not wait:
+        out.document([{"file": str(p), "key": k} for p, k in zip(paths, keys, strict=True)])
+        for photo_key in keys:
+            out.line(photo_key)
+        return Exit.OK
+    records = wait_for(api, keys, timeout, out.err)
+    codes = [_outcome(photo_key, records.get(photo_key), timeout, out) for photo_key in keys]
+    out.document(
+        [
+            {"file": str(p), "key": k, "exit": int(c), "photo": records.get(k)}
+            for p, k, c in zip(paths, keys, codes, strict=True)
+        ]
+    )
+    return max(codes, default=Exit.OK)
+
+
+def wait_for(
+    api: PhotoApi,
+    keys: Sequence[str],
+    timeout: float,
+    err: TextIO,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, dict[str, Any]]:
+    """Poll GET /photos/{key} until every photo is READY or FAILED, or ``timeout`` seconds pass.
+
+    A 404 means make-photo has not picked the upload up yet. Returns the last status seen of each
+    photo that has one.
+    """
+    progress = Progress(list(keys), err)
+    deadline = clock() + timeout
+    delay = 0.3
+    records: dict[str, dict[str, Any]] = {}
+    pending = list(keys)
+    try:
+        while pending:
+            for photo_key in list(pending):
+                record = _status_or_none(api, photo_key)
+                if record is None:
+                    continue
+                records[photo_key] = record
+                progress.update(photo_key, record["status"])
+                if record["status"] in FINISHED:
+                    pending.remove(photo_key)
+            if not pending or clock() >= deadline:
+                break
+            progress.tick()
+            time.sleep(min(delay, max(0.0, deadline - clock())))
+            delay = min(delay * 1.5, 2.0)
+    finally:
+        progress.close()
+    return records
+
+
+def _status_or_none(api: PhotoApi, key: str) -> dict[str, Any] | None:
+    try:
+        return api.status(key)
+    except ApiError as exc:
+        if exc.code_name == "PHOTO_NOT_FOUND":
+            return None
+        raise
+
+
+def _outcome(key: str, record: dict[str, Any] | None, timeout: float, out: Output) -> Exit:
+    if record is None:
+        out.line(f"{key}  not picked up after {timeout:.0f} s")
+        out.line(f"  check it later: idphoto status {key} --wait")
+        return Exit.TIMEOUT
+    if record["status"] == "PROCESSING":
+        out.line(f"{key}  still PROCESSING after {timeout:.0f} s" + _last_error(record))
+        out.line(f"  check it later: idphoto status {key} --wait")
+        return Exit.TIMEOUT
+    describe(record, out)
+    if record["status"] == "FAILED":
+        return Exit.PHOTO_FAILED
+    out.line(f"  watermark-free finals (billed once per colour): idphoto finals {key} --out DIR")
+    return Exit.OK
+
+
+def _last_error(record: dict[str, Any]) -> str:
+    return f" (retrying after: {record['last_error']})" if record.get("last_error") else ""
+
+
+def describe(record: dict[str, Any], out: Output) -> None:
+    """A photo's status for people."""
+    options = record.get("options") or {}
+    head = f"{record['key']}  {record['status']}"
+    if "spec_id" in options:
+        names = [s.name for s in specs.CATALOGUE if s.spec_id == options["spec_id"]]
+        head += f"  spec {options['spec_id']}" + (f" ({' / '.join(names)})" if names else "")
+    out.line(head)
+    error = record.get("error")
+    if error:
+        vendor = f" (vendor code {error['vendor_code']})" if error.get("vendor_code") else ""
+        out.line(f"  {error['code']}: {error.get('message') or ''}{vendor}")
+    elif record["status"] == "PROCESSING":
+        out.line("  being made" + _last_error(record))
+    if record.get("ignored_metadata"):
+        out.line(f"  ignored metadata: {', '.join(record['ignored_metadata'])}")
+    if record["status"] != "READY":
+        return
+    kept = set(record.get("finals_kept") or [])
+    out.line(f"  colours: {', '.join(record['colors'])}; {record.get('sheet_count')} photos a print sheet")
+    if record.get("previews_expired"):
+        out.line("  previews: expired at the vendor (the finals can still be fetched)")
+    for preview in record.get("previews") or []:
+        out.line(f"  preview {preview['color']}: {preview['photo_url']}")
+        out.line(f"  {'sheet':>{len(preview['color']) + 8}}: {preview['sheet_url']}")
+    if kept:
+        out.line(f"  finals kept (free to fetch again): {', '.join(sorted(kept))}")
+
+
+# --- status --------------------------------------------------------------------------------------
+
+
+def run_status(api: PhotoApi, key: str, *, wait: bool, timeout: float, out: Output) -> Exit:
+    if wait:
+        record = wait_for(api, [key], timeout, out.err).get(key)
+        if record is None:
+            raise CliError(f"no photo for {key} after {timeout:.0f} s", Exit.NOT_FOUND, HINT_NOT_FOUND)
+    else:
+        record = api.status(key)
+    out.document(record)
+    describe(record, out)
+    if record["status"] == "FAILED":
+        return Exit.PHOTO_FAILED
+    if wait and record["status"] == "PROCESSING":
+        return Exit.TIMEOUT
+    return Exit.OK
+
+
+HINT_NOT_FOUND: Final = "check the key (as uploaded, with or without the upload prefix)"
+
+
+# --- finals --------------------------------------------------------------------------------------
+
+
+def run_finals(
+    api: PhotoApi,
+    key: str,
+    *,
+    out_dir: Path,
+    color: str | None,
+    yes: bool,
+    timeout: float,
+    out: Output,
+    confirm: Callable[[str], bool] | None = None,
+) -> Exit:
+    deadline = time.monotonic() + timeout
+    record = api.status(key)
+    if record["status"] == "PROCESSING":
+        record = wait_for(api, [key], timeout, out.err).get(key, record)
+    if record["status"] == "FAILED":
+        describe(record, Output(out.err, out.err))
+        raise CliError(f"{key} failed: there are no finals to fetch", Exit.PHOTO_FAILED)
+    if record["status"] != "READY":
+        raise CliError(f"{key} is still being made after {timeout:.0f} s", Exit.TIMEOUT)
+    colors = [color] if color else list(record["colors"])
+    if color and color not in record["colors"]:
+        raise CliError(
+            f"{record['key']} has no colour {color!r}",
+            Exit.USAGE,
+            f"its colours: {', '.join(record['colors'])}",
+        )
+    billed = [c for c in colors if c not in set(record.get("finals_kept") or [])]
+    if billed and not _confirmed(billed, colors, yes, confirm, out):
+        raise CliError("nothing fetched: not confirmed", Exit.USAGE)
+    answer = _post_finals(api, record["key"], color, deadline, out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = PurePosixPath(record["key"]).stem
+    files = []
+    for final in answer["finals"]:
+        photo = _download(final["photo_url"], out_dir / f"{stem}-{final['color']}.jpg")
+        sheet = _download(final["sheet_url"], out_dir / f"{stem}-{final['color']}-sheet.jpg")
+        files.append({"color": final["color"], "photo": str(photo), "sheet": str(sheet)})
+        width = max(len(final["color"]), len("sheet"))
+        out.line(f"{final['color']:>{width}}: {photo}")
+        out.line(f"{'sheet':>{width}}: {sheet}")
+    out.document({"key": record["key"], "billed_colors": billed, "files": files})
+    return Exit.OK
+
+
+def _confirmed(
+    billed: list[str], colors: list[str], yes: bool, confirm: Callable[[str], bool] | None, out: Output
+) -> bool:
+    free = [c for c in colors if c not in billed]
+    text = (
+        f"This is the billed step: {len(billed)} watermark-free final(s) not fetched before "
+        f"({', '.join(billed)}); the vendor bills one call for each, once"
+        + (f". Kept already, free: {', '.join(free)}" if free else "")
+        + "."
+    )
+    out.note(text)
+    if yes:
+        return True
+    if confirm is None:
+        if not sys.stdin.isatty():
+            raise CliError(
+                "refusing to spend money without a confirmation", Exit.USAGE, "pass --yes to confirm"
+            )
+        return _ask("Fetch them? [y/N] ", out.err)
+    return confirm("Fetch them? [y/N] ")
+
+
+def _ask(prompt: str, err: TextIO) -> bool:
+    err.write(prompt)
+    err.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def _post_finals(api: PhotoApi, key: str, color: str | None, deadline: float, out: Output) -> dict[str, Any]:
+    """POST /finals; while another request fetches the same final (409 FINALS_IN_PROGRESS), wait."""
+    while True:
+        try:
+            return api.finals(key, color)
+        except ApiError as exc:
+            if exc.code_name not in ("FINALS_IN_PROGRESS", "PHOTO_NOT_READY"):
+                raise
+            pause = exc.retry_after or 2.0
+            if time.monotonic() + pause > deadline:
+                raise
+            out.note(f"{exc.api_message}: retrying in {pause:.0f} s")
+            time.sleep(pause)
+
+
+def _download(url: str, path: Path) -> Path:
+    try:
+        with requests.get(url, timeout=DOWNLOAD_TIMEOUT, stream=True) as response:
+            response.raise_for_status()
+            with path.open("wb") as file:
+                for chunk in response.iter_content(chunk_size=1 << 16):
+                    file.write(chunk)
+    except requests.RequestException as exc:
+        raise CliError(f"download of {path.name} failed: {exc}", Exit.UNAVAILABLE) from exc
+    return path

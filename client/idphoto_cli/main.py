@@ -1,0 +1,167 @@
+"""``idphoto``: ID photos from the command line.
+
+    idphoto make me.jpg --spec us-passport --background white   # upload, wait, show the previews
+    idphoto status uploads/me-1a2b3c.jpg                        # status and previews (free)
+    idphoto finals uploads/me-1a2b3c.jpg --out photos/          # the billed step: finals to disk
+    idphoto specs                                               # the named specs
+
+By default the commands go to the local stack of ``make up``; ``--stack NAME`` targets a deployed one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from idphoto_cli import commands, target
+from idphoto_cli.api import PhotoApi
+from idphoto_cli.commands import Output
+from idphoto_cli.errors import EXIT_HELP, CliError, Exit
+
+DEFAULT_TIMEOUT = 120.0
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error exits 1 (argparse's own is 2: our 'photo failed')."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(Exit.USAGE, f"{self.prog}: error: {message}\n")
+
+
+def parser() -> Parser:
+    root = Parser(
+        prog="idphoto",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        epilog=EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands_ = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    make = commands_.add_parser(
+        "make",
+        help="upload portraits, wait for the ID photos, show their previews",
+        description="Upload each portrait with its options, wait until its photo is made, and show the "
+        "watermarked previews' URLs. Making photos and previews is free.",
+        epilog=EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    make.add_argument(
+        "portraits", nargs="+", metavar="PORTRAIT", help="image files (.jpg .jpeg .png .bmp .webp)"
+    )
+    make.add_argument("--spec", metavar="NAME", help="a named spec (see `idphoto specs`), e.g. us-passport")
+    make.add_argument(
+        "--background",
+        metavar="COLOURS",
+        help="result colours, e.g. white,blue or sky=#87ceeb:#ffffff (default: the spec's)",
+    )
+    make.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="any other upload option (repeatable), e.g. print-type=compact, spec-id=3",
+    )
+    make.add_argument("--key", help="the upload's key (one portrait; default: its name with a random tag)")
+    make.add_argument("--no-wait", dest="wait", action="store_false", help="upload and print the keys only")
+    _common(make)
+
+    status = commands_.add_parser(
+        "status",
+        help="a photo's status and previews (free)",
+        epilog=EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    status.add_argument("key", metavar="KEY", help="the uploaded key (with or without the upload prefix)")
+    status.add_argument("--wait", action="store_true", help="wait until the photo is READY or FAILED")
+    _common(status)
+
+    finals = commands_.add_parser(
+        "finals",
+        help="download the watermark-free finals and print sheets (the billed step)",
+        description="Fetch the watermark-free photo and print sheet of each colour (or of --color) to "
+        "--out. The first fetch of a colour is billed by the vendor, once; fetching it again is free. "
+        "Asks before spending, unless --yes.",
+        epilog=EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    finals.add_argument("key", metavar="KEY", help="the uploaded key (with or without the upload prefix)")
+    finals.add_argument("--out", required=True, type=Path, metavar="DIR", help="where the files go")
+    finals.add_argument("--color", help="one colour of the photo (default: all of them)")
+    finals.add_argument("--yes", action="store_true", help="confirm the billed call without asking")
+    _common(finals)
+
+    specs = commands_.add_parser(
+        "specs",
+        help="list the named photo specs",
+        epilog=EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    specs.add_argument("name", nargs="?", metavar="NAME", help="show one spec in full, with its sources")
+    specs.add_argument("--json", action="store_true", help="print JSON for scripts")
+    return root
+
+
+def _common(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="how long to wait for a photo (default %(default)g)",
+    )
+    command.add_argument(
+        "--json", action="store_true", help="print JSON for scripts (progress stays on stderr)"
+    )
+    target.add_arguments(command)
+
+
+def main(
+    argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
+    """The console script; ``stdout``/``stderr`` default to the process's (tests pass their own)."""
+    args = parser().parse_args(argv)
+    out = Output(stdout or sys.stdout, stderr or sys.stderr, as_json=args.json)
+    try:
+        return int(run(args, out))
+    except CliError as exc:
+        out.stream.flush()
+        out.note(f"idphoto: error: {exc.message}")
+        if exc.hint:
+            out.note(f"  {exc.hint}")
+        return int(exc.code)
+    except KeyboardInterrupt:
+        out.note("idphoto: interrupted")
+        return 130
+
+
+def run(args: argparse.Namespace, out: Output) -> Exit:
+    if args.command == "specs":
+        return commands.run_specs(args.name, out)
+    where = target.resolve(args)
+    api = PhotoApi(where)
+    if args.command == "make":
+        return commands.run_make(
+            where,
+            api,
+            args.portraits,
+            spec=args.spec,
+            background=args.background,
+            options=args.option,
+            key=args.key,
+            wait=args.wait,
+            timeout=args.timeout,
+            out=out,
+        )
+    if args.command == "status":
+        return commands.run_status(api, args.key, wait=args.wait, timeout=args.timeout, out=out)
+    return commands.run_finals(
+        api, args.key, out_dir=args.out, color=args.color, yes=args.yes, timeout=args.timeout, out=out
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Where the commands go: the local stack of ``make up`` (default), a deployed stack, or explicit flags.
+
+* **Local** (no ``--stack``): moto on ``127.0.0.1:$IDPHOTO_AWS_PORT`` (4566) and the API on
+  ``http://127.0.0.1:$IDPHOTO_API_PORT/v1`` (3000), with moto's fake ``testing`` credentials (never
+  yours). The bucket follows the template's naming rule ``<stack>-photos-<account>-<region>`` for the
+  local stack ``idphoto-local`` and moto's account: ``idphoto-local-photos-123456789012-us-east-1``.
+* **Deployed** (``--stack NAME``): the stack's outputs ``BucketName``, ``UploadLocation`` and ``ApiUrl``,
+  read with boto3 and your AWS credentials; API requests are signed with SigV4 (service execute-api).
+* **Flags** (``--bucket``, ``--upload-prefix``, ``--api-url``, ``--endpoint-url``, ``--region``) override
+  either. An API URL that is not on loopback is signed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from idphoto_cli.errors import CliError, Exit
+
+LOCAL_STACK: Final = "idphoto-local"
+LOCAL_ACCOUNT: Final = "123456789012"  # moto's
+LOCAL_REGION: Final = "us-east-1"
+LOCAL_CREDENTIALS: Final = ("testing", "testing")
+DEFAULT_UPLOAD_PREFIX: Final = "uploads/"
+
+
+@dataclass(frozen=True)
+class Target:
+    bucket: str
+    upload_prefix: str
+    api_url: str
+    region: str
+    endpoint_url: str | None = None  # S3's; None: AWS's own
+    local: bool = False
+    sign: bool = False
+    profile: str | None = None
+
+    def describe(self) -> str:
+        where = "local stack" if self.local else "AWS"
+        return f"{where}: s3://{self.bucket}/{self.upload_prefix}, API {self.api_url}"
+
+    def session(self) -> Any:
+        """A boto3 session: moto's fake credentials locally, the person's own otherwise."""
+        import boto3
+
+        if self.local:
+            key, secret = LOCAL_CREDENTIALS
+            return boto3.session.Session(
+                aws_access_key_id=key, aws_secret_access_key=secret, region_name=self.region
+            )
+        return boto3.session.Session(profile_name=self.profile, region_name=self.region or None)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("target (default: the local stack of `make up`)")
+    group.add_argument("--stack", metavar="NAME", help="a deployed stack: read its outputs with boto3")
+    group.add_argument("--region", help="AWS region (default: your configuration's; us-east-1 locally)")
+    group.add_argument("--profile", help="AWS profile for a deployed stack")
+    group.add_argument("--bucket", help="the photo bucket (overrides the stack's)")
+    group.add_argument("--upload-prefix", help=f"where uploads go (default {DEFAULT_UPLOAD_PREFIX})")
+    group.add_argument("--api-url", help="the API's base URL, e.g. https://abc.execute-api.../v1")
+    group.add_argument("--endpoint-url", help="S3 endpoint (local: http://127.0.0.1:4566)")
+
+
+def resolve(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> Target:
+    target = deployed(args.stack, args.region, args.profile) if args.stack else local(env, args.region)
+    if args.bucket:
+        target = replace(target, bucket=args.bucket)
+    if args.upload_prefix:
+        target = replace(target, upload_prefix=args.upload_prefix.strip("/") + "/")
+    if args.endpoint_url:
+        target = replace(target, endpoint_url=args.endpoint_url)
+    if args.api_url:
+        api_url = args.api_url.rstrip("/")
+        target = replace(target, api_url=api_url, sign=not is_loopback(api_url))
+    return target
+
+
+def is_loopback(url: str) -> bool:
+    return (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
+
+
+def local(env: Mapping[str, str], region: str | None = None) -> Target:
+    aws_port = env.get("IDPHOTO_AWS_PORT", "4566")
+    api_port = env.get("IDPHOTO_API_PORT", "3000")
+    region = region or LOCAL_REGION
+    bucket, prefix = _local_names(region)
+    return Target(
+        bucket=bucket,
+        upload_prefix=prefix,
+        api_url=f"http://127.0.0.1:{api_port}/v1",
+        region=region,
+        endpoint_url=f"http://127.0.0.1:{aws_port}",
+        local=True,
+    )
+
+
+def _local_names(region: str) -> tuple[str, str]:
+    """The bucket ``make up`` creates: the template's rule ``${AWS::StackName}-photos-${AWS::AccountId}-
+    ${AWS::Region}`` with the local stack's name and moto's account. (Reading template.yaml through
+    ``local.stack`` would import moto: two seconds before every command.)"""
+    return f"{LOCAL_STACK}-photos-{LOCAL_ACCOUNT}-{region}", DEFAULT_UPLOAD_PREFIX
+
+
+def deployed(stack: str, region: str | None, profile: str | None) -> Target:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    session = Target("", "", "", region or "", profile=profile).session()
+    try:
+        client = session.client("cloudformation")
+        answer = client.describe_stacks(StackName=stack)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        if "does not exist" in str(error.get("Message", "")):
+            raise CliError(
+                f"stack {stack!r} does not exist in {session.region_name}", Exit.NOT_FOUND
+            ) from exc
+        raise CliError(f"cannot read stack {stack!r}: {error.get('Message', exc)}", Exit.USAGE) from exc
+    except BotoCoreError as exc:
+        raise CliError(
+            f"cannot read stack {stack!r}: {exc}", Exit.UNAVAILABLE, _credentials_hint(exc)
+        ) from exc
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in answer["Stacks"][0].get("Outputs", [])}
+    missing = [name for name in ("BucketName", "ApiUrl") if name not in outputs]
+    if missing:
+        raise CliError(
+            f"stack {stack!r} has no output {', '.join(missing)}: is it an idphoto stack?", Exit.USAGE
+        )
+    location = outputs.get("UploadLocation", "")
+    prefix = location.split("/", 3)[3] if location.count("/") >= 3 else DEFAULT_UPLOAD_PREFIX
+    return Target(
+        bucket=outputs["BucketName"],
+        upload_prefix=prefix or DEFAULT_UPLOAD_PREFIX,
+        api_url=outputs["ApiUrl"].rstrip("/"),
+        region=session.region_name or "us-east-1",
+        sign=True,
+        profile=profile,
+    )
+
+
+def _credentials_hint(exc: Exception) -> str:
+    name = type(exc).__name__
+    if "Credential" in name or "Region" in name:
+        return "configure AWS credentials and a region (aws configure, or AWS_PROFILE / AWS_REGION)"
+    return ""

@@ -1,0 +1,200 @@
+"""Named specs: the catalogue's own consistency, the ``spec`` metadata option, per-deployment vendor ids."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from idphoto import specs
+from idphoto.config import Settings
+from idphoto.errors import ConfigurationError, InvalidOptions
+from idphoto.options import PARSERS, BackgroundColor, PhotoOptions, merge, parse_metadata
+from idphoto.specs import CATALOGUE, MM_PER_INCH, Catalogue, PhotoSpec, parse_vendor_ids
+from local.standin.specs import CATALOGUE as STANDIN
+
+WHITE = BackgroundColor("white", 0xFFFFFF, 0xFFFFFF)
+BLUE = BackgroundColor("blue", 0x438EDB, 0x438EDB)
+
+
+@pytest.fixture(autouse=True)
+def fresh_catalogue(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test reads SPEC_VENDOR_IDS afresh (the deployment reads it once per cold start)."""
+    monkeypatch.delenv(specs.VENDOR_IDS_ENV, raising=False)
+    specs.active.cache_clear()
+    yield
+    specs.active.cache_clear()
+
+
+# --- the catalogue ------------------------------------------------------------------------------------
+
+
+def test_the_issue_names_are_in_the_catalogue() -> None:
+    for name in (
+        "cn-one-inch",
+        "cn-two-inch",
+        "cn-passport",
+        "passport-35x45",
+        "us-passport",
+        "schengen-visa",
+    ):
+        assert CATALOGUE.get(name) is not None, name
+    assert CATALOGUE.get("cn-id-card") is not None
+
+
+@pytest.mark.parametrize("spec", list(CATALOGUE), ids=lambda s: s.name)
+def test_pixels_are_the_printed_size_at_the_specs_dpi(spec: PhotoSpec) -> None:
+    assert abs(spec.width_px - spec.width_mm / MM_PER_INCH * spec.dpi) <= 1
+    assert abs(spec.height_px - spec.height_mm / MM_PER_INCH * spec.dpi) <= 1
+
+
+@pytest.mark.parametrize("spec", list(CATALOGUE), ids=lambda s: s.name)
+def test_every_spec_fits_the_vendors_limits_and_parses(spec: PhotoSpec) -> None:
+    options = merge(None, parse_metadata({"spec": spec.name}))
+
+    assert options.spec_id == spec.spec_id
+    assert spec.width_px <= 1050 and spec.height_px <= 1500
+    assert spec.source and spec.title
+    if spec.file_size_min_kb is not None and spec.file_size_max_kb is not None:
+        assert spec.file_size_min_kb <= spec.file_size_max_kb
+
+
+def test_specs_sharing_a_vendor_id_share_the_pixel_size() -> None:
+    for spec in CATALOGUE:
+        same_id = [s for s in CATALOGUE if s.spec_id == spec.spec_id]
+        assert {(s.width_px, s.height_px, s.dpi) for s in same_id} == {
+            (spec.width_px, spec.height_px, spec.dpi)
+        }
+
+
+def test_the_stand_in_makes_every_id_of_the_catalogue_at_its_size() -> None:
+    assert set(STANDIN) == {s.spec_id for s in CATALOGUE}
+    for spec in CATALOGUE:
+        made = STANDIN[spec.spec_id]
+        assert (made.width_px, made.height_px, made.dpi) == (spec.width_px, spec.height_px, spec.dpi)
+
+
+def test_the_stand_in_keeps_its_historic_ids() -> None:
+    """Uploads, defaults (DefaultSpecId=1) and docs say spec-id 1..6: those ids keep their sizes."""
+    sizes = {i: (STANDIN[i].width_px, STANDIN[i].height_px) for i in range(1, 7)}
+
+    assert sizes == {
+        1: (295, 413),
+        2: (413, 579),
+        3: (413, 531),
+        4: (600, 600),
+        5: (260, 378),
+        6: (358, 441),
+    }
+
+
+def test_names_are_case_and_underscore_insensitive_and_aliases_resolve() -> None:
+    assert CATALOGUE.get(" US_Passport ") is CATALOGUE.get("us-passport")
+    assert CATALOGUE.get("one-inch") is CATALOGUE.get("cn-one-inch")
+    assert CATALOGUE.get("nope") is None
+
+
+def test_a_name_used_twice_is_refused() -> None:
+    spec = CATALOGUE.get("us-passport")
+    assert spec is not None
+
+    with pytest.raises(ValueError, match="used twice"):
+        Catalogue((spec, spec))
+
+
+def test_file_size_is_described_for_people() -> None:
+    visa = CATALOGUE.get("us-visa")
+    one_inch = CATALOGUE.get("cn-one-inch")
+    assert visa is not None and one_inch is not None
+
+    assert visa.file_size == "<= 240 KB"
+    assert one_inch.file_size == ""
+    assert visa.to_dict()["file_size_max_kb"] == 240
+
+
+# --- the spec option -----------------------------------------------------------------------------------
+
+
+def test_given_a_spec_when_parsed_then_it_sets_spec_id_and_its_background() -> None:
+    parsed = parse_metadata({"spec": "us-passport"})
+
+    assert parsed.problems == [] and parsed.ignored == []
+    assert parsed.values == {"spec_id": 4, "background": (WHITE,)}
+
+
+def test_given_a_spec_and_colours_when_parsed_then_the_uploads_colours_win() -> None:
+    parsed = parse_metadata({"spec": "cn-one-inch", "background": "blue|white"})
+
+    assert parsed.values == {"spec_id": 1, "background": (BLUE, WHITE)}
+
+
+def test_given_a_spec_when_merged_then_its_background_beats_the_deployments_default() -> None:
+    defaults = PhotoOptions(spec_id=1, background=(BLUE,), print_type=2)
+
+    options = merge(defaults, parse_metadata({"SPEC": "cn_id_card"}))
+
+    assert (options.spec_id, options.background, options.print_type) == (6, (WHITE,), 2)
+
+
+def test_given_spec_and_the_same_spec_id_then_accepted() -> None:
+    assert merge(None, parse_metadata({"spec": "us-visa", "spec-id": "4"})).spec_id == 4
+
+
+def test_given_spec_and_another_spec_id_then_refused_with_both_in_the_message() -> None:
+    parsed = parse_metadata({"spec-id": "1", "spec": "us-passport"})
+
+    with pytest.raises(InvalidOptions, match=r"spec: 'us-passport' is spec id 4, but spec-id says 1"):
+        merge(None, parsed)
+
+
+def test_given_an_unknown_spec_then_the_problem_lists_the_known_names() -> None:
+    parsed = parse_metadata({"spec": "moon-passport", "background": "purple"})
+
+    assert len(parsed.problems) == 2
+    assert parsed.problems[1].startswith("spec: 'moon-passport' is not a known spec (one of cn-one-inch")
+
+
+def test_given_an_empty_or_overlong_spec_then_default_or_problem() -> None:
+    assert parse_metadata({"spec": "  "}).values == {}
+    assert parse_metadata({"spec": "x" * 300}).problems == ["spec: value longer than 256 characters"]
+
+
+def test_the_spec_option_is_no_vendor_parameter() -> None:
+    assert "spec" not in PARSERS
+    body = merge(None, parse_metadata({"spec": "cn-passport"})).to_vendor()
+    assert set(body) == {"spec_id", "background_color"}
+
+
+# --- vendor ids per deployment -------------------------------------------------------------------------
+
+
+def test_vendor_ids_are_parsed_from_name_id_pairs() -> None:
+    assert parse_vendor_ids(" us-passport=40 | cn_id_card=7,") == {"us-passport": 40, "cn-id-card": 7}
+    assert parse_vendor_ids("") == {}
+
+
+@pytest.mark.parametrize("text", ["us-passport", "us-passport=x", "us-passport=0", "us-passport=123456789"])
+def test_bad_vendor_id_pairs_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="name=id"):
+        parse_vendor_ids(text)
+
+
+def test_given_deployment_vendor_ids_then_named_specs_resolve_to_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(specs.VENDOR_IDS_ENV, "us-passport=40|one-inch=12")
+
+    assert merge(None, parse_metadata({"spec": "us-passport"})).spec_id == 40
+    assert merge(None, parse_metadata({"spec": "cn-one-inch"})).spec_id == 12
+    assert merge(None, parse_metadata({"spec": "us-visa"})).spec_id == 4  # not mapped: unchanged
+    assert specs.active().version.endswith("+custom-ids")
+    built_in = CATALOGUE.get("us-passport")
+    assert built_in is not None and built_in.spec_id == 4  # the built-in catalogue is left alone
+
+
+def test_given_bad_deployment_vendor_ids_then_the_cold_start_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(specs.VENDOR_IDS_ENV, "moon-passport=3")
+    env = {"PHOTO_BUCKET": "b", "PHOTOS_TABLE": "t", "APPCODE_SECRET_NAME": "s", "DEFAULT_SPEC_ID": "1"}
+
+    with pytest.raises(ConfigurationError, match="SPEC_VENDOR_IDS: unknown spec names: moon-passport"):
+        Settings.from_env(env)
