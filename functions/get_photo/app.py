@@ -13,7 +13,7 @@ return types (TypedDicts, below) are the API's contract. :func:`openapi_document
 against the contract with pydantic; the unit tests run every handler test both ways. Off (the deployed
 default, and the local stack), the same routes run without pydantic, because importing it costs more
 cold start than the whole rest of the function (about 215 ms with bytecode, 350 ms as built, against a
-floor of about 300 ms; see ``docs/cli.md``): the contract's constraints on requests are then the hand
+floor of about 300 ms; see the README): the contract's constraints on requests are then the hand
 checks below (``_photo_key``, ``_color``), and the answers are checked against the document in CI by
 schemathesis (``tests/integration/test_openapi_contract.py``).
 """
