@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_plus
 
 from local.stack.template import FunctionSpec, S3EventSpec
 
@@ -107,3 +108,68 @@ class EventPump:
             return
         for record in body.get("Records", []):
             self._deliver({"Records": [record]})
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One S3 event document handed to a function, as it was handed over."""
+
+    function: str  # logical id
+    key: str  # the object key, decoded
+    event: dict[str, Any]  # ``{"Records": [record]}``
+    request_id: str
+    redelivered: bool = False
+
+
+class DeliveryLog:
+    """Every event document the pumps deliver (and every redelivery), so that tests and the chaos run
+    can find an event by its object key, deliver it again, and prove what was (not) delivered."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._deliveries: list[Delivery] = []
+
+    def tap(self, function: str, deliver: Callable[[dict[str, Any]], str]) -> Callable[[dict[str, Any]], str]:
+        """``deliver`` (an invoker's ``invoke``), recording each event it is given."""
+
+        def recorded(event: dict[str, Any]) -> str:
+            return self.deliver(function, deliver, event)
+
+        return recorded
+
+    def deliver(
+        self,
+        function: str,
+        deliver: Callable[[dict[str, Any]], str],
+        event: dict[str, Any],
+        *,
+        redelivered: bool = False,
+    ) -> str:
+        request_id = deliver(event)
+        key = unquote_plus(event["Records"][0]["s3"]["object"]["key"], encoding="utf-8")
+        with self._lock:
+            self._deliveries.append(Delivery(function, key, event, request_id, redelivered))
+            self._lock.notify_all()
+        return request_id
+
+    def of(self, key: str | None = None, function: str | None = None) -> list[Delivery]:
+        """The deliveries of one key and/or function (all when both are None), oldest first."""
+        with self._lock:
+            return self._matching(key, function)
+
+    def wait_for(self, key: str, count: int = 1, timeout: float = 30.0) -> list[Delivery]:
+        """The deliveries of ``key`` once there are at least ``count``; TimeoutError otherwise."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: len(self._matching(key, None)) >= count, timeout):
+                found = len(self._matching(key, None))
+                raise TimeoutError(
+                    f"{key!r} was delivered {found} times, not {count}, within {timeout:.0f} s"
+                )
+            return self._matching(key, None)
+
+    def _matching(self, key: str | None, function: str | None) -> list[Delivery]:
+        return [
+            d
+            for d in self._deliveries
+            if (key is None or d.key == key) and (function is None or d.function == function)
+        ]

@@ -24,7 +24,7 @@ import requests
 from local.stack import s3_events
 from local.stack.api import LocalApi
 from local.stack.aws import MotoServer, check_port_free, client, create_resources
-from local.stack.events import EventPump, subscribe
+from local.stack.events import DeliveryLog, EventPump, subscribe
 from local.stack.lambdas import DEFAULT_RETRY_DELAYS, AsyncInvoker, LocalFunction, sqs_destination
 from local.stack.naming import Pseudo
 from local.stack.runtime import ProcessEnvironment, load_handler, merged_environment, sdk_environment, unload
@@ -84,6 +84,8 @@ class Stack:
         self.functions: dict[str, LocalFunction] = {}
         self.invokers: dict[str, AsyncInvoker] = {}
         self.modules: list[ModuleType] = []
+        self.deliveries = DeliveryLog()  # every S3 event document handed to a function
+        self.standin: Any = None  # the vendor stand-in's handle (local.standin.server.StandinHandle)
         self._cleanup = cleanup
         self._http = requests.Session()
 
@@ -143,6 +145,16 @@ class Stack:
 
     def vendor_reset(self) -> None:
         self._http.post(f"{self.vendor_url}/_admin/reset", timeout=5).raise_for_status()
+
+    def redeliver(self, key: str) -> str:
+        """Deliver the latest event document of ``key`` again, as S3's at-least-once delivery may: the
+        same document, queued for the same function as a new asynchronous invocation (new request id)."""
+        deliveries = self.deliveries.of(key)
+        if not deliveries:
+            raise LookupError(f"no event of {key!r} was delivered yet")
+        latest = deliveries[-1]
+        invoke = self.invokers[latest.function].invoke
+        return self.deliveries.deliver(latest.function, invoke, latest.event, redelivered=True)
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """True once no asynchronous event is queued, running or waiting for a retry."""
@@ -206,6 +218,7 @@ def start_stack(
         pseudo = Pseudo(stack_name=stack_name)
         template = load(template_path, overrides=overrides, pseudo=pseudo, sqs_endpoint=moto.url)
         stack = Stack(template, moto.url, vendor.url, appcode, cleanup)
+        stack.standin = vendor
         s3_events.install()
         create_resources(template, moto.url, (template.parameters[APPCODE_PARAMETER], appcode))
         _start_functions(stack, cleanup, retry_delays, concurrency or {})
@@ -258,5 +271,7 @@ def _start_events(stack: Stack, cleanup: contextlib.ExitStack) -> None:
         stack.client("s3"), sqs, stack.template.functions, stack.template.pseudo.stack_name
     )
     for subscription in subscriptions:
-        pump = EventPump(sqs, subscription, stack.invokers[subscription.function.logical_id].invoke)
+        function = subscription.function.logical_id
+        deliver = stack.deliveries.tap(function, stack.invokers[function].invoke)
+        pump = EventPump(sqs, subscription, deliver)
         cleanup.callback(pump.stop)

@@ -1,0 +1,603 @@
+"""``python -m local.stack.chaos``: the pipeline under at-least-once delivery, vendor faults, bad input and
+concurrent finals requests, through the whole local stack (free ports); prints a Markdown table.
+
+Default run (issue 4's ``make chaos``): 200 uploads, 10 % of all vendor calls answered HTTP 503 by the
+stand-in (``transient_rate``, seeded), 5 % of the S3 events delivered twice (the same event document,
+as a new asynchronous invocation: half at once, racing the first delivery, half after the photo is
+finished), 5 % bad files (a text file named ``.jpg``, an empty object, a truncated JPEG, invalid
+metadata), then ``--finals-concurrency`` (20) simultaneous ``POST /finals/{key}`` per READY photo over
+real HTTP, each requester retrying ``409 FINALS_IN_PROGRESS`` and ``503`` until it gets the finals.
+
+Burst mode (``--burst 500 --rate-limit 5``): that many good uploads at once against a stand-in that
+admits only ``--rate-limit`` vendor calls a second (the gateway's flow control, HTTP 429), with
+make-photo's reserved concurrency from the template's ``MakePhotoConcurrency`` (``--concurrency``
+overrides it); no finals.
+
+Counted:
+
+* **lost**: uploads without a final status (READY or FAILED) once no event is in flight;
+* **made twice**: source keys the vendor *made* more than once, i.e. answered code 200 to more than one
+  ``pic_handle_3`` for them. Counted in-process at the stand-in (its per-call counters have no key),
+  from the ``pic_url`` of each call. A call refused with an injected 503 or a 429 made nothing: those
+  are the retries, shown separately (``make calls = made + refused``);
+* **billed calls per final**: the stand-in's billed ``get_pic_3`` calls / the (photo, colour) finals
+  the requesters received.
+
+Exit status 1 when anything is lost, made twice, billed more or less than once per final, or ended
+otherwise than expected (a good upload FAILED, a bad one READY); 0 otherwise. Function logs go to
+``<out>/stack.log``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import random
+import sys
+import threading
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, TextIO
+from urllib.parse import quote, unquote, urlsplit
+
+import requests
+
+from local.stack import samples
+from local.stack.stack import Ports, Stack, start_stack
+
+MAKE_PHOTO: Final = "MakePhotoFunction"
+CONCURRENCY_PARAMETER: Final = "MakePhotoConcurrency"
+BAD_KINDS: Final = ("text-as-jpg", "empty", "truncated-jpeg", "bad-metadata")
+# Each fails our own checks before the vendor is called (INVALID_OPTIONS).
+BAD_METADATA: Final = (
+    {"background": "purple"},
+    {"width-px": "2000"},
+    {"background": "white,blue,red,gray,lightblue,#123456,#654321"},
+    {"ratios": "0.5,0.7,0.5,0.72,0.05,0.15,0.35"},
+    {"ratios": "1.5,0.7,0.5,0.72,0.05,0.15,0.35,0.75"},
+    {"print-type": "9"},
+    {"clothes": "x" * 300},
+)
+EXPECTED: Final = {
+    "portrait": "READY",
+    "text-as-jpg": "FAILED:UNSUPPORTED_OBJECT",
+    "empty": "FAILED:UNSUPPORTED_OBJECT",
+    # Passes our signature check; the vendor refuses it (free call).
+    "truncated-jpeg": "FAILED:VENDOR_REJECTED",
+    "bad-metadata": "FAILED:INVALID_OPTIONS",
+}
+RETRYABLE_FINALS: Final = (409, 503, 504)  # in progress / vendor unavailable / local gateway timeout
+
+
+@dataclass(frozen=True)
+class ChaosConfig:
+    uploads: int = 200
+    transient_rate: float = 0.1
+    duplicate_rate: float = 0.05
+    bad_rate: float = 0.05
+    finals_concurrency: int = 20
+    finals_photos: int = 3  # photos whose finals are requested at the same time
+    finals: bool = True
+    seed: int = 4
+    rate_limit: float | None = None  # vendor calls a second (the stand-in's rate_limit_per_s)
+    concurrency: int | None = None  # overrides the template's MakePhotoConcurrency
+    retry_delays: tuple[float, ...] = (0.5, 1.0)  # Lambda's async retry delays (AWS: ~60 s, ~120 s)
+    timeout_s: float = 600.0  # for everything to settle after the uploads
+
+
+@dataclass(frozen=True)
+class Upload:
+    key: str  # full key, under the upload prefix
+    kind: str  # "portrait" or one of BAD_KINDS
+    body: bytes
+    metadata: dict[str, str]
+    colors: int  # colours a READY photo has
+    duplicate: str = ""  # "", "early" (races the first delivery) or "late" (after it finished)
+
+    @property
+    def expected(self) -> str:
+        return EXPECTED[self.kind]
+
+
+@dataclass
+class Outcome:
+    upload: Upload
+    status: str = "LOST"  # READY, FAILED or LOST
+    code: str = ""
+    finals: set[str] = field(default_factory=set)
+
+    @property
+    def label(self) -> str:
+        return f"FAILED:{self.code}" if self.status == "FAILED" else self.status
+
+
+# --- counting what the vendor made, per source key -----------------------------------------------
+
+
+class MakeCounter:
+    """Counts the photos the stand-in *made* (code 200 to ``pic_handle_3``) per source object key.
+
+    The stand-in runs in this process: its vendor's ``make`` is wrapped on the instance, so calls that
+    an injected fault (503, 429, malformed) refused never reach it and are not counted."""
+
+    def __init__(self, stack: Stack) -> None:
+        self._vendor = stack.standin.app.vendor
+        self._bucket = stack.bucket
+        self._lock = threading.Lock()
+        self.made: Counter[str] = Counter()
+        self._original: Callable[[bytes], dict[str, Any]] = self._vendor.make
+
+    def __enter__(self) -> MakeCounter:
+        def make(raw_body: bytes) -> dict[str, Any]:
+            answer = self._original(raw_body)
+            if answer.get("code") == 200:
+                with self._lock:
+                    self.made[self.source_key(raw_body)] += 1
+            return answer
+
+        self._vendor.make = make
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        del self._vendor.make  # the class's method again
+
+    def source_key(self, raw_body: bytes) -> str:
+        """The S3 key behind a request's ``pic_url`` (a presigned path-style URL of the local S3)."""
+        path = unquote(urlsplit(json.loads(raw_body)["pic_url"]).path)
+        return path.removeprefix("/").removeprefix(self._bucket + "/")
+
+    def twice(self) -> dict[str, int]:
+        with self._lock:
+            return {key: n for key, n in self.made.items() if n > 1}
+
+    def per_key(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.made)
+
+    def total(self) -> int:
+        with self._lock:
+            return sum(self.made.values())
+
+
+# --- the plan --------------------------------------------------------------------------------------
+
+
+def truncated_jpeg() -> bytes:
+    """A real JPEG cut off after a third: the signature is right, the image is not there."""
+    body = samples.astronaut()
+    return body[: len(body) // 3]
+
+
+def empty() -> bytes:
+    return b""
+
+
+BAD_BODIES: Final[dict[str, Callable[[], bytes]]] = {
+    "text-as-jpg": samples.not_an_image,
+    "empty": empty,
+    "truncated-jpeg": truncated_jpeg,
+    "bad-metadata": samples.astronaut,
+}
+
+
+def plan(config: ChaosConfig, prefix: str) -> list[Upload]:
+    """Which upload is bad (exact counts, seeded), which event is delivered twice and when."""
+    dice = random.Random(config.seed)  # noqa: S311 - a reproducible plan, not a secret
+    n = config.uploads
+    bad = set(dice.sample(range(n), round(n * config.bad_rate)))
+    duplicated = dice.sample(range(n), round(n * config.duplicate_rate))
+    timing = {i: ("early" if j % 2 == 0 else "late") for j, i in enumerate(duplicated)}
+    names = ("portrait", "a b+c", "café 照片", "100% sure")  # keys S3 encodes in events
+    uploads: list[Upload] = []
+    for i in range(n):
+        key = f"{prefix}chaos/{config.seed}/{i:04d} {names[i % len(names)]}.jpg"
+        if i in bad:
+            kind = BAD_KINDS[len([b for b in bad if b < i]) % len(BAD_KINDS)]
+            body = BAD_BODIES[kind]()
+            metadata = dict(BAD_METADATA[i % len(BAD_METADATA)]) if kind == "bad-metadata" else {}
+            uploads.append(Upload(key, kind, body, metadata, 0, timing.get(i, "")))
+            continue
+        two_colors = i % 4 == 3
+        body = samples.astronaut() if i % 2 == 0 else samples.astronaut_mirrored()
+        metadata = {"background": "white,blue"} if two_colors else {}
+        uploads.append(Upload(key, "portrait", body, metadata, 2 if two_colors else 1, timing.get(i, "")))
+    return uploads
+
+
+def burst_config(uploads: int, rate_limit: float, base: ChaosConfig) -> ChaosConfig:
+    return ChaosConfig(
+        uploads=uploads,
+        transient_rate=0.0,
+        duplicate_rate=0.0,
+        bad_rate=0.0,
+        finals=False,
+        seed=base.seed,
+        rate_limit=rate_limit,
+        concurrency=base.concurrency,
+        retry_delays=base.retry_delays,
+        timeout_s=base.timeout_s,
+    )
+
+
+# --- the run ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    config: ChaosConfig
+    outcomes: list[Outcome]
+    made_twice: dict[str, int]
+    made: int
+    made_per_key: dict[str, int]
+    vendor: dict[str, Any]
+    invoker: dict[str, int]
+    parked: int
+    finals_answers: Counter[int]
+    finals_fetched: int
+    concurrency: int
+    seconds: dict[str, float]
+
+    @property
+    def lost(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == "LOST"]
+
+    @property
+    def unexpected(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status != "LOST" and o.label != o.upload.expected]
+
+    @property
+    def billed_per_final(self) -> float | None:
+        if not self.finals_fetched:
+            return None
+        return int(self.vendor["billed_calls"]) / self.finals_fetched
+
+    @property
+    def ok(self) -> bool:
+        billing_ok = not self.config.finals or self.billed_per_final == 1.0
+        return not self.lost and not self.made_twice and not self.unexpected and billing_ok
+
+
+def run(config: ChaosConfig, stack: Stack) -> Report:
+    """Everything against a running stack (its stand-in faults are set here and reset at the end)."""
+    started = time.monotonic()
+    seconds: dict[str, float] = {}
+    uploads = plan(config, stack.upload_prefix)
+    invoker = stack.invokers[MAKE_PHOTO]
+    invoker_before = {"invocations": invoker.stats.invocations, "retries": invoker.stats.retries}
+    parked_before = invoker.stats.dead_lettered
+    stack.vendor_reset()
+    vendor_before = stack.vendor_stats()
+    faults: dict[str, Any] = {}
+    if config.transient_rate:
+        faults["transient_rate"] = {"rate": config.transient_rate, "seed": config.seed}
+    if config.rate_limit:
+        faults["rate_limit_per_s"] = config.rate_limit
+    stack.vendor_faults(faults)
+    try:
+        with MakeCounter(stack) as counter:
+            _upload_all(stack, uploads)
+            _redeliver(stack, [u for u in uploads if u.duplicate == "early"], after_finish=False)
+            _settle(stack, uploads, config.timeout_s)
+            seconds["making"] = time.monotonic() - started
+            outcomes = {o.upload.key: o for o in _outcomes(stack, uploads)}
+            late = [u for u in uploads if u.duplicate == "late"]
+            answers: Counter[int] = Counter()
+            finals_started = time.monotonic()
+            with ThreadPoolExecutor(1) as background:
+                redelivered = background.submit(_redeliver, stack, late, after_finish=True)
+                if config.finals:
+                    ready = [o for o in outcomes.values() if o.status == "READY"]
+                    answers = _fetch_all_finals(stack, ready, config.finals_concurrency, config.finals_photos)
+                redelivered.result()
+            seconds["finals"] = time.monotonic() - finals_started
+            if late or config.finals:
+                _settle(stack, uploads, config.timeout_s)
+                # Late duplicates and finals requests must not have changed a finished photo.
+                for after in _outcomes(stack, uploads):
+                    before = outcomes[after.upload.key]
+                    if (after.status, after.code) != (before.status, before.code):
+                        before.status, before.code = "CHANGED", f"{before.label}->{after.label}"
+            made_twice, made, made_per_key = counter.twice(), counter.total(), counter.per_key()
+    finally:
+        stack.vendor_faults({"transient_rate": None, "rate_limit_per_s": None})
+    vendor_after = stack.vendor_stats()
+    seconds["total"] = time.monotonic() - started
+    return Report(
+        config=config,
+        outcomes=list(outcomes.values()),
+        made_twice=made_twice,
+        made=made,
+        made_per_key=made_per_key,
+        vendor=_delta(vendor_before, vendor_after),
+        invoker={
+            "invocations": invoker.stats.invocations - invoker_before["invocations"],
+            "retries": invoker.stats.retries - invoker_before["retries"],
+        },
+        parked=invoker.stats.dead_lettered - parked_before,
+        finals_answers=answers,
+        finals_fetched=sum(len(o.finals) for o in outcomes.values()),
+        concurrency=invoker.concurrency,
+        seconds=seconds,
+    )
+
+
+def _upload_all(stack: Stack, uploads: Sequence[Upload]) -> None:
+    s3 = stack.client("s3")  # one client: boto3 clients are thread-safe, and costly to create
+
+    def put(upload: Upload) -> None:
+        content_type = "image/jpeg"
+        s3.put_object(
+            Bucket=stack.bucket,
+            Key=upload.key,
+            Body=upload.body,
+            Metadata=upload.metadata,
+            ContentType=content_type,
+        )
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(put, uploads))
+
+
+def _redeliver(stack: Stack, uploads: Sequence[Upload], *, after_finish: bool) -> None:
+    """Deliver each upload's event document a second time, as soon as the first delivery happened
+    (``after_finish``: once the photo is READY or FAILED)."""
+    for upload in uploads:
+        stack.deliveries.wait_for(upload.key, timeout=60)
+        if after_finish:
+            stack.wait_for_photo(upload.key, timeout=300)
+        stack.redeliver(upload.key)
+
+
+def _settle(stack: Stack, uploads: Sequence[Upload], timeout_s: float) -> None:
+    """Every upload delivered at least once, then no event queued, running or waiting for a retry."""
+    deadline = time.monotonic() + timeout_s
+    for upload in uploads:
+        stack.deliveries.wait_for(upload.key, timeout=max(1.0, deadline - time.monotonic()))
+    if not stack.wait_idle(max(1.0, deadline - time.monotonic())):
+        raise TimeoutError(f"events still in flight after {timeout_s:.0f} s")
+
+
+def _outcomes(stack: Stack, uploads: Sequence[Upload]) -> list[Outcome]:
+    def outcome(upload: Upload) -> Outcome:
+        found = Outcome(upload)
+        answer = _session().get(stack.photo_url(upload.key), timeout=35)
+        if answer.status_code == 200:
+            body = answer.json()
+            if body["status"] in ("READY", "FAILED"):
+                found.status = body["status"]
+                found.code = (body.get("error") or {}).get("code", "")
+        elif answer.status_code != 404:
+            raise RuntimeError(f"GET {upload.key}: HTTP {answer.status_code} {answer.text[:300]}")
+        return found
+
+    with ThreadPoolExecutor(8, thread_name_prefix="status") as pool:
+        return list(pool.map(outcome, uploads))
+
+
+_sessions = threading.local()
+
+
+def _session() -> requests.Session:
+    session: requests.Session | None = getattr(_sessions, "session", None)
+    if session is None:
+        session = _sessions.session = requests.Session()
+    return session
+
+
+def _fetch_all_finals(
+    stack: Stack, ready: Sequence[Outcome], concurrency: int, photos_at_once: int
+) -> Counter[int]:
+    """For each READY photo, ``concurrency`` simultaneous requests for all its finals; ``photos_at_once``
+    photos at a time."""
+    answers: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def one_photo(outcome: Outcome) -> None:
+        url = f"{stack.api_url}/finals/{quote(outcome.upload.key, safe='/')}"
+        gate = threading.Barrier(concurrency)
+        with ThreadPoolExecutor(concurrency, thread_name_prefix="finals") as requesters:
+            served = [requesters.submit(_finals_until_served, url, gate) for _ in range(concurrency)]
+            for requester in served:
+                colors, statuses = requester.result()
+                with lock:
+                    outcome.finals |= colors
+                    answers.update(statuses)
+
+    with ThreadPoolExecutor(photos_at_once, thread_name_prefix="photos") as photos:
+        list(photos.map(one_photo, ready))
+    return answers
+
+
+def _finals_until_served(
+    url: str, gate: threading.Barrier, attempts: int = 200
+) -> tuple[set[str], list[int]]:
+    """One client: POST until the finals come (409 and 503 are retried after a short pause)."""
+    statuses: list[int] = []
+    gate.wait(timeout=30)  # all requesters of a photo start together
+    for _ in range(attempts):
+        answer = _session().post(url, timeout=40)
+        statuses.append(answer.status_code)
+        if answer.status_code == 200:
+            return {f["color"] for f in answer.json()["finals"]}, statuses
+        if answer.status_code not in RETRYABLE_FINALS:
+            return set(), statuses
+        time.sleep(random.uniform(0.05, 0.3))  # noqa: S311 - jitter, not a secret
+    return set(), statuses
+
+
+def _delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in after.items():
+        if isinstance(value, int):
+            out[name] = value - int(before.get(name, 0))
+        elif isinstance(value, dict):
+            out[name] = {k: v - int(before.get(name, {}).get(k, 0)) for k, v in value.items()}
+    return out
+
+
+# --- the table -------------------------------------------------------------------------------------
+
+
+def table(report: Report) -> str:
+    config, vendor = report.config, report.vendor
+    by_kind = Counter(o.upload.kind for o in report.outcomes)
+    failed = Counter(o.code for o in report.outcomes if o.status == "FAILED")
+    duplicated = Counter(o.upload.duplicate for o in report.outcomes if o.upload.duplicate)
+    refusals = {code: n for code, n in vendor["make_codes"].items() if code != "200"}
+    rejected = sum(refusals.values())
+    transient = int(vendor["make_calls"]) - sum(vendor["make_codes"].values())  # no vendor code came back
+    rows: list[tuple[str, str]] = [
+        ("uploaded", f"{len(report.outcomes)} ({by_kind['portrait']} portraits, {_bad_mix(by_kind)})"),
+        ("events delivered twice", f"{sum(duplicated.values())} ({_mix(duplicated)})"),
+        ("READY", str(sum(o.status == "READY" for o in report.outcomes))),
+    ]
+    rows += [(f"FAILED {code}", str(n)) for code, n in sorted(failed.items())]
+    rows += [
+        ("**lost**", f"**{len(report.lost)}**"),
+        ("**made twice**", f"**{len(report.made_twice)}**"),
+        ("unexpected outcome", str(len(report.unexpected))),
+        (
+            "vendor make calls",
+            f"{vendor['make_calls']}: {report.made} made, {rejected} refused by the vendor"
+            f" ({_codes(refusals) or 'none'}), {transient} transient failures (503, 429) retried",
+        ),
+        (
+            "make-photo invocations",
+            f"{report.invoker['invocations']} ({report.invoker['retries']} platform retries,"
+            f" {report.parked} parked; reserved concurrency {report.concurrency})",
+        ),
+    ]
+    if config.finals:
+        per_final = report.billed_per_final
+        rows += [
+            (
+                "finals requests",
+                f"{sum(report.finals_answers.values())} ({_mix(report.finals_answers)};"
+                f" {config.finals_concurrency} at once per photo)",
+            ),
+            ("finals fetched (photo x colour)", str(report.finals_fetched)),
+            ("billed get_pic_3 calls", f"{vendor['billed_calls']} of {vendor['get_calls']} get calls"),
+            ("**billed calls per final**", f"**{per_final:.3f}**" if per_final is not None else "**n/a**"),
+        ]
+    rows.append(("wall time", ", ".join(f"{k} {v:.0f} s" for k, v in report.seconds.items())))
+    lines = ["| measure | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
+    return "\n".join(lines)
+
+
+def _mix(counts: Counter[Any]) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=lambda kv: str(kv[0]))) or "none"
+
+
+def _bad_mix(by_kind: Counter[str]) -> str:
+    return "bad: " + (", ".join(f"{kind} {by_kind[kind]}" for kind in BAD_KINDS if by_kind[kind]) or "none")
+
+
+def _codes(codes: dict[str, int]) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in sorted(codes.items()) if v)
+
+
+def problems(report: Report) -> list[str]:
+    lines = [f"lost: {o.upload.key}" for o in report.lost]
+    lines += [f"made {n} times: {key}" for key, n in sorted(report.made_twice.items())]
+    lines += [f"{o.upload.key}: {o.label}, expected {o.upload.expected}" for o in report.unexpected]
+    per_final = report.billed_per_final
+    if report.config.finals and per_final != 1.0:
+        lines.append(f"billed calls per final: {per_final}")
+    return lines
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m local.stack.chaos", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--uploads", type=int, default=200)
+    parser.add_argument(
+        "--transient-rate", type=float, default=0.1, help="share of vendor calls answered 503"
+    )
+    parser.add_argument("--duplicate-rate", type=float, default=0.05, help="share of events delivered twice")
+    parser.add_argument("--bad-rate", type=float, default=0.05, help="share of bad files")
+    parser.add_argument("--finals-concurrency", type=int, default=20, help="simultaneous requests per photo")
+    parser.add_argument("--finals-photos", type=int, default=3, help="photos whose finals are asked at once")
+    parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument("--burst", type=int, metavar="N", help="burst mode: N good uploads, no finals")
+    parser.add_argument("--rate-limit", type=float, help="vendor calls a second the stand-in admits")
+    parser.add_argument("--concurrency", type=int, help=f"override the template's {CONCURRENCY_PARAMETER}")
+    parser.add_argument(
+        "--retry-delays", default="0.5,1", help="Lambda's async retry delays, s (AWS: ~60,120)"
+    )
+    parser.add_argument("--timeout", type=float, default=600, help="seconds for everything to settle")
+    parser.add_argument("--out", default="out/chaos", help="folder for stack.log (default %(default)s)")
+    return parser.parse_args(argv)
+
+
+def config_from(args: argparse.Namespace) -> ChaosConfig:
+    base = ChaosConfig(
+        uploads=args.uploads,
+        transient_rate=args.transient_rate,
+        duplicate_rate=args.duplicate_rate,
+        bad_rate=args.bad_rate,
+        finals_concurrency=args.finals_concurrency,
+        finals_photos=args.finals_photos,
+        seed=args.seed,
+        rate_limit=args.rate_limit,
+        concurrency=args.concurrency,
+        retry_delays=tuple(float(d) for d in args.retry_delays.split(",") if d.strip()),
+        timeout_s=args.timeout,
+    )
+    return burst_config(args.burst, args.rate_limit or 5.0, base) if args.burst else base
+
+
+@contextlib.contextmanager
+def chaos_stack(config: ChaosConfig, log: TextIO) -> Iterator[Stack]:
+    parameters = {CONCURRENCY_PARAMETER: str(config.concurrency)} if config.concurrency else {}
+    with contextlib.redirect_stdout(log):  # the functions' structured logs
+        stack = start_stack(ports=Ports.ephemeral(), parameters=parameters, retry_delays=config.retry_delays)
+    try:
+        yield stack
+    finally:
+        with contextlib.redirect_stdout(log):
+            stack.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    config = config_from(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with (out / "stack.log").open("w", encoding="utf-8") as log:
+        # Routes that record no metric flush nothing; Powertools warns about it every time.
+        warnings.filterwarnings("ignore", "No application metrics to publish")
+        logging.basicConfig(
+            level=logging.WARNING, stream=log, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        report = _run_logged(config, log, started, out)
+    mode = f"burst of {config.uploads}, rate limit {config.rate_limit}/s" if args.burst else "chaos"
+    print(f"\n{mode} (seed {config.seed}), {time.monotonic() - started:.0f} s wall\n")
+    print(table(report))
+    found = problems(report)
+    for line in found[:50]:
+        print("  " + line)
+    print("\nOK" if report.ok else f"\nFAILED: {len(found)} problem(s)")
+    return 0 if report.ok else 1
+
+
+def _run_logged(config: ChaosConfig, log: TextIO, started: float, out: Path) -> Report:
+    with chaos_stack(config, log) as stack:
+        print(f"stack up in {time.monotonic() - started:.1f} s; logs in {out / 'stack.log'}", flush=True)
+        with contextlib.redirect_stdout(log):
+            return run(config, stack)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,487 @@
+"""The fault matrix of issue 4, driven by the stand-in's fault injection.
+
+Each row of ``MAKE_ROWS`` is one fault on the free ``pic_handle_3`` call and asserts: the record's final
+status, error code and vendor code; the stand-in's make calls (and vendor-made photos) and billed calls
+(after asking for the finals); the platform retries; and what reached the on-failure queue (nothing, or
+one ``RetriesExhausted`` record). Parked rows then replay the parked event, as the documented replay
+does, and expect the photo to be made. ``FINALS_ROWS`` do the same for the billed ``get_pic_3`` call and
+for the download of its results. Duplicate S3 deliveries are rows too: the fault is in S3, not the
+vendor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from boto3.dynamodb.types import TypeDeserializer
+
+from local.stack import Stack
+from tests.integration.conftest import vendor_delta
+
+pytestmark = pytest.mark.integration
+
+MAKE_PHOTO = "MakePhotoFunction"
+PERMANENT_CODES = (400, 422, 423, 506, 507)
+# A make-photo Timeout of 12 s leaves ~7 s for the vendor (the handler keeps 5 s back): two to four
+# attempts an invocation at the client's backoff. 11 s leaves room for exactly one ~3 s attempt.
+TWO_OR_MORE_ATTEMPTS_S = 12.0
+ONE_ATTEMPT_S = 11.0
+
+
+@dataclass(frozen=True)
+class MakeRow:
+    id: str
+    faults: dict[str, Any]
+    status: str  # READY or FAILED, once everything settled
+    error_code: str | None = None
+    vendor_code: int | None = None
+    make_calls: tuple[int, int] = (1, 1)  # inclusive range of pic_handle_3 calls
+    made: int = 1  # photos the stand-in actually made (answered code 200)
+    platform_retries: tuple[int, int] = (0, 0)
+    parked: bool = False  # one RetriesExhausted record in the on-failure queue
+    gateway_code: str | None = None  # the market gateway's X-Ca-Error-Code, counted and in the message
+    timeout_s: float | None = None  # make-photo's Timeout for this row
+    appcode: str | None = None  # the secret rotated to this (a wrong AppCode)
+
+
+def _permanent(code: int, as_http_status: bool) -> MakeRow:
+    faults: dict[str, Any] = {"fail_next": {"count": 1, "code": code, "call": "make"}}
+    if as_http_status:
+        faults["code_as_http_status"] = True
+    where = "http-status" if as_http_status else "in-body"
+    return MakeRow(f"vendor-{code}-{where}", faults, "FAILED", "VENDOR_REJECTED", code, made=0)
+
+
+MAKE_ROWS = [
+    *(_permanent(code, as_status) for as_status in (False, True) for code in PERMANENT_CODES),
+    MakeRow(
+        "gateway-wrong-appcode",
+        {},
+        "FAILED",
+        "VENDOR_GATEWAY",
+        made=0,
+        gateway_code="A403AC",
+        appcode="wrong-appcode",
+    ),
+    MakeRow(
+        "gateway-quota-exhausted",
+        {"quota_remaining": 0},
+        "FAILED",
+        "VENDOR_GATEWAY",
+        made=0,
+        gateway_code="B403MQ",
+    ),
+    MakeRow(
+        "gateway-throttled-once",
+        {"throttle_next": {"count": 1, "call": "make"}},
+        "READY",
+        make_calls=(2, 2),
+        gateway_code="T429PR",
+    ),
+    *(
+        MakeRow(
+            f"http-{status}-burst-within-client-retries",
+            {"http_status_next": {"count": 2, "status": status, "call": "make"}},
+            "READY",
+            make_calls=(3, 3),
+        )
+        for status in (502, 503)
+    ),
+    MakeRow(
+        # Five failures: more than one invocation's five attempts can absorb; a platform retry makes it.
+        "http-503-burst-beyond-one-invocation",
+        {"http_status_next": {"count": 5, "status": 503, "call": "make"}},
+        "READY",
+        make_calls=(6, 6),
+        platform_retries=(1, 2),
+        timeout_s=TWO_OR_MORE_ATTEMPTS_S,
+    ),
+    MakeRow(
+        # Longer than every retry: the event is parked; the record says why (pending RETRIES_EXHAUSTED).
+        "http-503-beyond-every-retry",
+        {"http_status_next": {"count": 1000, "status": 503, "call": "make"}},
+        "FAILED",
+        "RETRIES_EXHAUSTED",
+        make_calls=(6, 15),
+        made=0,
+        platform_retries=(2, 2),
+        parked=True,
+        timeout_s=TWO_OR_MORE_ATTEMPTS_S,
+    ),
+    MakeRow(
+        # The read timeout fails the invocation; the platform's retry (same request id) takes over. The
+        # late answer still arrives at the vendor, which made the photo then too: free, and explained
+        # by the recorded second attempt.
+        "hang-past-read-timeout",
+        {"hang_next": {"count": 1, "seconds": 4, "call": "make"}},
+        "READY",
+        make_calls=(2, 2),
+        made=2,
+        platform_retries=(1, 1),
+        timeout_s=ONE_ATTEMPT_S,
+    ),
+    MakeRow(
+        "malformed-body-once",
+        {"malformed_next": {"count": 1, "call": "make"}},
+        "READY",
+        make_calls=(2, 2),
+    ),
+]
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def record_item(stack: Stack, key: str) -> dict[str, Any]:
+    """The photo's DynamoDB item, plain (what the API does not show: attempts, final states)."""
+    answer = stack.client("dynamodb").get_item(
+        TableName=stack.table, Key={"photo_key": {"S": key}}, ConsistentRead=True
+    )
+    deserializer = TypeDeserializer()
+    return {name: deserializer.deserialize(value) for name, value in answer.get("Item", {}).items()}
+
+
+def drain(stack: Stack) -> list[dict[str, Any]]:
+    """Every message now in the on-failure queue (deleted). After ``wait_idle`` nothing is on its way:
+    the invoker sends the record before it counts the event as finished."""
+    sqs = stack.client("sqs")
+    bodies: list[dict[str, Any]] = []
+    while True:
+        answer = sqs.receive_message(
+            QueueUrl=stack.failed_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        )
+        messages = answer.get("Messages", [])
+        if not messages:
+            return bodies
+        for message in messages:
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=stack.failed_queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def settle(stack: Stack, key: str, deliveries: int = 1) -> None:
+    """The upload's events were delivered and every invocation, retry and parking is over."""
+    stack.deliveries.wait_for(key, count=deliveries)
+    assert stack.wait_idle(90), "make-photo still busy"
+
+
+@contextlib.contextmanager
+def make_photo_timeout(stack: Stack, seconds: float | None) -> Iterator[None]:
+    if seconds is None:
+        yield
+        return
+    original = stack.functions[MAKE_PHOTO].timeout_s
+    stack.update_function(MAKE_PHOTO, timeout_s=seconds)
+    try:
+        yield
+    finally:
+        stack.update_function(MAKE_PHOTO, timeout_s=original)
+
+
+@contextlib.contextmanager
+def appcode_secret(stack: Stack, value: str | None) -> Iterator[None]:
+    """Rotate the secret; the cold start stands in for the 5-minute cache expiry."""
+    if value is None:
+        yield
+        return
+    secrets = stack.client("secretsmanager")
+    name = stack.template.parameters["AppCodeSecretName"]
+    secrets.put_secret_value(SecretId=name, SecretString=value)
+    stack.cold_start()
+    try:
+        yield
+    finally:
+        secrets.put_secret_value(SecretId=name, SecretString=stack.appcode)
+        stack.cold_start()
+
+
+@pytest.fixture
+def failure_queue(stack: Stack) -> Iterator[None]:
+    drain(stack)
+    yield
+    drain(stack)
+
+
+def in_range(value: int, bounds: tuple[int, int]) -> bool:
+    return bounds[0] <= value <= bounds[1]
+
+
+def made_since(stack: Stack, before: dict[str, Any]) -> int:
+    """Photos the stand-in made (code 200 to pic_handle_3) since ``before``."""
+    return int(stack.vendor_stats()["make_codes"].get("200", 0)) - int(before["make_codes"].get("200", 0))
+
+
+def wait_for_made(stack: Stack, before: dict[str, Any], expected: int, timeout_s: float = 15) -> int:
+    """A hung call completes at the vendor after the client gave up on it: wait for what it makes."""
+    deadline = time.monotonic() + timeout_s
+    while (made := made_since(stack, before)) < expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return made
+
+
+# --- make-photo rows -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("row", MAKE_ROWS, ids=[r.id for r in MAKE_ROWS])
+def test_make_photo_fault(stack: Stack, failure_queue: None, key: str, portrait: bytes, row: MakeRow) -> None:
+    invoker = stack.invokers[MAKE_PHOTO]
+    with make_photo_timeout(stack, row.timeout_s), appcode_secret(stack, row.appcode):
+        stack.vendor_faults(row.faults)
+        before, retries = stack.vendor_stats(), invoker.stats.retries
+
+        full_key = stack.upload(key, portrait)
+        settle(stack, full_key)
+        made = wait_for_made(stack, before, row.made)
+        during = stack.vendor_stats()
+        status = stack.photo(full_key).json()
+        finals = stack.finals(full_key)
+        stack.vendor_faults(dict.fromkeys(row.faults))
+        after = stack.vendor_stats()
+        parked = drain(stack)
+
+    assert (status["status"], status.get("error", {}).get("code")) == (row.status, row.error_code), status
+    assert status.get("error", {}).get("vendor_code") == row.vendor_code
+    if row.gateway_code:
+        gateway_errors = during["gateway_errors"].get(row.gateway_code, 0)
+        assert gateway_errors - before["gateway_errors"].get(row.gateway_code, 0) == 1
+        if row.status == "FAILED":
+            assert row.gateway_code in status["error"]["message"]
+    assert in_range(vendor_delta(before, during, "make_calls"), row.make_calls), during
+    assert made == row.made
+    platform_retries = invoker.stats.retries - retries
+    assert in_range(platform_retries, row.platform_retries)
+    assert record_item(stack, full_key)["attempts"] == 1 + platform_retries  # each retry took over
+    if row.status == "READY":
+        assert finals.status_code == 200, finals.text
+        assert vendor_delta(before, after, "billed_calls") == 1
+    else:
+        assert finals.status_code == 409, finals.text
+        assert finals.json()["error"]["code"] == "PHOTO_FAILED"
+        assert vendor_delta(before, after, "billed_calls") == 0
+    if not row.parked:
+        assert parked == []
+        return
+    (failure,) = parked
+    assert failure["requestContext"]["condition"] == "RetriesExhausted"
+    assert failure["requestContext"]["approximateInvokeCount"] == 3
+    assert failure["requestPayload"]["Records"][0]["s3"]["object"]["key"] == full_key
+    # The documented replay: the parked event, invoked again, makes the photo.
+    invoker.invoke(failure["requestPayload"])
+    assert stack.wait_idle(60)
+    assert stack.photo(full_key).json()["status"] == "READY"
+    assert made_since(stack, after) == 1
+    assert drain(stack) == []
+
+
+# --- duplicate deliveries ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("when", ["racing-the-first", "after-the-photo-is-made"])
+def test_duplicate_delivery_makes_the_photo_once(
+    stack: Stack, failure_queue: None, key: str, portrait: bytes, when: str
+) -> None:
+    """S3 delivers the same event document twice; the second is acknowledged quietly."""
+    invoker = stack.invokers[MAKE_PHOTO]
+    errors = invoker.stats.errors
+    if when == "racing-the-first":
+        stack.vendor_faults({"latency_ms": 1500})  # the first is still at the vendor when the second runs
+    before = stack.vendor_stats()
+
+    full_key = stack.upload(key, portrait)
+    (first,) = stack.deliveries.wait_for(full_key)
+    made_record: dict[str, Any] = {}
+    if when == "after-the-photo-is-made":
+        assert stack.wait_for_photo(full_key)["status"] == "READY"
+        made_record = record_item(stack, full_key)
+    stack.redeliver(full_key)
+    settle(stack, full_key, deliveries=2)
+
+    deliveries = stack.deliveries.of(full_key)
+    assert [d.event for d in deliveries] == [first.event, first.event]  # the same document
+    assert deliveries[0].request_id != deliveries[1].request_id  # a second invocation
+    assert vendor_delta(before, stack.vendor_stats(), "make_calls") == 1
+    assert stack.photo(full_key).json()["status"] == "READY"
+    assert invoker.stats.errors == errors  # acknowledged, not raised
+    if made_record:
+        assert record_item(stack, full_key) == made_record  # nothing was written
+    assert drain(stack) == []
+
+
+def test_finals_written_under_the_finals_prefix_invoke_no_make_photo(
+    stack: Stack, key: str, portrait: bytes
+) -> None:
+    """No recursion: the finals get-photo keeps in the bucket trigger nothing."""
+    invoker = stack.invokers[MAKE_PHOTO]
+    full_key = stack.upload(key, portrait, {"background": "white,blue"})
+    assert stack.wait_for_photo(full_key)["status"] == "READY"
+    assert stack.wait_idle(30)
+    invocations = invoker.stats.invocations
+
+    assert stack.finals(full_key).status_code == 200
+    kept = kept_objects(stack, full_key)
+    # A barrier: moto queues S3 notifications inside the write, so an event caused by the finals would
+    # be delivered no later than the event of an upload made after them.
+    sentinel = stack.upload(key.replace(".jpg", "-after-finals.jpg"), portrait)
+    stack.deliveries.wait_for(sentinel)
+    assert stack.wait_idle(30)
+
+    finals_prefix = stack.template.parameters["FinalsPrefix"]
+    assert len(kept) == 4 and all(k.startswith(finals_prefix) for k in kept)  # two colours x photo, sheet
+    assert {d.key for d in stack.deliveries.of()} & set(kept) == set()
+    assert invoker.stats.invocations == invocations + 1  # the sentinel's, nothing else
+
+
+# --- finals rows ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FinalsRow:
+    id: str
+    faults: dict[str, Any]  # for the first request only
+    first_status: int
+    first_code: str | None
+    billed_first: int  # billed calls after the first request
+    get_calls: int  # get_pic_3 calls after the last request
+    first_state: str | None = None  # the colour's state in the record after the first request
+    download_failures: int = 0  # result downloads that fail (HTTP 503) after the billed call
+    retry_after: str | None = None
+    restore: dict[str, Any] = field(default_factory=dict)  # faults that undo the row's
+
+
+FINALS_ROWS = [
+    FinalsRow(
+        "billed-call-http-503",
+        {"http_status_next": {"count": 1, "status": 503, "call": "get"}},
+        503,
+        "VENDOR_UNAVAILABLE",
+        billed_first=0,
+        get_calls=2,
+        retry_after="30",
+    ),
+    FinalsRow(
+        "billed-call-http-500",
+        {"http_status_next": {"count": 1, "status": 500, "call": "get"}},
+        503,
+        "VENDOR_UNAVAILABLE",
+        billed_first=0,
+        get_calls=2,
+        retry_after="30",
+    ),
+    FinalsRow(
+        "billed-call-malformed-body",
+        {"malformed_next": {"count": 1, "call": "get"}},
+        503,
+        "VENDOR_UNAVAILABLE",
+        billed_first=0,
+        get_calls=2,
+        retry_after="30",
+    ),
+    FinalsRow(
+        # The gateway answered for the vendor: certainly not billed, so retried at once.
+        "billed-call-throttled",
+        {"throttle_next": {"count": 1, "call": "get"}},
+        200,
+        None,
+        billed_first=1,
+        get_calls=2,
+        first_state="KEPT",
+    ),
+    FinalsRow(
+        "billed-call-vendor-507",
+        {"fail_next": {"count": 1, "code": 507, "call": "get"}},
+        502,
+        "VENDOR_REJECTED",
+        billed_first=0,
+        get_calls=2,
+    ),
+    FinalsRow(
+        "billed-call-quota-exhausted",
+        {"quota_remaining": 0},
+        502,
+        "VENDOR_GATEWAY",
+        billed_first=0,
+        get_calls=2,
+        restore={"quota_remaining": None},
+    ),
+    FinalsRow(
+        # Billed, then the download of the vendor's result fails: the answer was recorded first, so the
+        # next request downloads from the recorded URLs without paying again.
+        "download-fails-after-billed-call",
+        {},
+        503,
+        "VENDOR_UNAVAILABLE",
+        billed_first=1,
+        get_calls=1,
+        first_state="BILLED",
+        download_failures=1,
+        retry_after="30",
+    ),
+]
+
+
+@contextlib.contextmanager
+def failing_result_downloads(count: int) -> Iterator[list[str]]:
+    """The stand-in's next ``count`` downloads of watermark-free results answer HTTP 503. The stand-in has
+    no such fault: its result handler, looked up by name on each request, is wrapped in this process."""
+    from local.standin.downloads import serve_result
+    from local.standin.http_util import send
+
+    failed: list[str] = []
+
+    def failing(handler: BaseHTTPRequestHandler, vendor: Any, stats: Any) -> None:
+        final = unquote(urlsplit(handler.path).path).startswith("/result/")  # not a preview
+        if final and len(failed) < count:
+            failed.append(handler.path)
+            send(handler, 503, b"Service Unavailable", "text/plain")
+            return
+        serve_result(handler, vendor, stats)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("local.standin.server.serve_result", failing)
+        yield failed
+
+
+def kept_objects(stack: Stack, key: str) -> list[str]:
+    prefix = stack.template.parameters["FinalsPrefix"] + key.removeprefix(stack.upload_prefix) + "/"
+    answer = stack.client("s3").list_objects_v2(Bucket=stack.bucket, Prefix=prefix)
+    return [item["Key"] for item in answer.get("Contents", [])]
+
+
+@pytest.mark.parametrize("row", FINALS_ROWS, ids=[r.id for r in FINALS_ROWS])
+def test_finals_fault(stack: Stack, key: str, portrait: bytes, row: FinalsRow) -> None:
+    full_key = stack.upload(key, portrait)
+    assert stack.wait_for_photo(full_key)["status"] == "READY"
+    stack.vendor_faults(row.faults)
+    before = stack.vendor_stats()
+
+    with failing_result_downloads(row.download_failures) as failed:
+        first = stack.finals(full_key)
+    billed_first = vendor_delta(before, stack.vendor_stats(), "billed_calls")
+    state = (record_item(stack, full_key).get("finals") or {}).get("white", {}).get("state")
+    kept_first = kept_objects(stack, full_key)
+    stack.vendor_faults(dict.fromkeys(row.faults) | row.restore)
+    second, third = stack.finals(full_key), stack.finals(full_key)
+    after = stack.vendor_stats()
+
+    assert first.status_code == row.first_status, first.text
+    assert len(failed) == row.download_failures
+    if row.first_code is not None:
+        assert first.json()["error"]["code"] == row.first_code
+        assert "Traceback" not in first.text
+    assert first.headers.get("Retry-After") == row.retry_after
+    assert billed_first == row.billed_first
+    assert state == row.first_state
+    assert bool(kept_first) == (row.first_state == "KEPT")  # nothing kept unless it was served
+    assert (second.status_code, third.status_code) == (200, 200), second.text
+    assert second.json()["finals"][0]["color"] == "white"
+    assert vendor_delta(before, after, "billed_calls") == 1  # once, whatever went wrong before
+    assert vendor_delta(before, after, "get_calls") == row.get_calls
+    assert stack.photo(full_key).json()["finals_kept"] == ["white"]
+    assert len(kept_objects(stack, full_key)) == 2  # photo and print sheet
