@@ -31,7 +31,7 @@ export SAM_CLI_TELEMETRY := 0
 export __SAM_CLI_APP_DIR := $(CACHE)/sam
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help setup lint security secrets-baseline audit test test-unit test-integration build validate deploy demo up requirements clean
+.PHONY: help setup lint security secrets-baseline audit test test-unit test-integration build validate deploy demo up chaos bench requirements clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -112,6 +112,12 @@ demo: setup  ## the main job on this machine: portraits -> ID photos in out/demo
 
 up: setup  ## the local stack for a person to use (Ctrl-C stops it)
 	$(PY) -m local.stack up
+
+chaos: setup  ## 200 uploads with vendor faults, duplicate events, bad files and concurrent finals requests
+	$(PY) -m local.stack.chaos
+
+bench: setup build  ## benchmarks against the floor, on the local stack: prints a Markdown table
+	$(PY) -m bench
 
 clean:  ## remove build output and caches (keeps .venv)
 	rm -rf .aws-sam out .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -230,13 +230,19 @@ def test_url_expiry_reads_the_expires_parameter() -> None:
     assert previews_expiry(["https://x"]) is None
 
 
-def test_each_takeover_is_the_next_attempt(records: PhotoRecords, clock: Clock) -> None:
+def test_attempts_are_counted_per_event(records: PhotoRecords, clock: Clock) -> None:
     first = take(records, lease=10)
     clock.advance(11)
-    second = take(records, claim_id="req-2")
-    third = take(records, claim_id="req-2")  # Lambda's own retry keeps the request id
+    duplicate = take(records, claim_id="req-2")  # another delivery of the same upload takes over
+    duplicate_retry = take(records, claim_id="req-2", lease=10)  # Lambda's retry keeps the request id
+    clock.advance(11)
+    first_retry = take(records, claim_id="req-1")
 
-    assert [first.attempt, second.attempt, third.attempt] == [1, 2, 3]
+    record = records.get(SOURCE.key)
+    assert [first.attempt, duplicate.attempt, duplicate_retry.attempt, first_retry.attempt] == [1, 1, 2, 2]
+    assert record is not None
+    assert record.attempts == 4
+    assert record.event_attempts == {"req-1": 2, "req-2": 2}
 
 
 def test_failed_for_exhausted_retries_is_claimable_again_by_a_replay(records: PhotoRecords) -> None:

@@ -57,7 +57,7 @@ class Settings:
             defaults = defaults_from(
                 {o: env[default_env_name(o)] for o in PARSERS if default_env_name(o) in env}
             )
-            return cls(
+            settings = cls(
                 bucket=env["PHOTO_BUCKET"],
                 table=env["PHOTOS_TABLE"],
                 appcode_secret_name=env["APPCODE_SECRET_NAME"],
@@ -75,6 +75,8 @@ class Settings:
                 make_attempts=1 + int(env.get("PLATFORM_RETRY_ATTEMPTS", "2")),
                 defaults=defaults,
             )
+            _check_prefixes_apart(settings.upload_prefix, settings.finals_prefix)
+            return settings
         except (IdPhotoError, ValueError) as exc:
             raise ConfigurationError(f"bad setting: {exc}") from exc
 
@@ -83,6 +85,12 @@ def _choice(value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
     return value
+
+
+def _check_prefixes_apart(upload: str, finals: str) -> None:
+    """Finals written under the upload prefix would trigger make-photo on our own output."""
+    if upload.startswith(finals) or finals.startswith(upload):
+        raise ValueError(f"FINALS_PREFIX {finals!r} and UPLOAD_PREFIX {upload!r} must not contain each other")
 
 
 def _prefix(value: str) -> str:

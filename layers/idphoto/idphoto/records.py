@@ -91,7 +91,10 @@ class PhotoRecord:
     finals: dict[str, dict[str, Any]] = field(default_factory=dict)
     claim_id: str | None = None
     lease_until: int = 0
-    attempts: int = 0
+    attempts: int = 0  # make attempts at this version, all events together
+    # Attempts per event (Lambda keeps an event's request id across its retries): the count that
+    # tells an event's last platform attempt, whatever other deliveries of the same upload did.
+    event_attempts: dict[str, int] = field(default_factory=dict)
     created_at: int = 0
     updated_at: int = 0
     expires_at: int = 0
@@ -173,6 +176,7 @@ class PhotoRecords:
             "claim_id": claim_id,
             "lease_until": now + lease_seconds,
             "attempts": 1,
+            "event_attempts": {claim_id: 1},
             "created_at": now,
             "updated_at": now,
             "expires_at": now + self._retention_seconds,  # the table's TTL attribute
@@ -207,29 +211,33 @@ class PhotoRecords:
         taken = self._conditional_update(
             current.key,
             "SET claim_id = :claim_id, lease_until = :lease_until, updated_at = :now,"
-            " attempts = attempts + :one",
+            " attempts = attempts + :one,"
+            " event_attempts.#event = if_not_exists(event_attempts.#event, :zero) + :one",
             "sequencer = :sequencer AND #status = :processing AND lease_until = :old_lease AND claim_id = :old_claim",
             {
                 "claim_id": claim_id,
                 "lease_until": lease_until,
                 "now": self.now(),
                 "one": 1,
+                "zero": 0,
                 "sequencer": current.sequencer,
                 "processing": Status.PROCESSING.value,
                 "old_lease": current.lease_until,
                 "old_claim": current.claim_id or "",
             },
+            names={"#event": claim_id},
         )
-        if not taken:
+        if taken is None:
             return Claim(ClaimOutcome.IN_FLIGHT, current)  # someone else took it over first
-        return Claim(ClaimOutcome.CLAIMED, current, attempt=current.attempts + 1)
+        attempt = int(_plain(_deserializer.deserialize(taken["event_attempts"]))[claim_id])
+        return Claim(ClaimOutcome.CLAIMED, current, attempt=attempt)
 
     def _restart(self, current: PhotoRecord, claim_id: str, lease_until: int) -> Claim:
         """A new round of attempts for a version that failed only because the vendor was out."""
         taken = self._conditional_update(
             current.key,
             "SET #status = :processing, claim_id = :claim_id, lease_until = :lease_until, updated_at = :now,"
-            " attempts = :one REMOVE error_code, error_message, vendor_code",
+            " attempts = :one, event_attempts = :fresh REMOVE error_code, error_message, vendor_code",
             "sequencer = :sequencer AND #status = :failed AND error_code = :exhausted AND updated_at = :old_updated",
             {
                 "processing": Status.PROCESSING.value,
@@ -241,26 +249,36 @@ class PhotoRecords:
                 "failed": Status.FAILED.value,
                 "exhausted": RETRIES_EXHAUSTED,
                 "old_updated": current.updated_at,
+                "fresh": {claim_id: 1},
             },
         )
-        if not taken:
+        if taken is None:
             return Claim(ClaimOutcome.IN_FLIGHT, current)
         return Claim(ClaimOutcome.CLAIMED, current, attempt=1)
 
-    def _conditional_update(self, key: str, update: str, condition: str, values: dict[str, Any]) -> bool:
+    def _conditional_update(
+        self,
+        key: str,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> dict[str, Any] | None:
+        """The updated attributes, or None when the condition failed."""
         try:
-            self._client.update_item(
+            answer = self._client.update_item(
                 TableName=self._table,
                 Key={"photo_key": {"S": key}},
                 UpdateExpression=update,
                 ConditionExpression=condition,
-                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeNames={"#status": "status", **(names or {})},
                 ExpressionAttributeValues=_values(values),
+                ReturnValues="UPDATED_NEW",
             )
         except ClientError as exc:
             _failed_item(exc)
-            return False
-        return True
+            return None
+        return dict(answer.get("Attributes", {}))
 
     def mark_ready(self, source: SourceObject, claim_id: str, made: MadePhoto, colors: list[str]) -> bool:
         return self._finish(
