@@ -154,7 +154,7 @@ def test_concurrent_requests_for_the_same_final_pay_exactly_once(
         thread.start()
     gate.set()
     for thread in threads:
-        thread.join(10)
+        thread.join(60)  # generous: a loaded 2-core machine is slow, the assertion is about money
 
     assert vendor.stats.billed_calls == 1
     assert len(results) == 8 and "ok" in results
