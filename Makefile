@@ -77,12 +77,12 @@ lint: .venv/.synced $(SAM)  ## ruff, mypy, cfn-lint, sam validate --lint, layer 
 	  --format requirements-txt --quiet | diff -u layers/idphoto/requirements.txt - \
 	  || { echo "layers/idphoto/requirements.txt is stale: run make requirements"; exit 1; }
 
-security: $(CHECKOV) $(DETECT_SECRETS)  ## checkov on the template, secret scan of every tracked file
+security: .venv/.synced $(CHECKOV) $(DETECT_SECRETS)  ## checkov on the template, secret scan of every tracked file
 	$(CHECKOV) --file template.yaml --framework cloudformation --compact --quiet --skip-download
-	git ls-files -z | xargs -0 $(DETECT_SECRETS)-hook --baseline .secrets.baseline
+	git ls-files -z ':!.secrets.baseline' | xargs -0 $(DETECT_SECRETS) scan | $(PY) -m ops.secrets_check .secrets.baseline
 
 secrets-baseline: $(DETECT_SECRETS)  ## re-record the known (fake) secrets after reviewing each new finding
-	git ls-files -z | xargs -0 $(DETECT_SECRETS) scan --baseline .secrets.baseline
+	git ls-files -z ':!.secrets.baseline' | xargs -0 $(DETECT_SECRETS) scan > .secrets.baseline
 
 audit: $(UV)  ## check the locked dependencies against vulnerability databases (needs internet)
 	$(UV) export --locked --all-groups --no-hashes --no-emit-project --format requirements-txt --quiet \

@@ -1,8 +1,12 @@
 """Cold start: import and initialise each function module in fresh processes, against the floor.
 
 The floor is the least any implementation must do at cold start: ``import boto3, requests`` and
-create the clients it will use. Each figure is the median of N fresh interpreter processes; the
-rows are measured interleaved, so machine noise hits them alike.
+create the clients it will use (:data:`bench.floor.COLD_START`). Ours imports the handler file with
+the layer on ``sys.path`` (module-level settings check, Powertools logger, metrics and, for get-photo,
+the API resolver) and builds what its first invocation would: clients, records, storage, vendor
+client. Each figure is the median of N fresh interpreter processes; the three kinds run interleaved,
+so machine noise hits them alike. One extra process per kind runs with ``-X importtime`` to say which
+imports make the difference (that flag inflates times, so only the shares are used).
 
     .venv/bin/python -m bench.cold_start [--runs 20]
 """
@@ -11,12 +15,23 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bench.floor import COLD_START as FLOOR
+from bench.report import Row, Section, median, ratio, table
+
+if TYPE_CHECKING:
+    from bench.context import Context
 
 ROOT = Path(__file__).resolve().parents[1]
+LAYER = ROOT / "layers" / "idphoto"
+BUILD = ROOT / ".aws-sam" / "build"
+BUILT_LAYER = BUILD / "IdPhotoLayer" / "python"
+TARGET = 1.3
 
 ENV = {
     "PHOTO_BUCKET": "bench-bucket",
@@ -28,14 +43,10 @@ ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
+    # Nothing of the person running it: no profile, config file or endpoint of theirs.
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
 }
-
-FLOOR = """
-import time; t = time.perf_counter()
-import boto3, requests
-boto3.client("s3"); boto3.client("dynamodb"); requests.Session()
-print(time.perf_counter() - t)
-"""
 
 HANDLER = """
 import time; t = time.perf_counter()
@@ -44,44 +55,167 @@ sys.path.insert(0, {layer!r})
 spec = importlib.util.spec_from_file_location("app", {path!r})
 module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
 from idphoto import services
-services.storage(); services.records(); services.vendor()
+services.{wiring}()
 print(time.perf_counter() - t)
 """
 
 
-def run(code: str) -> float:
-    env = {**os.environ, **ENV, "PYTHONDONTWRITEBYTECODE": "0"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)  # noqa: S603
-    return float(out.stdout.strip().splitlines()[-1])
+# As deployed: /opt/python is the built layer, read-only, so Python can neither find nor write
+# bytecode caches for it and compiles every module it imports from there at each cold start (boto3
+# comes with the runtime, compiled). Run with -B, the built tree gets no __pycache__ from us either.
+# And only what Lambda has is importable: the standard library, the runtime's AWS SDK and its
+# dependencies, the layer and the function; anything else (found in .venv here) fails as it would
+# there, so a dependency missing from the layer shows in this row instead of after a deployment.
+LAMBDA_ONLY = """
+import sys
+from pathlib import Path
+RUNTIME = {{"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3"}}
+SHIPPED = [Path(p) for p in {shipped!r}]
+class LambdaOnly:
+    def find_spec(self, name, path=None, target=None):
+        if "." in name or name in sys.stdlib_module_names or name in RUNTIME:
+            return None
+        if any((d / name).is_dir() or (d / (name + ".py")).is_file() for d in SHIPPED):
+            return None
+        raise ModuleNotFoundError(f"{{name}} is not in the layer, the function or the Lambda runtime")
+sys.meta_path.insert(0, LambdaOnly())
+"""
+BUILT_FLOOR = "import sys; sys.path.insert(0, {layer!r})\n" + FLOOR
+
+
+def kinds() -> dict[str, str]:
+    """Name -> code. Each handler builds the object its first invocation asks ``services`` for."""
+    codes = {
+        "floor": FLOOR,
+        "make-photo": HANDLER.format(
+            layer=str(LAYER), path=str(ROOT / "functions/make_photo/app.py"), wiring="maker"
+        ),
+        "get-photo": HANDLER.format(
+            layer=str(LAYER), path=str(ROOT / "functions/get_photo/app.py"), wiring="finals"
+        ),
+    }
+    if BUILT_LAYER.is_dir():
+        layer = str(BUILT_LAYER)
+        codes["floor as built"] = LAMBDA_ONLY.format(shipped=[layer]) + BUILT_FLOOR.format(layer=layer)
+        for kind, function, wiring in (
+            ("make-photo", "MakePhotoFunction", "maker"),
+            ("get-photo", "GetPhotoFunction", "finals"),
+        ):
+            folder = BUILD / function
+            codes[f"{kind} as built"] = LAMBDA_ONLY.format(shipped=[layer, str(folder)]) + HANDLER.format(
+                layer=layer, path=str(folder / "app.py"), wiring=wiring
+            )
+    return codes
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PHOTO", "DEFAULT_"))}
+    return env | ENV
+
+
+def run_once(code: str, *flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, *flags, "-c", code], env=_env(), capture_output=True, text=True, check=True, cwd=ROOT
+    )
+
+
+def seconds(code: str, built: bool) -> float:
+    return float(run_once(code, *(["-B"] if built else [])).stdout.strip().splitlines()[-1])
+
+
+def measure(runs: int) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """Samples per kind, and the kinds that cannot start at all with the last line of their error."""
+    codes = kinds()
+    failed: dict[str, str] = {}
+    for name, code in list(codes.items()):
+        try:
+            seconds(code, "built" in name)  # warm the bytecode caches and the page cache once
+        except subprocess.CalledProcessError as exc:
+            failed[name] = (exc.stderr.strip().splitlines() or ["no output"])[-1]
+            del codes[name]
+    samples: dict[str, list[float]] = {name: [] for name in codes}
+    for _ in range(runs):
+        for name, code in codes.items():
+            samples[name].append(seconds(code, "built" in name))
+    return samples, failed
+
+
+def import_shares(code: str) -> Counter[str]:
+    """Self time of each top-level package imported (microseconds, under ``-X importtime``)."""
+    shares: Counter[str] = Counter()
+    for line in run_once(code, "-X", "importtime").stderr.splitlines():
+        parts = line.removeprefix("import time:").split("|")
+        if len(parts) == 3 and parts[0].strip().isdigit():
+            shares[parts[2].strip().split(".")[0]] += int(parts[0])
+    return shares
+
+
+def extra_imports(kind: str) -> str:
+    """The packages a handler imports beyond the floor's, largest first."""
+    codes = kinds()
+    ours, floor = import_shares(codes[kind]), import_shares(codes["floor"])
+    extra = {name: us for name, us in ours.items() if name not in floor}
+    total = sum(ours.values())
+    top = sorted(extra.items(), key=lambda item: -item[1])[:4]
+    listed = ", ".join(f"{name} {us / total:.0%}" for name, us in top)
+    return f"{kind}: {sum(extra.values()) / total:.0%} of its import time is beyond the floor's ({listed})"
+
+
+def rows(samples: dict[str, list[float]], failed: dict[str, str]) -> list[Row]:
+    runs = len(samples["floor"])
+    out = []
+    for kind in ("make-photo", "get-photo", "make-photo as built", "get-photo as built"):
+        if kind in failed:
+            out.append(Row(f"cold start {kind}", f"fails: {failed[kind]}", target=f"<= {TARGET}", met=False))
+        if kind not in samples:
+            continue
+        floor_kind = "floor as built" if "built" in kind else "floor"
+        ours, floor = median(samples[kind]), median(samples[floor_kind])
+        out.append(
+            Row(
+                f"cold start {kind}: import + init (median of {runs} processes)",
+                f"{ours * 1000:.0f} ms",
+                f"{floor * 1000:.0f} ms",
+                ratio(ours, floor),
+                f"<= {TARGET}",
+                ours / floor <= TARGET,
+            )
+        )
+    return out
+
+
+def run(ctx: Context) -> Section:
+    runs = 2 if ctx.quick else 20
+    ctx.progress(f"cold start: {runs} fresh processes per kind, interleaved")
+    samples, failed = measure(runs)
+    section = Section(rows(samples, failed))
+    built = (
+        '"as built": the `sam build` output (`.aws-sam/build`), layer on `sys.path` without bytecode '
+        "caches, as Lambda's read-only /opt runs it (the floor's requests from the same build)"
+        if "floor as built" in samples
+        else 'no `.aws-sam/build` (run `make build`): the "as built" rows are missing'
+    )
+    # Which imports make the difference: two more processes per kind, skipped in a smoke run.
+    shares = (
+        ""
+        if ctx.quick
+        else " "
+        + "; ".join(extra_imports(k) for k in ("make-photo", "get-photo"))
+        + " (shares of import time under `-X importtime`)."
+    )
+    section.notes.append(
+        "Cold start: fresh `python -c` processes, timed inside from the first import to the clients "
+        "built (interpreter start-up excluded, same for both); floor = `import boto3, requests` + S3 and "
+        f"DynamoDB clients + a session; {built}.{shares}"
+    )
+    return section
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
-    layer = str(ROOT / "layers" / "idphoto")
-    rows = {
-        "floor: import boto3, requests + clients": FLOOR,
-        "make-photo: import + init": HANDLER.format(
-            layer=layer, path=str(ROOT / "functions/make_photo/app.py")
-        ),
-        "get-photo: import + init": HANDLER.format(
-            layer=layer, path=str(ROOT / "functions/get_photo/app.py")
-        ),
-    }
-    for code in rows.values():
-        run(code)  # warm the bytecode caches once
-    times: dict[str, list[float]] = {name: [] for name in rows}
-    for _ in range(args.runs):
-        for name, code in rows.items():
-            times[name].append(run(code))
-    floor = statistics.median(times[next(iter(rows))])
-    print(f"| what | median ms (n={args.runs}) | ratio to floor | target |")
-    print("|---|---|---|---|")
-    for name, samples in times.items():
-        median = statistics.median(samples)
-        target = "" if name.startswith("floor") else "<= 1.3"
-        print(f"| {name} | {median * 1000:.0f} | {median / floor:.2f} | {target} |")
+    print(table(rows(*measure(args.runs))))
 
 
 if __name__ == "__main__":

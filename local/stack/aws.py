@@ -6,8 +6,10 @@ it over HTTP like it would to AWS: the endpoint is the only difference. Credenti
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
+import threading
 from typing import Any, Final
 
 import boto3
@@ -37,12 +39,39 @@ def check_port_free(host: str, port: int) -> None:
             raise PortInUse(f"{host}:{port} is in use ({exc.strerror}); choose another port") from None
 
 
+_ATOMIC_WRITES = threading.Lock()
+_WRITE_METHODS = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+
+
+def make_dynamodb_writes_atomic() -> None:
+    """Serialise moto's DynamoDB writes, as DynamoDB serialises writes to one item.
+
+    moto evaluates a condition and then writes, unlocked: two concurrent conditional writes can both
+    pass (seen here in 2 of 200 racing claims). Our pay-once and make-once guarantees rest on
+    DynamoDB's atomic conditional writes, so the emulation must give them. Idempotent.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in _WRITE_METHODS:
+        method = getattr(DynamoDBBackend, name)
+        if getattr(method, "_idphoto_atomic", False):
+            continue
+
+        def atomic(self: Any, *args: Any, __method: Any = method, **kwargs: Any) -> Any:
+            with _ATOMIC_WRITES:
+                return __method(self, *args, **kwargs)
+
+        atomic._idphoto_atomic = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, functools.wraps(method)(atomic))
+
+
 class MotoServer:
     """moto's state lives in this process, not in the server: each start and stop empties it, so every
     stack starts from an empty account even when an earlier one ran in the same process."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 4566) -> None:
         check_port_free(host, port)
+        make_dynamodb_writes_atomic()
         # werkzeug logs every request at INFO: thousands of lines for one demo.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)

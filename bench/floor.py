@@ -1,0 +1,152 @@
+"""The floor: the least any implementation of idphoto must do, written plainly, to measure ours against.
+
+* cold start: ``import boto3, requests`` and create the S3 and DynamoDB clients and an HTTP session;
+* make a photo: one presign (local), one vendor POST, one ``put_item`` of the result;
+* status: one ``get_item``, answered as JSON;
+* a kept final: one ``get_item`` and one presign per URL of the answer (photo and print sheet: the
+  answer carries both, as ours does);
+* the first (billed) final: one ``get_item``, the billed ``get_pic_3``, two downloads, two
+  ``put_object``, one ``update_item`` recording the copy, two presigns. No claim before the billed call:
+  that is the price of pay-once under concurrency, which the floor does not attempt (two concurrent
+  requests for the same final may both pay: :meth:`Floor.finals`).
+
+Its records live under their own keys (``floor/...``) in the stack's table and its copies under
+``finals/floor/...`` in the stack's bucket, so it never touches ours and never triggers make-photo.
+Only boto3, requests and the standard library are imported here: child processes (peak RSS) import
+this module as the floor's whole program.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, Final
+
+import boto3
+import requests
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.config import Config
+
+MAKE_PATH: Final = "/aliyun_api/pic_handle_3"
+FINAL_PATH: Final = "/get_pic_3"
+RECORD_PREFIX: Final = "floor/"
+# What ours sends with the template's defaults (spec 1, white, print type 1): equal work at the vendor.
+WHITE: Final = 0xFFFFFF
+VENDOR_OPTIONS: Final = {
+    "spec_id": 1,
+    "background_color": [{"start_color": WHITE, "color_name": "white", "enc_color": WHITE}],
+    "print_type": 1,
+}
+URL_TTL_SECONDS: Final = 300
+TIMEOUT: Final = (3.05, 60.0)
+
+COLD_START: Final = """
+import time; t = time.perf_counter()
+import boto3, requests
+boto3.client("s3"); boto3.client("dynamodb"); requests.Session()
+print(time.perf_counter() - t)
+"""
+
+_deserialize = TypeDeserializer().deserialize
+
+
+class Floor:
+    def __init__(self, bucket: str, table: str, vendor_url: str, appcode: str) -> None:
+        self.bucket = bucket
+        self.table = table
+        self._vendor = vendor_url.rstrip("/")
+        self._auth = {"Authorization": f"APPCODE {appcode}"}
+        session = boto3.session.Session()
+        self._s3: Any = session.client("s3", config=Config(signature_version="s3v4"))
+        self._dynamodb: Any = session.client("dynamodb")
+        self._http = requests.Session()
+
+    @classmethod
+    def from_env(cls) -> Floor:
+        """In a child process: the stack's environment, as the handlers see it."""
+        env = os.environ
+        return cls(env["PHOTO_BUCKET"], env["PHOTOS_TABLE"], env["VENDOR_BASE_URL"], env["BENCH_APPCODE"])
+
+    def make_photo(self, key: str, version_id: str | None, record_key: str | None = None) -> str:
+        """Presign, POST to the vendor, record the answer; returns the record's key."""
+        params = {"Bucket": self.bucket, "Key": key} | ({"VersionId": version_id} if version_id else {})
+        pic_url = self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=120)
+        answer = self._http.post(
+            self._vendor + MAKE_PATH,
+            json={"pic_url": pic_url, **VENDOR_OPTIONS},
+            headers=self._auth,
+            timeout=TIMEOUT,
+        ).json()
+        if answer.get("code") != 200:
+            raise RuntimeError(f"the vendor refused the floor's photo: {answer}")
+        record_key = record_key or RECORD_PREFIX + key
+        self._dynamodb.put_item(
+            TableName=self.table,
+            Item={
+                "photo_key": {"S": record_key},
+                "status": {"S": "READY"},
+                "names": {"L": [{"S": n} for n in answer["final_pic_name"]]},
+                "previews": {"L": [{"S": u} for u in answer["wm_pic_url"]]},
+                "sheet_previews": {"L": [{"S": u} for u in answer["print_wm_pic_url"]]},
+                "sheet_count": {"N": str(answer["one_sheet_num"])},
+                "updated_at": {"N": str(int(time.time()))},
+            },
+        )
+        return record_key
+
+    def status(self, record_key: str) -> dict[str, Any]:
+        item = self._get(record_key)
+        body = {name: _deserialize(value) for name, value in item.items()}
+        return {"statusCode": 200, "body": json.dumps(body, default=str)}
+
+    def finals(self, record_key: str) -> dict[str, Any]:
+        """What a client's finals request gets: the kept copy, or else the billed fetch (no claim)."""
+        item = self._get(record_key)
+        if "kept" in item:
+            return self._links(item["kept"]["M"]["photo"]["S"], item["kept"]["M"]["sheet"]["S"])
+        return self._bill(record_key, item)
+
+    def billed_final(self, record_key: str) -> dict[str, Any]:
+        return self._bill(record_key, self._get(record_key))
+
+    def _bill(self, record_key: str, item: dict[str, Any]) -> dict[str, Any]:
+        name = item["names"]["L"][0]["S"]
+        answer = self._http.get(
+            self._vendor + FINAL_PATH, params={"file_name": name}, headers=self._auth, timeout=TIMEOUT
+        ).json()
+        if answer.get("code") != 200:
+            raise RuntimeError(f"the vendor refused the floor's final: {answer}")
+        photo_key, sheet_key = f"finals/{record_key}/white.jpg", f"finals/{record_key}/white_print.jpg"
+        for url, key in ((answer["file_name"], photo_key), (answer["file_name_list"], sheet_key)):
+            body = self._http.get(url, timeout=TIMEOUT).content
+            self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="image/jpeg")
+        self._dynamodb.update_item(
+            TableName=self.table,
+            Key={"photo_key": {"S": record_key}},
+            UpdateExpression="SET kept = :kept",
+            ExpressionAttributeValues={
+                ":kept": {"M": {"photo": {"S": photo_key}, "sheet": {"S": sheet_key}}}
+            },
+        )
+        return self._links(photo_key, sheet_key)
+
+    def kept_final(self, record_key: str) -> dict[str, Any]:
+        kept = self._get(record_key)["kept"]["M"]
+        return self._links(kept["photo"]["S"], kept["sheet"]["S"])
+
+    def _get(self, record_key: str) -> dict[str, Any]:
+        item: dict[str, Any] = self._dynamodb.get_item(
+            TableName=self.table, Key={"photo_key": {"S": record_key}}
+        )["Item"]
+        return item
+
+    def _links(self, photo_key: str, sheet_key: str) -> dict[str, Any]:
+        urls = [
+            self._s3.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=URL_TTL_SECONDS
+            )
+            for key in (photo_key, sheet_key)
+        ]
+        body = {"finals": [{"color": "white", "photo_url": urls[0], "sheet_url": urls[1]}]}
+        return {"statusCode": 200, "body": json.dumps(body)}

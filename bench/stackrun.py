@@ -1,0 +1,222 @@
+"""The local stack as the benchmarks use it: one stack per run, handlers tapped, events built.
+
+A :class:`Tap` replaces a function's handler on the stack with a wrapper that times each invocation
+and tallies its AWS calls and vendor HTTP (:mod:`bench.probe`). Invocations arriving through the stack
+(S3 upload -> notification -> SQS -> pump -> async invoker) are timed where Lambda would bill them:
+from the handler's entry to its return. :meth:`Tap.direct` runs the same wrapper on the calling
+thread, which is how the API sections replay one event many times beside the floor.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import quote, unquote_plus
+
+from bench import probe
+from bench.probe import Tally
+from local.stack import Ports, Stack, start_stack
+from local.stack.apigateway import Request, compile_routes, find_route, proxy_event
+from local.stack.lambdas import LocalFunction
+
+MAKE: Final = "MakePhotoFunction"
+GET: Final = "GetPhotoFunction"
+# Throughput needs 20 make-photo environments; sequential sections are unaffected by the number.
+CONCURRENCY: Final = 20
+# Lambda retries a failed asynchronous invocation after about 1 and 2 minutes; a benchmark waits for
+# every upload to end, so a retry must come within seconds (the semantics are the same).
+RETRY_DELAYS: Final = (0.2, 0.4)
+
+
+def event_key(event: dict[str, Any]) -> str:
+    """The S3 key of an S3 event (decoded), or the path parameter of an API event."""
+    records = event.get("Records")
+    if records:
+        return unquote_plus(records[0]["s3"]["object"]["key"])
+    return str((event.get("pathParameters") or {}).get("key", ""))
+
+
+@dataclass
+class Invocation:
+    event: dict[str, Any]
+    seconds: float
+    tally: Tally
+    result: Any = None
+    error: BaseException | None = None
+    held: bool = False
+    cpu_s: float = 0.0  # CPU of the handler's own thread (client side of AWS and vendor calls included)
+    ended: float = field(default_factory=time.monotonic)  # made right when the handler returned
+
+    @property
+    def started(self) -> float:
+        return self.ended - self.seconds
+
+    @property
+    def key(self) -> str:
+        return event_key(self.event)
+
+    @property
+    def outcome(self) -> str:
+        if self.error is not None:
+            return f"error {type(self.error).__name__}"
+        if isinstance(self.result, dict) and "results" in self.result:
+            return ",".join(r["outcome"] for r in self.result["results"])
+        if isinstance(self.result, dict) and "statusCode" in self.result:
+            return str(self.result["statusCode"])
+        return "held" if self.held else "?"
+
+
+class Tap:
+    def __init__(self, function: LocalFunction) -> None:
+        self.function = function
+        self.handler = function.handler  # what runs inside the tap: ours, or the floor (see swapped)
+        self.calls: list[Invocation] = []
+        self._changed = threading.Condition()
+        # Events for which this returns True are recorded but not run (a child process runs them).
+        self.hold: Callable[[dict[str, Any]], bool] | None = None
+        function.handler = self._run
+
+    def _run(self, event: dict[str, Any], context: Any) -> Any:
+        if self.hold is not None and self.hold(event):
+            self._record(Invocation(event, 0.0, Tally(), result={"held": True}, held=True))
+            return {"held": True}
+        with probe.tallying() as tally:
+            cpu, started = time.thread_time(), time.perf_counter()
+            try:
+                result = self.handler(event, context)
+            except BaseException as exc:
+                self._record(Invocation(event, time.perf_counter() - started, tally, error=exc))
+                raise
+            seconds = time.perf_counter() - started
+            self._record(Invocation(event, seconds, tally, result, cpu_s=time.thread_time() - cpu))
+        return result
+
+    def _record(self, invocation: Invocation) -> None:
+        with self._changed:
+            self.calls.append(invocation)
+            self._changed.notify_all()
+
+    @property
+    def count(self) -> int:
+        with self._changed:
+            return len(self.calls)
+
+    def wait_for(self, count: int, timeout: float) -> list[Invocation]:
+        """Block until ``count`` invocations have ended; returns them all."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(self.calls) >= count, timeout):
+                raise TimeoutError(f"{self.function.spec.name}: {len(self.calls)} of {count} invocations")
+            return list(self.calls)
+
+    @contextmanager
+    def swapped(self, handler: Callable[[dict[str, Any], Any], Any]) -> Iterator[None]:
+        """Run ``handler`` instead of ours, through the same stack (the floor's throughput)."""
+        ours, self.handler = self.handler, handler
+        try:
+            yield
+        finally:
+            self.handler = ours
+
+    def direct(self, event: dict[str, Any]) -> Invocation:
+        """Invoke on this thread (warm, like a reused environment) and return what it did."""
+        self._run(event, self.function.context())
+        with self._changed:
+            return self.calls[-1]
+
+
+# CPU seconds of each call the stand-in answered, measured on its request thread (it runs in this
+# process, beside moto and the handlers, so the process's CPU is shared out among the three).
+VENDOR_CPU: Final[list[float]] = []
+_vendor_cpu_lock = threading.Lock()
+
+
+def _meter_vendor() -> None:
+    from local.standin import server
+
+    original = server.Handler._vendor_call
+    if getattr(original, "_bench_metered", False):
+        return
+
+    def metered(handler: server.Handler, call: str) -> None:
+        cpu = time.thread_time()
+        try:
+            original(handler, call)
+        finally:
+            with _vendor_cpu_lock:
+                VENDOR_CPU.append(time.thread_time() - cpu)
+
+    metered._bench_metered = True  # type: ignore[attr-defined]
+    server.Handler._vendor_call = metered  # type: ignore[method-assign, assignment]
+
+
+class BenchStack:
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        probe.install(stack.vendor_url)
+        _meter_vendor()
+        self.make = Tap(stack.functions[MAKE])
+        self.get = Tap(stack.functions[GET])
+        api = stack.template.apis[0]
+        self._routes = compile_routes(api.routes)
+        self._api = api
+        self._port = int(stack.api_url.split(":")[2].split("/")[0])
+
+    def upload_and_wait(self, key: str, body: bytes, timeout: float = 60.0) -> Invocation:
+        """Upload (no metadata: the deployment's defaults) and wait for make-photo to finish it."""
+        seen = self.make.count
+        return self.wait_key(self.stack.upload(key, body), seen, timeout)
+
+    def wait_key(self, full_key: str, seen: int, timeout: float) -> Invocation:
+        """The first invocation for ``full_key`` after the ``seen`` first ones."""
+        deadline = time.monotonic() + timeout
+        while True:
+            calls = self.make.wait_for(seen + 1, max(0.0, deadline - time.monotonic()))
+            for invocation in calls[seen:]:
+                if invocation.key == full_key:
+                    return invocation
+            seen = len(calls)
+
+    def api_event(self, method: str, route: str, key: str, query: str = "") -> dict[str, Any]:
+        """The proxy event the local API Gateway would build for ``method /route/key?query``."""
+        raw_path = f"/{route}/{quote(key, safe='/')}"
+        found = find_route(self._routes, method, raw_path)
+        if found is None:
+            raise ValueError(f"no route for {method} {raw_path}")
+        request = Request(
+            method=method,
+            raw_path=raw_path,
+            query=query,
+            headers=[("Host", f"127.0.0.1:{self._port}"), ("User-Agent", "bench")],
+            body=b"",
+            source_ip="127.0.0.1",
+            port=self._port,
+        )
+        return proxy_event(
+            request,
+            found[0],
+            found[1],
+            stage=self._api.stage,
+            api_id=self._api.rest_api_id,
+            account_id=self.stack.template.pseudo.account_id,
+        )
+
+    def vendor_latency(self, milliseconds: int) -> None:
+        self.stack.vendor_faults({"latency_ms": milliseconds or None})
+
+    def version_of(self, invocation: Invocation) -> str | None:
+        version: str | None = invocation.event["Records"][0]["s3"]["object"].get("versionId")
+        return version
+
+
+@contextmanager
+def bench_stack() -> Iterator[BenchStack]:
+    with start_stack(
+        ports=Ports.ephemeral(),
+        parameters={"MakePhotoConcurrency": str(CONCURRENCY)},
+        retry_delays=RETRY_DELAYS,
+    ) as stack:
+        yield BenchStack(stack)
