@@ -60,9 +60,10 @@ print(time.perf_counter() - t)
 """
 
 
-# As deployed: /opt/python is the built layer, read-only, so Python can neither find nor write
-# bytecode caches for it and compiles every module it imports from there at each cold start (boto3
-# comes with the runtime, compiled). Run with -B, the built tree gets no __pycache__ from us either.
+# As deployed: /opt/python is the built layer, read-only, so Python cannot write bytecode caches
+# there: it uses the .pyc files the build shipped (layers/idphoto/Makefile precompiles them) and
+# compiles anything else at each cold start (boto3 comes with the runtime, compiled). Run with -B,
+# the built tree gets no __pycache__ from us either.
 # And only what Lambda has is importable: the standard library, the runtime's AWS SDK and its
 # dependencies, the layer and the function; anything else (found in .venv here) fails as it would
 # there, so a dependency missing from the layer shows in this row instead of after a deployment.
@@ -190,8 +191,8 @@ def run(ctx: Context) -> Section:
     samples, failed = measure(runs)
     section = Section(rows(samples, failed))
     built = (
-        '"as built": the `sam build` output (`.aws-sam/build`), layer on `sys.path` without bytecode '
-        "caches, as Lambda's read-only /opt runs it (the floor's requests from the same build)"
+        '"as built": the `sam build` output (`.aws-sam/build`), layer on `sys.path` with only the bytecode '
+        "the build shipped, as Lambda's read-only /opt runs it (the floor's requests from the same build)"
         if "floor as built" in samples
         else 'no `.aws-sam/build` (run `make build`): the "as built" rows are missing'
     )

@@ -77,6 +77,12 @@ def run(ctx: Context) -> Section:
         f"Sizes: deflate zips of `.aws-sam/build/<LogicalId>` as `sam deploy` uploads them; the layer's "
         f"floor is requests + urllib3, idna, certifi, charset_normalizer from the same build. Everything "
         f"unzipped: {mb(total_raw)} of Lambda's {UNZIPPED_LIMIT_MB} MB. The built layer holds {pyc} .pyc "
-        "files: on Lambda's read-only /opt every cold start compiles what it imports from the layer."
+        "files"
+        + (
+            " (layers/idphoto/Makefile precompiles it: Lambda's /opt is read-only, so without them every"
+            " cold start compiles what it imports)."
+            if pyc
+            else ": on Lambda's read-only /opt every cold start compiles what it imports from the layer."
+        )
     )
     return section
