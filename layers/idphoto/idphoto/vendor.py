@@ -26,6 +26,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from idphoto.errors import GatewayError, VendorError, VendorRejected, VendorUnavailable
 from idphoto.observability import count, count_by, logger, metrics
 from idphoto.options import PhotoOptions
+from idphoto.tracing import subsegment
 
 MAKE_PATH: Final = "/aliyun_api/pic_handle_3"
 FINAL_PATH: Final = "/get_pic_3"
@@ -120,17 +121,21 @@ class VendorClient:
         appcode = self._appcode()
         started = self._clock()
         count("VendorCalls")
-        try:
-            return self._exchange(method, path, read_timeout, appcode, **kwargs)
-        except VendorError as exc:
-            exc.redact(appcode)
-            label = getattr(exc, "gateway_code", None) or str(exc.vendor_code or type(exc).__name__)
-            count("VendorFailuresTotal")  # the alarm's numerator, beside the per-code breakdown
-            count_by("VendorFailures", "code", label)
-            raise
-        finally:
-            latency_ms = (self._clock() - started) * 1000
-            metrics.add_metric(name="VendorLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
+        with subsegment(f"vendor {path}", method, self._base_url + path) as traced:
+            try:
+                return self._exchange(method, path, read_timeout, appcode, **kwargs)
+            except VendorError as exc:
+                exc.redact(appcode)
+                label = getattr(exc, "gateway_code", None) or str(exc.vendor_code or type(exc).__name__)
+                traced.error, traced.fault = not exc.transient, exc.transient
+                traced.throttle = "throttled" in exc.message
+                traced.annotations["vendor_code"] = label
+                count("VendorFailuresTotal")  # the alarm's numerator, beside the per-code breakdown
+                count_by("VendorFailures", "code", label)
+                raise
+            finally:
+                latency_ms = (self._clock() - started) * 1000
+                metrics.add_metric(name="VendorLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
 
     def _exchange(
         self, method: str, path: str, read_timeout: float, appcode: str, **kwargs: Any
