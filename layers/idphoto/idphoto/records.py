@@ -225,7 +225,7 @@ class PhotoRecords:
                 "old_lease": current.lease_until,
                 "old_claim": current.claim_id or "",
             },
-            names={"#event": claim_id},
+            {"#status": "status", "#event": claim_id},
         )
         if taken is None:
             return Claim(ClaimOutcome.IN_FLIGHT, current)  # someone else took it over first
@@ -251,6 +251,7 @@ class PhotoRecords:
                 "old_updated": current.updated_at,
                 "fresh": {claim_id: 1},
             },
+            {"#status": "status"},
         )
         if taken is None:
             return Claim(ClaimOutcome.IN_FLIGHT, current)
@@ -262,16 +263,17 @@ class PhotoRecords:
         update: str,
         condition: str,
         values: dict[str, Any],
-        names: dict[str, str] | None = None,
+        names: dict[str, str],
     ) -> dict[str, Any] | None:
-        """The updated attributes, or None when the condition failed."""
+        """Every conditional write but the claim's put: the updated attributes, or None when the
+        condition failed (someone else's write came first); any other error propagates."""
         try:
             answer = self._client.update_item(
                 TableName=self._table,
                 Key={"photo_key": {"S": key}},
                 UpdateExpression=update,
                 ConditionExpression=condition,
-                ExpressionAttributeNames={"#status": "status", **(names or {})},
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues=_values(values),
                 ReturnValues="UPDATED_NEW",
             )
@@ -315,31 +317,22 @@ class PhotoRecords:
         return self._finish(source, claim_id, {"last_error": last_error, "lease_until": 0})
 
     def _finish(self, source: SourceObject, claim_id: str, values: dict[str, Any]) -> bool:
+        """Write an attempt's outcome, only while this claim still holds this version."""
         values = {k: v for k, v in values.items() if v is not None}
         values["updated_at"] = self.now()
-        names = {f"#{k}": k for k in values}
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"photo_key": {"S": source.key}},
-                UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in values),
-                ConditionExpression=(
-                    "sequencer = :expected_sequencer AND claim_id = :expected_claim AND #status = :processing"
-                ),
-                ExpressionAttributeNames={**names, "#status": "status"},
-                ExpressionAttributeValues=_values(
-                    {
-                        **values,
-                        "expected_sequencer": source.sequencer,
-                        "expected_claim": claim_id,
-                        "processing": Status.PROCESSING.value,
-                    }
-                ),
-            )
-        except ClientError as exc:
-            _failed_item(exc)
-            return False  # a newer version or a takeover owns the item now: its result wins
-        return True
+        written = self._conditional_update(
+            source.key,
+            "SET " + ", ".join(f"#{k} = :{k}" for k in values),
+            "sequencer = :expected_sequencer AND claim_id = :expected_claim AND #status = :processing",
+            {
+                **values,
+                "expected_sequencer": source.sequencer,
+                "expected_claim": claim_id,
+                "processing": Status.PROCESSING.value,
+            },
+            {**{f"#{k}": k for k in values}, "#status": "status"},
+        )
+        return written is not None  # None: a newer version or a takeover owns the item: its result wins
 
     # --- finals ---------------------------------------------------------------------------------
 
@@ -386,28 +379,14 @@ class PhotoRecords:
         return self._set_final(record, color, state, "attribute_exists(finals.#color)", {})
 
     def release_final(self, record: PhotoRecord, color: str, claim_id: str) -> bool:
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"photo_key": {"S": record.key}},
-                UpdateExpression="REMOVE finals.#color",
-                ConditionExpression=(
-                    "sequencer = :sequencer AND finals.#color.#state = :fetching"
-                    " AND finals.#color.claim_id = :claim_id"
-                ),
-                ExpressionAttributeNames={"#color": color, "#state": "state"},
-                ExpressionAttributeValues=_values(
-                    {
-                        "sequencer": record.sequencer,
-                        "fetching": FinalState.FETCHING.value,
-                        "claim_id": claim_id,
-                    }
-                ),
-            )
-        except ClientError as exc:
-            _failed_item(exc)
-            return False
-        return True
+        released = self._conditional_update(
+            record.key,
+            "REMOVE finals.#color",
+            "sequencer = :sequencer AND finals.#color.#state = :fetching AND finals.#color.claim_id = :claim_id",
+            {"sequencer": record.sequencer, "fetching": FinalState.FETCHING.value, "claim_id": claim_id},
+            {"#color": color, "#state": "state"},
+        )
+        return released is not None
 
     def _set_final(
         self, record: PhotoRecord, color: str, state: dict[str, Any], condition: str, values: dict[str, Any]
@@ -415,21 +394,14 @@ class PhotoRecords:
         names = {"#color": color}
         if "#state" in condition:
             names["#state"] = "state"
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"photo_key": {"S": record.key}},
-                UpdateExpression="SET finals.#color = :final, updated_at = :updated_at",
-                ConditionExpression=f"sequencer = :sequencer AND ({condition})",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=_values(
-                    {**values, "final": state, "updated_at": self.now(), "sequencer": record.sequencer}
-                ),
-            )
-        except ClientError as exc:
-            _failed_item(exc)
-            return False
-        return True
+        written = self._conditional_update(
+            record.key,
+            "SET finals.#color = :final, updated_at = :updated_at",
+            f"sequencer = :sequencer AND ({condition})",
+            {**values, "final": state, "updated_at": self.now(), "sequencer": record.sequencer},
+            names,
+        )
+        return written is not None
 
 
 def _failed_item(exc: ClientError) -> dict[str, Any]:
