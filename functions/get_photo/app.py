@@ -43,13 +43,13 @@ from idphoto.errors import (
     VendorError,
 )
 from idphoto.observability import logger, metrics
+from idphoto.options import COLOR_NAME_PATTERN
 from idphoto.records import PhotoRecord
 from idphoto.source import principal_id
 
 MAX_KEY_LENGTH = 1024  # S3's own limit, in bytes of UTF-8
 SAFETY_SECONDS = 2.0
-COLOR_PATTERN: Final = r"^[a-z0-9][a-z0-9_-]{0,31}$"
-_COLOR = re.compile(COLOR_PATTERN)
+_COLOR = re.compile(COLOR_NAME_PATTERN)
 API_VERSION: Final = "1.0.0"
 # The handler's own switch (not a deployment setting of the domain, hence not in idphoto.config).
 VALIDATION: Final = os.environ.get("API_VALIDATION", "off").strip().lower() == "on"
@@ -112,7 +112,9 @@ KeyParam = Annotated[
 ColorQuery = Annotated[
     str | None,
     _param(
-        "Query", pattern=COLOR_PATTERN, description="one of the photo's colours; all colours when left out"
+        "Query",
+        pattern=COLOR_NAME_PATTERN,
+        description="one of the photo's colours; all colours when left out",
     ),
 ]
 

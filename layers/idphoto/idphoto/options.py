@@ -37,7 +37,9 @@ NAMED_COLORS: Final[Mapping[str, int]] = {
     "grey": 0xBFBFBF,
 }
 
-_COLOR_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+# A colour's name: how an upload names it and how the API asks for its final.
+COLOR_NAME_PATTERN: Final = rf"^[a-z0-9][a-z0-9_-]{{0,{MAX_COLOR_NAME_LENGTH - 1}}}$"
+_COLOR_NAME = re.compile(COLOR_NAME_PATTERN)
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
 _CLOTHES = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Lists take ',' or '|': `aws s3 cp --metadata k=v,k2=v2` splits on commas, so there a person writes
@@ -196,7 +198,7 @@ def parse_background(value: str) -> tuple[BackgroundColor, ...]:
         top, top_name = _parse_color_value(top_text)
         bottom, bottom_name = _parse_color_value(bottom_text) if bottom_text else (top, top_name)
         name = name.strip().lower() or (top_name if top == bottom else f"{top_name}-{bottom_name}")
-        if len(name) > MAX_COLOR_NAME_LENGTH or not _COLOR_NAME.fullmatch(name):
+        if not _COLOR_NAME.fullmatch(name):
             raise ValueError(f"colour name {name!r} must be 1-{MAX_COLOR_NAME_LENGTH} of a-z, 0-9, '-', '_'")
         colors.append(BackgroundColor(name, top, bottom))
     if len(colors) > MAX_COLORS:
