@@ -21,6 +21,8 @@ DETECT_SECRETS := $(CACHE)/tools/bin/detect-secrets
 AWSCLI := $(CACHE)/tools/bin/aws
 PY := .venv/bin/python
 MODEL := $(CACHE)/models/selfie_segmentation.tflite
+# The local stack's IAM policy evaluator (npm @cloud-copilot/iam-simulate, pinned by package-lock.json).
+IAM_EVALUATOR := local/iam/node_modules/.installed
 
 export UV_CACHE_DIR := $(CACHE)/uv
 export UV_TOOL_DIR := $(CACHE)/tools
@@ -61,7 +63,11 @@ $(AWSCLI): | $(UV)
 $(MODEL): .venv/.synced
 	$(PY) -m local.standin.models
 
-setup: .venv/.synced $(SAM) $(AWSCLI) $(MODEL)  ## install everything (venv, SAM CLI, AWS CLI, the stand-in's model)
+$(IAM_EVALUATOR): local/iam/package.json local/iam/package-lock.json
+	cd local/iam && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: .venv/.synced $(SAM) $(AWSCLI) $(MODEL) $(IAM_EVALUATOR)  ## install everything (venv, SAM CLI, AWS CLI, the stand-in's model, the IAM evaluator)
 
 requirements: $(UV)  ## export the layer's requirements.txt from uv.lock
 	$(UV) export --locked --no-default-groups --no-hashes --no-emit-project --no-header \

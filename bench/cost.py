@@ -41,8 +41,7 @@ from bench.context import FLOOR_SOURCE_KEY
 from bench.floor import Floor
 from bench.report import Row, Section, ratio
 from bench.stackrun import GET, MAKE, Invocation
-from local.stack.cfn_yaml import load_template
-from local.stack.template import TEMPLATE_PATH
+from local.stack.template import TEMPLATE_PATH, load
 
 if TYPE_CHECKING:
     from bench.context import Context
@@ -355,13 +354,9 @@ def moto_claim_races(stack: Any, trials: int = RACE_TRIALS) -> int:
 
 
 def memory_mb() -> tuple[int, str]:
-    """make-photo's memory and architecture as the template declares them (Globals or its own)."""
-    template = load_template(TEMPLATE_PATH)
-    globals_ = template.get("Globals", {}).get("Function", {})
-    own = template["Resources"][MAKE]["Properties"]
-    memory = int(own.get("MemorySize", globals_.get("MemorySize", 128)))
-    architectures = own.get("Architectures", globals_.get("Architectures", ["x86_64"]))
-    return memory, str(architectures[0])
+    """make-photo's memory and architecture as deployed (SAM's translation of the template)."""
+    function = load(TEMPLATE_PATH).function(MAKE)
+    return function.memory_mb, function.architectures[0]
 
 
 def run(ctx: Context) -> Section:

@@ -2,7 +2,9 @@
 
 URLs carry the stage like the deployed ``ApiUrl`` output does (``http://127.0.0.1:3000/v1/photos/...``),
 so a client switches between local and deployed by changing only the base URL. The API's
-``DefaultAuthorizer: AWS_IAM`` is **not** enforced locally: requests need no SigV4 signature.
+``DefaultAuthorizer: AWS_IAM`` is **not** enforced locally: requests need no SigV4 signature; every
+request is the local user's (:mod:`local.stack.identity`). Whether API Gateway may then invoke the
+function follows the integration's ``credentials`` (:mod:`local.stack.invoke_access`).
 Gateway semantics (routing, event, errors) are in :mod:`local.stack.apigateway`. Bodies come by
 ``Content-Length`` or chunked, at most 10 MB (413 past it, like API Gateway); malformed framing and
 requests ``http.server`` itself refuses get API Gateway-style JSON errors, never its HTML page.
@@ -29,6 +31,7 @@ from local.stack.apigateway import (
     BAD_GATEWAY,
     FORBIDDEN,
     INTEGRATION_TIMEOUT_S,
+    INVOKE_REFUSED,
     MISSING_TOKEN,
     TIMED_OUT,
     GatewayAnswer,
@@ -40,6 +43,7 @@ from local.stack.apigateway import (
     proxy_event,
 )
 from local.stack.aws import check_port_free
+from local.stack.invoke_access import InvokeAccess
 from local.stack.lambdas import LocalFunction
 from local.stack.template import ApiSpec
 
@@ -61,12 +65,14 @@ class LocalApi:
         functions: Mapping[str, LocalFunction],
         *,
         account_id: str,
+        access: InvokeAccess,
         host: str = "127.0.0.1",
         port: int = 3000,
         timeout_s: float = INTEGRATION_TIMEOUT_S,
     ) -> None:
         check_port_free(host, port)
         self.api = api
+        self._access = access
         self._functions = functions
         self._routes = compile_routes(api.routes)
         self._account_id = account_id
@@ -104,6 +110,12 @@ class LocalApi:
             account_id=self._account_id,
         )
         function = self._functions[route.spec.function_logical_id]
+        if not self._access.allows(self.api, route.spec, function.spec):
+            log.warning(
+                "%s: Execution failed due to configuration error: Invalid permissions on Lambda function",
+                route.spec.name,
+            )
+            return INVOKE_REFUSED
         request_id = event["requestContext"]["requestId"]
         future = self._pool.submit(function.invoke, event, str(uuid.uuid4()))
         try:

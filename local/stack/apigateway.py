@@ -10,7 +10,8 @@
   403 ``{"message":"Missing Authentication Token"}`` (API Gateway says 403, not 404/405, for both);
   an unknown stage -> 403 ``{"message":"Forbidden"}``; a handler that raised or answered something that
   is not a proxy response -> 502 ``{"message": "Internal server error"}``; no answer within 29 s ->
-  504 ``{"message": "Endpoint request timed out"}``.
+  504 ``{"message": "Endpoint request timed out"}``; a function API Gateway may not invoke -> 500
+  ``{"message": "Internal server error"}`` (:mod:`local.stack.invoke_access`).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ MISSING_TOKEN: Final = gateway_error(
 FORBIDDEN: Final = gateway_error(403, "Forbidden", "ForbiddenException")
 BAD_GATEWAY: Final = gateway_error(502, "Internal server error", "InternalServerErrorException")
 TIMED_OUT: Final = gateway_error(504, "Endpoint request timed out", "IntegrationTimeoutException")
+# API Gateway may not invoke the function (integration credentials or the function's resource policy).
+INVOKE_REFUSED: Final = gateway_error(500, "Internal server error", "InternalServerErrorException")
 
 
 # --- routing --------------------------------------------------------------------------------------

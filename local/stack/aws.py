@@ -7,6 +7,7 @@ it over HTTP like it would to AWS: the endpoint is the only difference. Credenti
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import socket
 import threading
@@ -15,9 +16,10 @@ from typing import Any, Final
 import boto3
 import requests
 from botocore.config import Config
+from botocore.credentials import ReadOnlyCredentials
 from moto.server import ThreadedMotoServer
 
-from local.stack.template import BucketSpec, QueueSpec, StackTemplate, TableSpec
+from local.stack.template import BucketSpec, QueueSpec, RoleSpec, StackTemplate, TableSpec
 
 FAKE_CREDENTIALS: Final = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 _CLIENT_CONFIG: Final = Config(retries={"mode": "standard", "max_attempts": 3}, signature_version="s3v4")
@@ -104,8 +106,10 @@ def client(service: str, endpoint: str, region: str) -> Any:
     )
 
 
-def create_resources(template: StackTemplate, endpoint: str, appcode: tuple[str, str]) -> None:
-    """Buckets, tables, queues of the template, and the AppCode secret (``(name, value)``)."""
+def create_resources(template: StackTemplate, endpoint: str, appcode: tuple[str, str]) -> dict[str, str]:
+    """Buckets, tables, queues, roles of the template, and the AppCode secret (``(name, value)``).
+
+    Returns the secret's ARN by name (Secrets Manager adds a random suffix that policies match)."""
     region = template.pseudo.region
     for bucket in template.buckets:
         create_bucket(client("s3", endpoint, region), bucket, region)
@@ -114,8 +118,35 @@ def create_resources(template: StackTemplate, endpoint: str, appcode: tuple[str,
     for queue in template.queues:
         create_queue(client("sqs", endpoint, region), queue)
     # The secret lives outside the stack (the template only names it), as it would in an account.
+    iam = client("iam", endpoint, region)
+    for role in template.roles:
+        create_role(iam, role)
     name, value = appcode
-    client("secretsmanager", endpoint, region).create_secret(Name=name, SecretString=value)
+    created = client("secretsmanager", endpoint, region).create_secret(Name=name, SecretString=value)
+    return {name: str(created["ARN"])}
+
+
+def create_role(iam: Any, role: RoleSpec) -> None:
+    """moto refuses documents without Version; IAM reads them as 2008-10-17, which differs from
+    2012-10-17 only in policy variables (the template uses none)."""
+    trust = {"Version": "2012-10-17", **role.assume_role_policy}
+    iam.create_role(RoleName=role.name, AssumeRolePolicyDocument=json.dumps(trust))
+    for policy_name, document in role.policies:
+        versioned = {"Version": "2012-10-17", **document}
+        iam.put_role_policy(RoleName=role.name, PolicyName=policy_name, PolicyDocument=json.dumps(versioned))
+
+
+def function_credentials(template: StackTemplate, endpoint: str) -> dict[str, ReadOnlyCredentials]:
+    """Each function's temporary credentials, as Lambda gets them: AssumeRole of its execution role
+    with the function's name as the session name (moto's STS issues them)."""
+    sts = client("sts", endpoint, template.pseudo.region)
+    credentials: dict[str, ReadOnlyCredentials] = {}
+    for function in template.functions:
+        issued = sts.assume_role(RoleArn=function.role_arn, RoleSessionName=function.name)["Credentials"]
+        credentials[function.logical_id] = ReadOnlyCredentials(
+            issued["AccessKeyId"], issued["SecretAccessKey"], issued["SessionToken"]
+        )
+    return credentials
 
 
 def create_bucket(s3: Any, bucket: BucketSpec, region: str) -> None:

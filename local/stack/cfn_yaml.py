@@ -1,48 +1,30 @@
-"""Load a CloudFormation/SAM template written in YAML, short-form tags included.
+"""The one loader of CloudFormation/SAM YAML here: cfn-lint's own decoder (``cfnlint.decode``).
 
-PyYAML rejects ``!Ref``/``!Sub``/... out of the box. Each short tag becomes the long form CloudFormation
-itself uses (``{"Ref": ...}``, ``{"Fn::Sub": ...}``), so the resolver only deals with one shape.
-``!GetAtt A.B`` becomes ``{"Fn::GetAtt": ["A", "B"]}`` as CloudFormation documents it.
+cfn-lint already reads short-form tags into the long form CloudFormation itself uses (``!Ref X`` ->
+``{"Ref": "X"}``, ``!GetAtt A.B`` -> ``{"Fn::GetAtt": ["A", "B"]}``, ``!Sub`` -> ``{"Fn::Sub": ...}``),
+the same reading ``make lint`` applies to the template, so there is no second YAML dialect to keep.
+Its nodes (dict/str subclasses carrying line marks) become plain dicts, lists and scalars.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-# Short tag -> long key. ``Ref`` and ``Condition`` have no ``Fn::`` prefix.
-_LONG_FORM = {"Ref": "Ref", "Condition": "Condition"}
+from cfnlint.decode import decode
 
 
-class CfnLoader(yaml.SafeLoader):
-    """A SafeLoader that also understands CloudFormation's short-form intrinsic functions."""
-
-
-def _construct(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    key = _LONG_FORM.get(suffix, f"Fn::{suffix}")
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            logical_id, _, attribute = str(value).partition(".")
-            value = [logical_id, attribute]
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    elif isinstance(node, yaml.MappingNode):
-        value = loader.construct_mapping(node, deep=True)
-    else:  # pragma: no cover - yaml has no other node kinds
-        raise yaml.constructor.ConstructorError(None, None, f"unexpected node for !{suffix}", node.start_mark)
-    return {key: value}
-
-
-CfnLoader.add_multi_constructor("!", _construct)
+class TemplateSyntaxError(ValueError):
+    """The file is not a template cfn-lint can read."""
 
 
 def load_template(path: Path) -> dict[str, Any]:
     """The template as plain dicts and lists, intrinsic functions in their long form."""
-    loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
+    loaded, errors = decode(str(path))
+    if errors:
+        raise TemplateSyntaxError(f"{path}: " + "; ".join(str(e) for e in errors))
     if not isinstance(loaded, dict) or "Resources" not in loaded:
-        raise ValueError(f"{path} is not a CloudFormation template (no Resources)")
-    return loaded
+        raise TemplateSyntaxError(f"{path} is not a CloudFormation template (no Resources)")
+    plain: dict[str, Any] = json.loads(json.dumps(loaded))  # drops cfn-lint's node classes
+    return plain

@@ -31,7 +31,26 @@ def api_identity(account_id: str, source_ip: str, user_agent: str | None) -> dic
         "accessKey": LOCAL_ACCESS_KEY,
         "cognitoAuthenticationType": None,
         "cognitoAuthenticationProvider": None,
-        "userArn": f"arn:aws:iam::{account_id}:user/local",
+        "userArn": user_arn(account_id),
         "userAgent": user_agent,
         "user": LOCAL_USER_ID,
+    }
+
+
+def user_arn(account_id: str) -> str:
+    return f"arn:aws:iam::{account_id}:user/local"
+
+
+def caller_policy(region: str, account_id: str, rest_api_id: str, stage: str) -> dict[str, Any]:
+    """The local user's only permission: what README's IAM section tells a caller to attach."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "CallThePhotoApi",
+                "Effect": "Allow",
+                "Action": "execute-api:Invoke",
+                "Resource": f"arn:aws:execute-api:{region}:{account_id}:{rest_api_id}/{stage}/*",
+            }
+        ],
     }

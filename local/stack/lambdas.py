@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from local.stack.access import running_as
 from local.stack.runtime import Handler
 from local.stack.template import FunctionSpec
 
@@ -90,7 +91,8 @@ class LocalFunction:
     def invoke(self, event: dict[str, Any], request_id: str | None = None) -> Any:
         """Run the handler once; raises what it raises, or FunctionTimeout when it overran."""
         context = self.context(request_id)
-        result = self.handler(event, context)
+        with running_as(self.spec.logical_id):  # its calls sign with its own role's credentials
+            result = self.handler(event, context)
         elapsed = time.monotonic() - context.started
         if elapsed > context.timeout_s:
             raise FunctionTimeout(f"Task timed out after {context.timeout_s:.2f} seconds")

@@ -25,6 +25,9 @@ NAME_PROPERTY: Final[Mapping[str, str]] = {
     "AWS::Serverless::LayerVersion": "LayerName",
     "AWS::Logs::LogGroup": "LogGroupName",
     "AWS::Serverless::Api": "Name",
+    "AWS::Lambda::LayerVersion": "LayerName",
+    "AWS::ApiGateway::RestApi": "Name",
+    "AWS::IAM::Role": "RoleName",
 }
 
 
@@ -95,9 +98,9 @@ class ResourceNames:
             return self.key_id(logical_id)
         if kind == "AWS::SQS::Queue":
             return f"{self._sqs_endpoint}/{self._pseudo.account_id}/{self.name(logical_id)}"
-        if kind == "AWS::Serverless::Api":
+        if kind in ("AWS::Serverless::Api", "AWS::ApiGateway::RestApi"):
             return self.rest_api_id(logical_id)
-        if kind == "AWS::Serverless::LayerVersion":
+        if kind in ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion"):
             return self.arn(logical_id) + ":1"
         return self.name(logical_id)
 
@@ -119,6 +122,7 @@ class ResourceNames:
             "AWS::Serverless::Function": regional.format(service="lambda") + f"function:{name}",
             "AWS::Lambda::Function": regional.format(service="lambda") + f"function:{name}",
             "AWS::Serverless::LayerVersion": regional.format(service="lambda") + f"layer:{name}",
+            "AWS::Lambda::LayerVersion": regional.format(service="lambda") + f"layer:{name}",
             "AWS::Logs::LogGroup": regional.format(service="logs") + f"log-group:{name}:*",
             "AWS::KMS::Key": regional.format(service="kms") + f"key/{self.ref(logical_id)}",
             "AWS::IAM::Role": f"arn:{p.partition}:iam::{p.account_id}:role/{name}",
@@ -139,6 +143,10 @@ class ResourceNames:
             ("AWS::S3::Bucket", "RegionalDomainName"): f"{name}.s3.{p.region}.{p.url_suffix}",
             ("AWS::DynamoDB::Table", "StreamArn"): self.arn(logical_id) + "/stream/local",
             ("AWS::Serverless::Api", "RootResourceId"): _suffix(p.stack_name, logical_id + "/", 10).lower(),
+            ("AWS::ApiGateway::RestApi", "RootResourceId"): _suffix(
+                p.stack_name, logical_id + "/", 10
+            ).lower(),
+            ("AWS::IAM::Role", "RoleId"): "AROA" + _suffix(p.stack_name, logical_id, 17),
         }
         if (kind, attribute) not in attributes:
             raise TemplateError(f"GetAtt {logical_id}.{attribute} is not supported locally")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, TracebackType
@@ -20,12 +20,24 @@ from typing import Any, Final, Self
 from urllib.parse import quote
 
 import requests
+from botocore.credentials import ReadOnlyCredentials
 
-from local.stack import s3_events
+from local.stack import access, s3_events
+from local.stack.access import Call, CallLog
 from local.stack.api import LocalApi
-from local.stack.aws import MotoServer, check_port_free, client, create_resources
+from local.stack.aws import (
+    FAKE_CREDENTIALS,
+    MotoServer,
+    check_port_free,
+    client,
+    create_resources,
+    function_credentials,
+)
 from local.stack.events import DeliveryLog, EventPump, subscribe
+from local.stack.iam import Evaluator
+from local.stack.invoke_access import InvokeAccess
 from local.stack.lambdas import DEFAULT_RETRY_DELAYS, AsyncInvoker, LocalFunction, sqs_destination
+from local.stack.least_privilege import Report, check
 from local.stack.naming import Pseudo
 from local.stack.runtime import ProcessEnvironment, load_handler, merged_environment, sdk_environment, unload
 from local.stack.template import TEMPLATE_PATH, StackTemplate, load
@@ -86,6 +98,9 @@ class Stack:
         self.modules: list[ModuleType] = []
         self.deliveries = DeliveryLog()  # every S3 event document handed to a function
         self.standin: Any = None  # the vendor stand-in's handle (local.standin.server.StandinHandle)
+        self.calls = CallLog()  # every AWS call the functions made (and Lambda made for them)
+        self.evaluator = Evaluator()  # the IAM policy evaluator, one node process
+        self.secret_arns: dict[str, str] = {}
         self._cleanup = cleanup
         self._http = requests.Session()
 
@@ -178,6 +193,10 @@ class Stack:
             unload(module)
         self.modules.clear()
 
+    def least_privilege(self) -> Report:
+        """The functions' calls so far against their roles (denied and unused grants)."""
+        return check(self.template, self.calls.snapshot(), self.evaluator, self.secret_arns)
+
     # --- lifecycle --------------------------------------------------------------------------------
 
     def stop(self) -> None:
@@ -219,12 +238,31 @@ def start_stack(
         template = load(template_path, overrides=overrides, pseudo=pseudo, sqs_endpoint=moto.url)
         stack = Stack(template, moto.url, vendor.url, appcode, cleanup)
         stack.standin = vendor
+        cleanup.callback(stack.evaluator.close)
         s3_events.install()
-        create_resources(template, moto.url, (template.parameters[APPCODE_PARAMETER], appcode))
+        stack.secret_arns = create_resources(
+            template, moto.url, (template.parameters[APPCODE_PARAMETER], appcode)
+        )
+        fallback = ReadOnlyCredentials(
+            FAKE_CREDENTIALS["aws_access_key_id"], FAKE_CREDENTIALS["aws_secret_access_key"], None
+        )
+        access.install(function_credentials(template, moto.url), fallback, stack.calls)
+        cleanup.callback(access.uninstall)
         _start_functions(stack, cleanup, retry_delays, concurrency or {})
         _start_events(stack, cleanup)
+        invoke_access = InvokeAccess(
+            stack.evaluator,
+            region=pseudo.region,
+            account_id=pseudo.account_id,
+            roles={role.logical_id: role for role in template.roles},
+        )
         api = LocalApi(
-            template.apis[0], stack.functions, account_id=pseudo.account_id, host=host, port=ports.api
+            template.apis[0],
+            stack.functions,
+            account_id=pseudo.account_id,
+            access=invoke_access,
+            host=host,
+            port=ports.api,
         )
         cleanup.callback(api.stop)
         stack.api_url = api.url
@@ -257,12 +295,25 @@ def _start_functions(
         on_failure = None
         if spec.on_failure is not None and spec.on_failure.kind == "SQS":
             queue = template.queue_by_arn(spec.on_failure.arn)
-            on_failure = sqs_destination(sqs, sqs.get_queue_url(QueueName=queue.name)["QueueUrl"])
+            url = sqs.get_queue_url(QueueName=queue.name)["QueueUrl"]
+            on_failure = _recorded(stack.calls, spec.logical_id, url, sqs_destination(sqs, url))
         invoker = AsyncInvoker(
             function, concurrency=concurrency.get(spec.logical_id), retry_delays=delays, on_failure=on_failure
         )
         stack.invokers[spec.logical_id] = invoker
         cleanup.callback(invoker.stop)
+
+
+def _recorded(
+    calls: CallLog, function: str, queue_url: str, send: Callable[[dict[str, Any]], None]
+) -> Callable[[dict[str, Any]], None]:
+    """Lambda sends the on-failure record with the function's execution role: it is the role's call."""
+
+    def recorded(record: dict[str, Any]) -> None:
+        calls.add(Call(function, "sqs", "SendMessage", {"QueueUrl": queue_url}))
+        send(record)
+
+    return recorded
 
 
 def _start_events(stack: Stack, cleanup: contextlib.ExitStack) -> None:

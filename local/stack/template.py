@@ -1,19 +1,33 @@
-"""The local stack's view of ``template.yaml``: every resource it creates, resolved like a deployment.
+"""The local stack's view of ``template.yaml``: the CloudFormation that AWS's SAM transform makes of it.
 
-Parameters take their defaults unless overridden (and are checked against ``AllowedValues``,
-``AllowedPattern``, ``MinValue``/``MaxValue`` like CloudFormation would), ``Globals`` are merged into each
-``AWS::Serverless::Function`` with SAM's rules (maps merge, lists append, scalars override), and
-intrinsic functions are evaluated by :mod:`local.stack.intrinsics`. Nothing here is a second definition
-of the system: change the template and the local stack follows.
+``sam deploy`` first packages the template (each local ``CodeUri``/``ContentUri`` folder becomes an
+``s3://`` location) and CloudFormation then runs the ``AWS::Serverless-2016-10-31`` transform, i.e.
+``aws-sam-translator``, with the stack's parameter values. Here the same two steps run offline
+(:func:`translate`): folders become ``s3://`` artefact URIs that are mapped back to the folders, and
+``samtranslator``'s ``Translator`` produces the document CloudFormation would receive. Every local
+resource is read from THAT document: ``AWS::Lambda::Function`` (code, handler, layers, environment,
+timeout, memory, role), ``AWS::Lambda::Permission``, ``AWS::Lambda::EventInvokeConfig``, the bucket's
+``NotificationConfiguration``, the ``AWS::ApiGateway::RestApi`` OpenAPI ``Body`` (routes, integration
+``uri`` and ``credentials``), ``AWS::IAM::Role`` with its policies. Globals, implicit resources and
+event wiring are SAM's, not ours.
+
+Parameters take their defaults unless overridden and are checked like CloudFormation checks them
+(``AllowedValues``, ``AllowedPattern``, ``MinValue``/``MaxValue``); intrinsic functions left in the
+translated document are evaluated by :mod:`local.stack.intrinsics`.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
+
+import boto3
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
 
 from local.stack.cfn_yaml import load_template
 from local.stack.intrinsics import Resolver, TemplateError
@@ -21,12 +35,33 @@ from local.stack.naming import Pseudo, ResourceNames
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH: Final = ROOT / "template.yaml"
-IMPLICIT_API: Final = "ServerlessRestApi"  # SAM's API for Api events without RestApiId
-# Lambda's defaults for asynchronous invocation when EventInvokeConfig leaves them out.
+# Where `sam package` would have uploaded the code; only a name here, mapped back to the folders.
+ARTIFACT_BUCKET: Final = "local-sam-artifacts"
+_LOCAL_CODE_PROPERTIES: Final = {
+    "AWS::Serverless::Function": "CodeUri",
+    "AWS::Serverless::LayerVersion": "ContentUri",
+}
+# Lambda's defaults (CreateFunction, PutFunctionEventInvokeConfig) where the document leaves them out.
 DEFAULT_RETRY_ATTEMPTS: Final = 2
 DEFAULT_EVENT_AGE_S: Final = 21600
-SAM_DEFAULT_TIMEOUT: Final = 3
-SAM_DEFAULT_MEMORY_MB: Final = 128
+DEFAULT_TIMEOUT_S: Final = 3
+DEFAULT_MEMORY_MB: Final = 128
+# API Gateway's integration `credentials` value that means "invoke with the caller's credentials"
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-integration.html).
+CALLER_CREDENTIALS: Final = "arn:aws:iam::*:user/*"
+_INTEGRATION_URI: Final = re.compile(
+    r"^arn:[^:]+:apigateway:[^:]+:lambda:path/2015-03-31/functions/(.+)/invocations$"
+)
+_METHODS: Final = (
+    "get",
+    "put",
+    "post",
+    "delete",
+    "patch",
+    "head",
+    "options",
+    "x-amazon-apigateway-any-method",
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +72,7 @@ class BucketSpec:
     versioned: bool
     encryption: dict[str, Any] | None = None
     public_access_block: dict[str, Any] | None = None
+    policy: dict[str, Any] | None = None  # the AWS::S3::BucketPolicy document, resolved
 
 
 @dataclass(frozen=True)
@@ -58,7 +94,7 @@ class QueueSpec:
 
 @dataclass(frozen=True)
 class S3EventSpec:
-    name: str  # the event's key under the function's Events
+    name: str  # the notification's id: <bucket logical id><function logical id><n>
     bucket: str  # physical name
     events: tuple[str, ...]
     filter_rules: tuple[tuple[str, str], ...]  # (prefix|suffix, value)
@@ -71,12 +107,37 @@ class RouteSpec:
     path: str
     method: str  # upper case; ANY matches every method
     function_logical_id: str
+    # The integration's `credentials`: None = API Gateway invokes through the function's resource
+    # policy; CALLER_CREDENTIALS = as the caller; a role ARN = as that role.
+    credentials: str | None = None
+    authorization: str | None = None  # AWS_IAM when the method needs SigV4-signed requests
 
 
 @dataclass(frozen=True)
 class Destination:
     kind: str  # SQS, SNS, Lambda, EventBridge
     arn: str
+
+
+@dataclass(frozen=True)
+class PermissionSpec:
+    """An AWS::Lambda::Permission: one statement of the function's resource policy."""
+
+    logical_id: str
+    action: str
+    principal: str
+    source_arn: str | None = None
+    source_account: str | None = None
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    logical_id: str
+    name: str
+    arn: str
+    assume_role_policy: dict[str, Any]
+    policies: tuple[tuple[str, dict[str, Any]], ...]  # inline (PolicyName, PolicyDocument)
+    managed_policy_arns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,6 +157,10 @@ class FunctionSpec:
     on_failure: Destination | None
     s3_events: tuple[S3EventSpec, ...] = ()
     routes: tuple[RouteSpec, ...] = ()
+    role_arn: str = ""
+    role_logical_id: str | None = None
+    permissions: tuple[PermissionSpec, ...] = ()
+    architectures: tuple[str, ...] = ("x86_64",)
 
 
 @dataclass(frozen=True)
@@ -105,6 +170,10 @@ class ApiSpec:
     stage: str
     default_authorizer: str | None
     routes: tuple[RouteSpec, ...]
+
+    def source_arn(self, region: str, account_id: str, method: str, path: str) -> str:
+        """The execute-api ARN API Gateway names as ``AWS:SourceArn`` when it invokes a function."""
+        return f"arn:aws:execute-api:{region}:{account_id}:{self.rest_api_id}/{self.stage}/{method}{path}"
 
 
 @dataclass(frozen=True)
@@ -118,12 +187,17 @@ class StackTemplate:
     functions: tuple[FunctionSpec, ...]
     apis: tuple[ApiSpec, ...]
     outputs: dict[str, str] = field(default_factory=dict)
+    roles: tuple[RoleSpec, ...] = ()
+    translated: dict[str, Any] = field(default_factory=dict, repr=False)  # what CloudFormation receives
 
     def function(self, logical_id: str) -> FunctionSpec:
         return next(f for f in self.functions if f.logical_id == logical_id)
 
     def queue_by_arn(self, arn: str) -> QueueSpec:
         return next(q for q in self.queues if q.arn == arn)
+
+    def role(self, logical_id: str) -> RoleSpec:
+        return next(r for r in self.roles if r.logical_id == logical_id)
 
 
 def load(
@@ -133,27 +207,59 @@ def load(
     pseudo: Pseudo | None = None,
     sqs_endpoint: str = "http://127.0.0.1:4566",
 ) -> StackTemplate:
-    """Read and resolve the template; ``overrides`` are parameter values (like --parameter-overrides)."""
+    """Translate and resolve the template; ``overrides`` are parameter values (--parameter-overrides)."""
     raw = load_template(path)
     pseudo = pseudo or Pseudo()
     parameters = resolve_parameters(raw.get("Parameters", {}), overrides or {})
-    resources: dict[str, Any] = raw["Resources"]
+    translated, artefacts = translate(raw, parameters, pseudo, path.parent)
+    resources: dict[str, Any] = translated["Resources"]
     resolver: Resolver
     names = ResourceNames(resources, pseudo, lambda v: resolver.text(v), sqs_endpoint)
-    resolver = Resolver(raw, {**parameters, **pseudo.values()}, names.ref, names.get_att)
-    reader = _Reader(raw, path.parent, resolver, names)
-    functions: tuple[FunctionSpec, ...] = reader.all("AWS::Serverless::Function", reader.function)
+    resolver = Resolver(translated, {**parameters, **pseudo.values()}, names.ref, names.get_att)
+    reader = _Reader(translated, artefacts, resolver, names)
+    buckets = reader.all("AWS::S3::Bucket", reader.bucket)
+    functions: tuple[FunctionSpec, ...] = reader.all("AWS::Lambda::Function", reader.function)
     return StackTemplate(
         path=path,
         pseudo=pseudo,
         parameters=parameters,
-        buckets=reader.all("AWS::S3::Bucket", reader.bucket),
+        buckets=buckets,
         tables=reader.all("AWS::DynamoDB::Table", reader.table),
         queues=reader.all("AWS::SQS::Queue", reader.queue),
         functions=functions,
-        apis=reader.apis(functions),
-        outputs=_outputs(raw.get("Outputs", {}), resolver),
+        apis=reader.apis(),
+        outputs=_outputs(translated.get("Outputs", {}), resolver),
+        roles=reader.all("AWS::IAM::Role", reader.role),
+        translated=translated,
     )
+
+
+def translate(
+    raw: Mapping[str, Any], parameters: Mapping[str, str], pseudo: Pseudo, base: Path
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """What CloudFormation receives from ``sam deploy``, and the folder behind each artefact key."""
+    packaged: dict[str, Any] = json.loads(json.dumps(raw))
+    artefacts: dict[str, Path] = {}
+    for resource in packaged.get("Resources", {}).values():
+        prop = _LOCAL_CODE_PROPERTIES.get(resource.get("Type", ""))
+        folder = resource.get("Properties", {}).get(prop) if prop else None
+        if isinstance(folder, str) and not folder.startswith("s3://"):
+            # `sam package` uploads the folder and writes its S3 location here; the key names the folder.
+            artefacts[folder] = base / folder
+            resource["Properties"][prop] = f"s3://{ARTIFACT_BUCKET}/{folder}"
+    translator = Translator(
+        {},  # no managed-policy names: the template's SAM resources use none (SAM looks them up only then)
+        Parser(),
+        boto_session=boto3.session.Session(region_name=pseudo.region),
+    )
+    values = {**parameters, **pseudo.values()}
+    try:
+        translated: dict[str, Any] = translator.translate(
+            packaged, parameter_values=values, get_managed_policy_map=lambda: {}
+        )
+    except Exception as exc:  # samtranslator's InvalidDocumentException lists every problem
+        raise TemplateError(f"the SAM transform refused the template: {exc}") from exc
+    return translated, artefacts
 
 
 def _outputs(declared: Mapping[str, Any], resolver: Resolver) -> dict[str, str]:
@@ -202,26 +308,7 @@ def check_parameter(name: str, spec: Mapping[str, Any], value: str) -> None:
             raise TemplateError(f"parameter {name}={value} is outside {low}..{high}")
 
 
-# --- resources ------------------------------------------------------------------------------------
-
-
-def merge_globals(defaults: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any]:
-    """SAM's Globals rules: maps merge, lists append, scalars and intrinsic functions override."""
-    merged = dict(defaults)
-    for key, value in own.items():
-        base = merged.get(key)
-        if isinstance(base, dict) and isinstance(value, dict) and not (_intrinsic(base) or _intrinsic(value)):
-            merged[key] = merge_globals(base, value)
-        elif isinstance(base, list) and isinstance(value, list):
-            merged[key] = base + value
-        else:
-            merged[key] = value
-    return merged
-
-
-def _intrinsic(value: Mapping[str, Any]) -> bool:
-    key = next(iter(value), "")
-    return len(value) == 1 and (key in ("Ref", "Condition") or key.startswith("Fn::"))
+# --- resources of the translated document --------------------------------------------------------
 
 
 def _encryption_rules(encryption: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -238,20 +325,32 @@ def _encryption_rules(encryption: dict[str, Any] | None) -> dict[str, Any] | Non
     return {"Rules": rules}
 
 
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
 class _Reader:
-    def __init__(self, raw: dict[str, Any], base: Path, resolver: Resolver, names: ResourceNames) -> None:
-        self._raw = raw
-        self._resources: dict[str, Any] = raw["Resources"]
-        self._base = base
+    def __init__(
+        self,
+        translated: dict[str, Any],
+        artefacts: Mapping[str, Path],
+        resolver: Resolver,
+        names: ResourceNames,
+    ) -> None:
+        self._resources: dict[str, Any] = translated["Resources"]
+        self._artefacts = artefacts
         self._r = resolver
         self._names = names
 
     def all(self, kind: str, read: Any) -> tuple[Any, ...]:
-        return tuple(
-            read(logical_id, self._props(logical_id))
+        return tuple(read(logical_id, self._props(logical_id)) for logical_id in self._ids(kind))
+
+    def _ids(self, kind: str) -> list[str]:
+        return [
+            logical_id
             for logical_id, resource in self._resources.items()
             if resource.get("Type") == kind and self._exists(resource)
-        )
+        ]
 
     def _exists(self, resource: Mapping[str, Any]) -> bool:
         condition = resource.get("Condition")
@@ -260,6 +359,15 @@ class _Reader:
     def _props(self, logical_id: str) -> dict[str, Any]:
         props: dict[str, Any] = self._resources[logical_id].get("Properties", {})
         return props
+
+    def _code_dir(self, code: Mapping[str, Any], owner: str) -> Path:
+        """The folder behind an artefact; code that is not this template's cannot run locally."""
+        bucket, key = self._r.text(code.get("S3Bucket", "")), self._r.text(code.get("S3Key", ""))
+        if bucket != ARTIFACT_BUCKET or key not in self._artefacts:
+            raise TemplateError(f"{owner}: code s3://{bucket}/{key} is not a folder of this template")
+        return self._artefacts[key]
+
+    # --- storage ----------------------------------------------------------------------------------
 
     def bucket(self, logical_id: str, props: dict[str, Any]) -> BucketSpec:
         versioning = self._r.resolve(props.get("VersioningConfiguration", {}))
@@ -271,7 +379,16 @@ class _Reader:
             versioned=versioning.get("Status") == "Enabled",
             encryption=_encryption_rules(encryption),
             public_access_block=self._r.resolve(props.get("PublicAccessBlockConfiguration")),
+            policy=self._bucket_policy(logical_id),
         )
+
+    def _bucket_policy(self, bucket_id: str) -> dict[str, Any] | None:
+        for policy_id in self._ids("AWS::S3::BucketPolicy"):
+            props = self._props(policy_id)
+            if self._r.text(props["Bucket"]) == self._names.name(bucket_id):
+                document: dict[str, Any] = self._r.resolve(props["PolicyDocument"])
+                return document
+        return None
 
     def table(self, logical_id: str, props: dict[str, Any]) -> TableSpec:
         resolved = self._r.resolve(props)
@@ -306,84 +423,185 @@ class _Reader:
         }
         return QueueSpec(logical_id, self._names.name(logical_id), self._names.arn(logical_id), attributes)
 
-    def function(self, logical_id: str, own: dict[str, Any]) -> FunctionSpec:
-        props = merge_globals(self._raw.get("Globals", {}).get("Function", {}), own)
-        r = self._r
-        invoke = r.resolve(props.get("EventInvokeConfig", {}))
-        failure = invoke.get("DestinationConfig", {}).get("OnFailure")
-        concurrency = props.get("ReservedConcurrentExecutions")
-        events: dict[str, Any] = props.get("Events", {})
-        return FunctionSpec(
+    def role(self, logical_id: str, props: dict[str, Any]) -> RoleSpec:
+        resolved = self._r.resolve(props)
+        return RoleSpec(
             logical_id=logical_id,
             name=self._names.name(logical_id),
             arn=self._names.arn(logical_id),
-            code_dir=self._base / r.text(props["CodeUri"]),
+            assume_role_policy=resolved.get("AssumeRolePolicyDocument", {}),
+            policies=tuple((str(p["PolicyName"]), p["PolicyDocument"]) for p in resolved.get("Policies", [])),
+            managed_policy_arns=tuple(str(a) for a in resolved.get("ManagedPolicyArns", [])),
+        )
+
+    # --- functions --------------------------------------------------------------------------------
+
+    def function(self, logical_id: str, props: dict[str, Any]) -> FunctionSpec:
+        r = self._r
+        arn = self._names.arn(logical_id)
+        invoke = self._invoke_config(logical_id)
+        failure = invoke.get("DestinationConfig", {}).get("OnFailure")
+        concurrency = props.get("ReservedConcurrentExecutions")
+        role = props.get("Role")
+        role_id = role["Fn::GetAtt"][0] if isinstance(role, dict) and "Fn::GetAtt" in role else None
+        return FunctionSpec(
+            logical_id=logical_id,
+            name=self._names.name(logical_id),
+            arn=arn,
+            code_dir=self._code_dir(props["Code"], logical_id),
             handler=r.text(props["Handler"]),
-            timeout_s=int(r.text(props.get("Timeout", SAM_DEFAULT_TIMEOUT))),
-            memory_mb=int(r.text(props.get("MemorySize", SAM_DEFAULT_MEMORY_MB))),
+            timeout_s=int(r.text(props.get("Timeout", DEFAULT_TIMEOUT_S))),
+            memory_mb=int(r.text(props.get("MemorySize", DEFAULT_MEMORY_MB))),
             reserved_concurrency=None if concurrency is None else int(r.text(concurrency)),
             environment={
                 k: r.text(v) for k, v in r.resolve(props.get("Environment", {}).get("Variables", {})).items()
             },
-            layer_dirs=tuple(self._layer_dir(layer) for layer in props.get("Layers", [])),
+            layer_dirs=tuple(self._layer_dir(layer, logical_id) for layer in props.get("Layers", [])),
             max_retry_attempts=int(invoke.get("MaximumRetryAttempts", DEFAULT_RETRY_ATTEMPTS)),
             max_event_age_s=int(invoke.get("MaximumEventAgeInSeconds", DEFAULT_EVENT_AGE_S)),
-            on_failure=Destination(str(failure.get("Type", "")), str(failure["Destination"]))
-            if failure
-            else None,
-            s3_events=tuple(
-                self._s3_event(name, e["Properties"]) for name, e in events.items() if e["Type"] == "S3"
-            ),
+            on_failure=_destination(str(failure["Destination"])) if failure else None,
+            s3_events=self._s3_events(arn),
             routes=tuple(
-                self._route(logical_id, name, e.get("Properties", {}))
-                for name, e in events.items()
-                if e["Type"] == "Api"
+                route
+                for api in self.apis()
+                for route in api.routes
+                if route.function_logical_id == logical_id
             ),
+            role_arn=r.text(role) if role is not None else "",
+            role_logical_id=role_id,
+            permissions=self._permissions(logical_id),
+            architectures=tuple(str(a) for a in r.resolve(props.get("Architectures", ["x86_64"]))),
         )
 
-    def _layer_dir(self, layer: Any) -> Path:
-        """Only layers built from this template can be loaded locally (their ContentUri is a folder)."""
+    def _invoke_config(self, function_id: str) -> dict[str, Any]:
+        for config_id in self._ids("AWS::Lambda::EventInvokeConfig"):
+            props = self._props(config_id)
+            if props.get("FunctionName") == {"Ref": function_id}:
+                resolved: dict[str, Any] = self._r.resolve(props)
+                return resolved
+        return {}
+
+    def _permissions(self, function_id: str) -> tuple[PermissionSpec, ...]:
+        found: list[PermissionSpec] = []
+        for permission_id in self._ids("AWS::Lambda::Permission"):
+            props = self._r.resolve(self._props(permission_id))
+            if self._props(permission_id).get("FunctionName") not in (
+                {"Ref": function_id},
+                {"Fn::GetAtt": [function_id, "Arn"]},
+            ):
+                continue
+            found.append(
+                PermissionSpec(
+                    logical_id=permission_id,
+                    action=str(props["Action"]),
+                    principal=str(props["Principal"]),
+                    source_arn=props.get("SourceArn"),
+                    source_account=props.get("SourceAccount"),
+                )
+            )
+        return tuple(found)
+
+    def _layer_dir(self, layer: Any, owner: str) -> Path:
+        """Only layers built from this template can be loaded locally (their content is a folder)."""
         target = layer.get("Ref") if isinstance(layer, dict) else None
         resource = self._resources.get(str(target), {})
-        if resource.get("Type") != "AWS::Serverless::LayerVersion":
-            raise TemplateError(f"layer {layer!r} is not an AWS::Serverless::LayerVersion of this template")
-        return self._base / self._r.text(resource["Properties"]["ContentUri"])
+        if resource.get("Type") != "AWS::Lambda::LayerVersion":
+            raise TemplateError(
+                f"{owner}: layer {layer!r} is not an AWS::Lambda::LayerVersion of this template"
+            )
+        return self._code_dir(resource["Properties"]["Content"], str(target))
 
-    def _s3_event(self, name: str, props: dict[str, Any]) -> S3EventSpec:
-        bucket = props["Bucket"]
-        if not (isinstance(bucket, dict) and bucket.get("Ref") in self._resources):
-            raise TemplateError(f"S3 event {name}: SAM needs Bucket to be a !Ref to a bucket of the template")
-        events = self._r.resolve(props["Events"])
-        rules = self._r.resolve(props.get("Filter", {})).get("S3Key", {}).get("Rules", [])
-        return S3EventSpec(
-            name=name,
-            bucket=self._names.name(bucket["Ref"]),
-            events=tuple([events] if isinstance(events, str) else events),
-            filter_rules=tuple((str(rule["Name"]).lower(), str(rule["Value"])) for rule in rules),
-        )
+    def _s3_events(self, function_arn: str) -> tuple[S3EventSpec, ...]:
+        """The bucket notifications that name this function (SAM writes them into the bucket)."""
+        events: list[S3EventSpec] = []
+        for bucket_id in self._ids("AWS::S3::Bucket"):
+            notification = self._props(bucket_id).get("NotificationConfiguration", {})
+            for n, configuration in enumerate(notification.get("LambdaConfigurations", []), start=1):
+                resolved = self._r.resolve(configuration)
+                if resolved["Function"] != function_arn:
+                    continue
+                rules = resolved.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+                events.append(
+                    S3EventSpec(
+                        name=f"{bucket_id}Notification{n}",
+                        bucket=self._names.name(bucket_id),
+                        events=tuple(str(e) for e in _as_list(resolved["Event"])),
+                        filter_rules=tuple((str(rule["Name"]).lower(), str(rule["Value"])) for rule in rules),
+                    )
+                )
+        return tuple(events)
 
-    def _route(self, function_id: str, name: str, props: dict[str, Any]) -> RouteSpec:
-        api = props.get("RestApiId", {"Ref": IMPLICIT_API})
-        api_id = api.get("Ref") if isinstance(api, dict) else None
-        if not api_id:
-            raise TemplateError(f"Api event {name}: RestApiId must be a !Ref to an API of the template")
-        method = self._r.text(props["Method"]).upper()
-        return RouteSpec(name, str(api_id), self._r.text(props["Path"]), method, function_id)
+    # --- REST APIs --------------------------------------------------------------------------------
 
-    def apis(self, functions: tuple[FunctionSpec, ...]) -> tuple[ApiSpec, ...]:
-        routes = [route for function in functions for route in function.routes]
+    def apis(self) -> tuple[ApiSpec, ...]:
+        functions = {self._names.arn(f): f for f in self._ids("AWS::Lambda::Function")}
         apis: list[ApiSpec] = []
-        defaults = self._raw.get("Globals", {}).get("Api", {})
-        for logical_id in sorted({route.api_logical_id for route in routes}):
-            props = merge_globals(defaults, self._props(logical_id) if logical_id in self._resources else {})
-            auth = self._r.resolve(props.get("Auth", {}))
+        for api_id in self._ids("AWS::ApiGateway::RestApi"):
+            body = self._props(api_id).get("Body")
+            if body is None:
+                raise TemplateError(f"{api_id}: only REST APIs with an OpenAPI Body are emulated")
+            routes = tuple(self._routes(api_id, body, functions))
             apis.append(
                 ApiSpec(
-                    logical_id=logical_id,
-                    rest_api_id=self._names.rest_api_id(logical_id),
-                    stage=self._r.text(props.get("StageName", "Prod")),
-                    default_authorizer=auth.get("DefaultAuthorizer"),
-                    routes=tuple(r for r in routes if r.api_logical_id == logical_id),
+                    logical_id=api_id,
+                    rest_api_id=self._names.rest_api_id(api_id),
+                    stage=self._stage(api_id),
+                    default_authorizer=next((r.authorization for r in routes if r.authorization), None),
+                    routes=routes,
                 )
             )
         return tuple(apis)
+
+    def _stage(self, api_id: str) -> str:
+        for stage_id in self._ids("AWS::ApiGateway::Stage"):
+            props = self._props(stage_id)
+            if props.get("RestApiId") == {"Ref": api_id}:
+                return self._r.text(props["StageName"])
+        raise TemplateError(f"{api_id} has no AWS::ApiGateway::Stage")
+
+    def _routes(self, api_id: str, body: Mapping[str, Any], functions: Mapping[str, str]) -> list[RouteSpec]:
+        schemes = body.get("securityDefinitions", {}) | body.get("components", {}).get("securitySchemes", {})
+        routes: list[RouteSpec] = []
+        for path, operations in body.get("paths", {}).items():
+            for method, operation in operations.items():
+                if method not in _METHODS:
+                    continue
+                integration = self._r.resolve(operation.get("x-amazon-apigateway-integration", {}))
+                if integration.get("type") != "aws_proxy":
+                    raise TemplateError(
+                        f"{api_id} {method} {path}: only Lambda proxy integrations are emulated"
+                    )
+                match = _INTEGRATION_URI.match(str(integration.get("uri", "")))
+                if match is None or match.group(1) not in functions:
+                    raise TemplateError(f"{api_id} {method} {path}: the integration names no function here")
+                verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
+                routes.append(
+                    RouteSpec(
+                        name=str(operation.get("operationId") or f"{verb} {path}"),
+                        api_logical_id=api_id,
+                        path=str(path),
+                        method=verb,
+                        function_logical_id=functions[match.group(1)],
+                        credentials=integration.get("credentials"),
+                        authorization=_authorization(operation, schemes),
+                    )
+                )
+        return routes
+
+
+def _authorization(operation: Mapping[str, Any], schemes: Mapping[str, Any]) -> str | None:
+    """AWS_IAM when the method's security names a SigV4 scheme (x-amazon-apigateway-authtype awsSigv4)."""
+    for requirement in operation.get("security", []):
+        for name in requirement:
+            if schemes.get(name, {}).get("x-amazon-apigateway-authtype") == "awsSigv4":
+                return "AWS_IAM"
+    return None
+
+
+def _destination(arn: str) -> Destination:
+    """The destination's kind comes from its ARN's service, as Lambda decides it."""
+    service = arn.split(":")[2] if arn.count(":") >= 5 else ""
+    kinds = {"sqs": "SQS", "sns": "SNS", "lambda": "Lambda", "events": "EventBridge"}
+    if service not in kinds:
+        raise TemplateError(f"unsupported destination {arn}")
+    return Destination(kinds[service], arn)

@@ -40,7 +40,11 @@ def test_functions_take_their_settings_from_the_template(stack: Stack) -> None:
     assert make.on_failure is not None and make.on_failure.arn.endswith(
         stack.failed_queue_url.rsplit("/", 1)[1]
     )
-    assert [(r.method, r.path) for r in get.routes] == [("GET", "/photos/{key+}"), ("POST", "/finals/{key+}")]
+    assert sorted((r.method, r.path) for r in get.routes) == [
+        ("GET", "/photos/{key+}"),
+        ("POST", "/finals/{key+}"),
+    ]
+    assert get.role_arn.endswith(stack.template.role("GetPhotoRole").name)
 
 
 def test_parameter_overrides_flow_into_the_environment() -> None:
