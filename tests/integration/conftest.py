@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +24,22 @@ RETRY_DELAYS = (0.2, 0.4)  # Lambda waits about 1 and 2 minutes; the semantics a
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run the integration tests last: the session's stack (and its environment variables) then stays
-    out of the way of unit tests that patch the same modules."""
-    items.sort(key=lambda item: item.get_closest_marker("integration") is not None)
+    out of the way of unit tests that patch the same modules. The least-privilege tests come after all
+    of them (they judge the calls the others made); a ``whole_suite`` test runs only when every
+    integration test file is in the run, else it is deselected (a partial run cannot say what is unused)."""
+    items.sort(key=lambda item: (item.get_closest_marker("integration") is not None, _judges(item)))
+    here = Path(__file__).parent
+    files = {path.name for path in here.glob("test_*.py")}
+    selected = {Path(str(item.path)).name for item in items if Path(str(item.path)).parent == here}
+    if selected != files:
+        partial = [item for item in items if item.get_closest_marker("whole_suite")]
+        if partial:
+            config.hook.pytest_deselected(items=partial)
+            items[:] = [item for item in items if item not in partial]
+
+
+def _judges(item: pytest.Item) -> bool:
+    return Path(str(item.path)).name == "test_least_privilege.py"
 
 
 @pytest.fixture(scope="session")
