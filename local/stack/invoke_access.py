@@ -23,6 +23,27 @@ from local.stack.iam import ALLOWED, Evaluator, IamRequest, lambda_resource_poli
 from local.stack.template import CALLER_CREDENTIALS, ApiSpec, FunctionSpec, RoleSpec, RouteSpec
 
 APIGATEWAY_PRINCIPAL = "apigateway.amazonaws.com"
+S3_PRINCIPAL = "s3.amazonaws.com"
+
+
+class DestinationRefused(RuntimeError):
+    """S3 may not invoke a function its bucket notifies: the deployment itself would fail."""
+
+
+def check_s3_may_invoke(
+    evaluator: Evaluator, function: FunctionSpec, bucket_arn: str, account_id: str
+) -> None:
+    """S3 checks, when the notification configuration is saved, that the function's resource policy
+    lets s3.amazonaws.com invoke it ("Unable to validate the following destination configurations",
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/how-to-enable-disable-notification-intro.html),
+    so CloudFormation fails to create the bucket. The local stack refuses to start the same way."""
+    context = {"aws:SourceArn": bucket_arn, "aws:SourceAccount": account_id}
+    request = IamRequest(S3_PRINCIPAL, "lambda:InvokeFunction", function.arn, account_id, context)
+    (answer,) = evaluator.evaluate([simulation(request, (), lambda_resource_policy(function))])
+    if answer.get("result") != ALLOWED:
+        raise DestinationRefused(
+            f"S3 may not invoke {function.logical_id} for {bucket_arn}: its AWS::Lambda::Permission is missing"
+        )
 
 
 class InvokeAccess:

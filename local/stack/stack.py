@@ -35,7 +35,7 @@ from local.stack.aws import (
 )
 from local.stack.events import DeliveryLog, EventPump, subscribe
 from local.stack.iam import Evaluator
-from local.stack.invoke_access import InvokeAccess
+from local.stack.invoke_access import InvokeAccess, check_s3_may_invoke
 from local.stack.lambdas import DEFAULT_RETRY_DELAYS, AsyncInvoker, LocalFunction, sqs_destination
 from local.stack.least_privilege import Report, check
 from local.stack.naming import Pseudo
@@ -317,6 +317,12 @@ def _recorded(
 
 
 def _start_events(stack: Stack, cleanup: contextlib.ExitStack) -> None:
+    buckets = {bucket.name: bucket.arn for bucket in stack.template.buckets}
+    for spec in stack.template.functions:
+        for event in spec.s3_events:
+            check_s3_may_invoke(
+                stack.evaluator, spec, buckets[event.bucket], stack.template.pseudo.account_id
+            )
     sqs = stack.client("sqs")
     subscriptions = subscribe(
         stack.client("s3"), sqs, stack.template.functions, stack.template.pseudo.stack_name

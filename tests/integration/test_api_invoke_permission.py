@@ -20,7 +20,12 @@ import requests
 from local.stack import Stack
 from local.stack.api import LocalApi
 from local.stack.iam import Evaluator
-from local.stack.invoke_access import APIGATEWAY_PRINCIPAL, InvokeAccess
+from local.stack.invoke_access import (
+    APIGATEWAY_PRINCIPAL,
+    DestinationRefused,
+    InvokeAccess,
+    check_s3_may_invoke,
+)
 from local.stack.lambdas import LocalFunction
 from local.stack.template import CALLER_CREDENTIALS, TEMPLATE_PATH, StackTemplate, load
 
@@ -139,3 +144,15 @@ def test_the_running_stack_serves_an_invoke_only_caller(stack: Stack) -> None:
     answer = stack.photo("uploads/never-uploaded.jpg")
 
     assert answer.status_code == 404, answer.text  # get-photo's own answer, not the gateway's 500
+
+
+def test_s3_may_invoke_make_photo_only_through_its_permission(evaluator: Evaluator) -> None:
+    template = load()
+    make_photo = template.function("MakePhotoFunction")
+    bucket = next(b for b in template.buckets if b.name == make_photo.s3_events[0].bucket)
+
+    check_s3_may_invoke(evaluator, make_photo, bucket.arn, template.pseudo.account_id)
+    with pytest.raises(DestinationRefused):
+        check_s3_may_invoke(
+            evaluator, dataclasses.replace(make_photo, permissions=()), bucket.arn, template.pseudo.account_id
+        )
