@@ -1,8 +1,8 @@
 """Replay the upload events that make-photo parked in the failed-events queue.
 
 When the vendor was down for every attempt, Lambda sends the event to the stack's on-failure
-destination (``FailedEventsQueueUrl``) and the photo's record says ``RETRIES_EXHAUSTED``. Once the
-vendor is back, this invokes make-photo again with each parked event (asynchronously, as S3 does)
+destination (``FailedEventsQueueUrl``) and the photo's record says ``RETRIES_EXHAUSTED`` (or
+``VENDOR_ACCOUNT`` when the gateway refused our AppCode or quota). Once the vendor or the account is back, this invokes make-photo again with each parked event (asynchronously, as S3 does)
 and deletes the message only after Lambda accepted it. The record stays claimable, so the replay
 makes the photo; a version made or failed for another reason meanwhile is left alone.
 

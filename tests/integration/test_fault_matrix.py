@@ -66,8 +66,11 @@ MAKE_ROWS = [
         "gateway-wrong-appcode",
         {},
         "FAILED",
-        "VENDOR_GATEWAY",
+        "VENDOR_ACCOUNT",
+        make_calls=(3, 3),
         made=0,
+        platform_retries=(2, 2),
+        parked=True,
         gateway_code="A403AC",
         appcode="wrong-appcode",
     ),
@@ -75,8 +78,11 @@ MAKE_ROWS = [
         "gateway-quota-exhausted",
         {"quota_remaining": 0},
         "FAILED",
-        "VENDOR_GATEWAY",
+        "VENDOR_ACCOUNT",
+        make_calls=(3, 3),
         made=0,
+        platform_retries=(2, 2),
+        parked=True,
         gateway_code="B403MQ",
     ),
     MakeRow(
@@ -250,7 +256,9 @@ def test_make_photo_fault(stack: Stack, failure_queue: None, key: str, portrait:
     assert status.get("error", {}).get("vendor_code") == row.vendor_code
     if row.gateway_code:
         gateway_errors = during["gateway_errors"].get(row.gateway_code, 0)
-        assert gateway_errors - before["gateway_errors"].get(row.gateway_code, 0) == 1
+        assert gateway_errors - before["gateway_errors"].get(row.gateway_code, 0) == (
+            row.make_calls[0] if row.parked else 1  # a parked refusal came back on every attempt
+        )
         if row.status == "FAILED":
             assert row.gateway_code in status["error"]["message"]
     assert in_range(vendor_delta(before, during, "make_calls"), row.make_calls), during

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from local.stack import Stack
+from ops.replay import replay
 from tests.integration.conftest import vendor_delta
 
 pytestmark = pytest.mark.integration
@@ -94,25 +96,70 @@ def wrong_appcode(stack: Stack) -> Iterator[None]:
     stack.cold_start()
 
 
-def test_gateway_auth_error_fails_the_photo(
-    stack: Stack, wrong_appcode: None, key: str, portrait: bytes
+@dataclass
+class LocalLambda:
+    """The Lambda API's ``invoke`` as ops.replay calls it, delivered to the local async invoker."""
+
+    stack: Stack
+    functions: list[str] = field(default_factory=list)
+
+    def invoke(self, *, FunctionName: str, InvocationType: str, Payload: str) -> dict[str, Any]:
+        assert InvocationType == "Event"  # asynchronous, as S3 invokes it
+        self.functions.append(FunctionName)
+        self.stack.invokers[MAKE_PHOTO].invoke(json.loads(Payload))
+        return {"StatusCode": 202}
+
+
+@pytest.fixture
+def emptied_failure_queue(stack: Stack) -> str:
+    """The on-failure queue emptied message by message (SQS allows one PurgeQueue a minute)."""
+    sqs = stack.client("sqs")
+    while messages := sqs.receive_message(
+        QueueUrl=stack.failed_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+    ).get("Messages", []):
+        for message in messages:
+            sqs.delete_message(QueueUrl=stack.failed_queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return stack.failed_queue_url
+
+
+@pytest.mark.parametrize("refusal", ["wrong-appcode", "quota-exhausted"])
+def test_account_refusal_parks_the_photos_and_a_replay_after_the_fix_makes_them(
+    stack: Stack, emptied_failure_queue: str, key: str, portrait: bytes, refusal: str
 ) -> None:
-    record = stack.wait_for_photo(stack.upload(key, portrait))
+    # Given a gateway that refuses our account: a wrong AppCode, or no quota left
+    secrets = stack.client("secretsmanager")
+    secret = stack.template.parameters["AppCodeSecretName"]
+    if refusal == "wrong-appcode":
+        secrets.put_secret_value(SecretId=secret, SecretString="wrong-appcode")
+        stack.cold_start()  # stands in for the 5-minute cache expiry
+    else:
+        stack.vendor_faults({"quota_remaining": 0})
+    gateway_code = {"wrong-appcode": "A403AC", "quota-exhausted": "B403MQ"}[refusal]
+    try:
+        # When two portraits are uploaded during the outage
+        keys = [stack.upload(f"{key}-{n}.jpg", portrait) for n in range(2)]
+        for full_key in keys:
+            stack.deliveries.wait_for(full_key)
+        assert stack.wait_idle(90), "make-photo still busy"
+        parked = [stack.photo(k).json() for k in keys]
+    finally:
+        # ... and someone fixes the account
+        secrets.put_secret_value(SecretId=secret, SecretString=stack.appcode)
+        stack.cold_start()
+        stack.vendor_faults({"quota_remaining": None})
 
-    assert record["status"] == "FAILED"
-    assert record["error"]["code"] == "VENDOR_GATEWAY"
-    assert "A403AC" in record["error"]["message"]
-    assert stack.vendor_stats()["gateway_errors"].get("A403AC") == 1
-
-
-def test_gateway_quota_exhausted_fails_the_photo(stack: Stack, key: str, portrait: bytes) -> None:
-    stack.vendor_faults({"quota_remaining": 0})
-
-    record = stack.wait_for_photo(stack.upload(key, portrait))
-
-    assert record["status"] == "FAILED"
-    assert record["error"]["code"] == "VENDOR_GATEWAY"
-    assert "B403MQ" in record["error"]["message"]
+    # Then each photo is parked, restartable, saying why (not FAILED for good)
+    for status in parked:
+        assert (status["status"], status["error"]["code"]) == ("FAILED", "VENDOR_ACCOUNT"), status
+        assert gateway_code in status["error"]["message"]
+        assert "replay" in status["error"]["message"]
+    # And the replay of the parked events makes the photos
+    lambda_client = LocalLambda(stack)
+    replayed = replay(stack.client("sqs"), lambda_client, emptied_failure_queue, limit=10, dry_run=False)
+    assert replayed == 2
+    assert stack.wait_idle(90)
+    assert all(stack.photo(k).json()["status"] == "READY" for k in keys)
+    assert lambda_client.functions == [stack.functions[MAKE_PHOTO].spec.arn] * 2
 
 
 def test_finals_vendor_error_is_502_and_nothing_is_billed(stack: Stack, key: str, portrait: bytes) -> None:

@@ -189,19 +189,52 @@ def test_vendor_rejection_is_recorded_as_failed_with_its_code(
     assert (record.status, record.vendor_code, record.error_code) == (Status.FAILED, code, "VENDOR_REJECTED")
 
 
-def test_permanent_gateway_error_is_recorded_as_failed(
-    aws: dict[str, Any], maker: PhotoMaker, records: PhotoRecords, vendor: FakeVendor
-) -> None:
-    vendor.make_answers.append(
-        GatewayError(
-            "gateway refused", gateway_code="A403IA", http_status=403, transient=False, reached_vendor=False
-        )
+def _refused(code: str = "A403IA") -> GatewayError:
+    return GatewayError(
+        f"gateway refused: {code}", gateway_code=code, http_status=403, transient=False, reached_vendor=False
     )
 
-    maker.make(upload(aws["s3"], "uploads/me.jpg"), request_id="r1", deadline=DEADLINE)
 
-    record = records.get("uploads/me.jpg")
-    assert record is not None and record.error_code == "VENDOR_GATEWAY"
+@pytest.mark.parametrize("gateway_code", ["A403IA", "A403QE", "A403PR"])  # AppCode, quota, arrears
+def test_account_refusal_is_parked_restartable_and_a_replay_after_the_fix_makes_the_photo(
+    aws: dict[str, Any], maker: PhotoMaker, records: PhotoRecords, vendor: FakeVendor, gateway_code: str
+) -> None:
+    # Given a gateway that refuses our account for every attempt of the event
+    source = upload(aws["s3"], "uploads/me.jpg")
+    vendor.make_answers.extend([_refused(gateway_code)] * 3)
+
+    # When Lambda makes its attempt and its two retries (same request id)
+    for _ in range(3):
+        with pytest.raises(GatewayError):  # the invocation fails: the event goes to the on-failure queue
+            maker.make(source, request_id="r1", deadline=DEADLINE)
+    parked = records.get(source.key)
+    # ... and the account is fixed, then the parked event is replayed
+    replayed = maker.make(source, request_id="replay", deadline=DEADLINE)
+
+    # Then the record said why, without failing for good, and the replay made the photo
+    assert parked is not None
+    assert (parked.status, parked.error_code) == (Status.FAILED, "VENDOR_ACCOUNT")
+    assert "replay" in (parked.error_message or "")
+    assert replayed.outcome is Outcome.MADE
+    made = records.get(source.key)
+    assert made is not None and made.status is Status.READY
+    assert vendor.stats.make_calls == 4
+
+
+def test_account_refusal_before_the_last_attempt_leaves_the_photo_processing_for_the_retry(
+    aws: dict[str, Any], maker: PhotoMaker, records: PhotoRecords, vendor: FakeVendor
+) -> None:
+    source = upload(aws["s3"], "uploads/me.jpg")
+    vendor.make_answers.append(_refused())
+
+    with pytest.raises(GatewayError):
+        maker.make(source, request_id="r1", deadline=DEADLINE)
+    during = records.get(source.key)
+    retried = maker.make(source, request_id="r1", deadline=DEADLINE)
+
+    assert during is not None and during.status is Status.PROCESSING
+    assert "gateway refused" in (during.last_error or "")
+    assert retried.outcome is Outcome.MADE
 
 
 def test_transient_vendor_error_is_raised_and_the_retry_makes_the_photo(

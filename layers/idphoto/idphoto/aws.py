@@ -23,6 +23,13 @@ CLIENT_CONFIG = Config(
     read_timeout=10,
     retries={"mode": "standard", "max_attempts": 4},
     signature_version="s3v4",  # presigned GET URLs must be SigV4
+    # Presigned URLs must name the bucket's regional endpoint (<bucket>.s3.<region>.amazonaws.com).
+    # botocore's "auto" style signs for the legacy global <bucket>.s3.amazonaws.com, which buckets in
+    # regions launched after March 2019 refuse (400) and older regions redirect (307, breaking SigV4)
+    # for up to a day after the bucket is made: https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html
+    # "virtual" also keeps the regional name in us-east-1 with us_east_1_regional_endpoint; against a
+    # custom endpoint (AWS_ENDPOINT_URL, local emulation on an IP address) botocore falls back to path style.
+    s3={"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"},
 )
 
 

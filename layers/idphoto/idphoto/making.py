@@ -15,10 +15,10 @@ from enum import StrEnum
 from botocore.exceptions import ClientError
 
 from idphoto.config import Settings
-from idphoto.errors import IdPhotoError, InvalidOptions, UnsupportedObject, VendorError
+from idphoto.errors import GatewayError, IdPhotoError, InvalidOptions, UnsupportedObject, VendorError
 from idphoto.observability import count, count_by, logger
 from idphoto.options import PhotoOptions, merge, parse_metadata
-from idphoto.records import RETRIES_EXHAUSTED, PhotoRecords
+from idphoto.records import RETRIES_EXHAUSTED, VENDOR_ACCOUNT, PhotoRecords
 from idphoto.source import SourceObject
 from idphoto.storage import ObjectHead, PhotoStorage
 from idphoto.vendor import VendorClient
@@ -38,6 +38,12 @@ def image_format(first_bytes: bytes) -> str | None:
     if first_bytes[:4] == b"RIFF" and first_bytes[8:12] == b"WEBP":
         return "webp"
     return None
+
+
+def needs_operator(error: VendorError) -> bool:
+    """A gateway refusal that stays until someone acts: X-Ca-Error-Code with a 4xx other than
+    throttling (invalid AppCode, quota exhausted or expired, arrears; see the vendor's API.md)."""
+    return isinstance(error, GatewayError) and not error.transient and 400 <= error.http_status < 500
 
 
 class Outcome(StrEnum):
@@ -154,6 +160,9 @@ class PhotoMaker:
             if exc.transient:
                 self._give_back(source, request_id, exc, attempt)
                 raise
+            if needs_operator(exc):
+                self._park(source, request_id, exc, attempt)
+                raise  # the invocation fails: Lambda retries, then parks the event for a replay
             return self._fail(source, request_id, exc)
         colors = options.color_names()
         if len(colors) != len(made.names):  # no colours asked: the vendor made its default ones
@@ -181,6 +190,22 @@ class PhotoMaker:
         )
         self._records.mark_failed(source, request_id, RETRIES_EXHAUSTED, message, error.vendor_code)
         count_by("PhotosFailed", "code", RETRIES_EXHAUSTED)
+
+    def _park(self, source: SourceObject, request_id: str, error: VendorError, attempt: int) -> None:
+        """The gateway refused our account: every upload fails alike until someone acts, so raise the
+        alarm on each refusal and, on the last attempt, park the photo as restartable (``VENDOR_ACCOUNT``)
+        instead of failing it for good; a replay after the fix makes it."""
+        count("VendorAccountRefusals")  # watched by the template's VendorAccountAlarm
+        logger.error("the vendor's gateway refused our account", extra={"error": error.message})
+        if attempt < self._settings.make_attempts:
+            self._records.release(source, request_id, error.message)
+            return
+        message = (
+            f"the vendor's gateway refused our account (AppCode, quota or arrears): {error.message};"
+            " the upload event is parked in the failed-events queue: fix the account, then replay it"
+        )
+        self._records.mark_failed(source, request_id, VENDOR_ACCOUNT, message, error.vendor_code)
+        count_by("PhotosFailed", "code", VENDOR_ACCOUNT)
 
     def _fail(self, source: SourceObject, request_id: str, error: IdPhotoError) -> MakeResult:
         vendor_code = error.vendor_code if isinstance(error, VendorError) else None

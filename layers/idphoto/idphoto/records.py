@@ -53,6 +53,11 @@ class ClaimOutcome(StrEnum):
 # A failure that says nothing about the photo (the vendor was out for every attempt): a redelivered
 # or replayed event may try again.
 RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"
+# The vendor's gateway refused our account (invalid AppCode, quota exhausted or expired, arrears):
+# nothing is wrong with the photo; once someone fixes the account a replay makes it.
+VENDOR_ACCOUNT = "VENDOR_ACCOUNT"
+# Failures that say nothing about the photo: the record stays claimable, the event is parked.
+RESTARTABLE_CODES = frozenset({RETRIES_EXHAUSTED, VENDOR_ACCOUNT})
 
 
 @dataclass(frozen=True)
@@ -197,7 +202,7 @@ class PhotoRecords:
             raise RuntimeError(f"record of {source.key!r} vanished while claiming it")
         if current.sequencer > source.sequencer:
             return Claim(ClaimOutcome.STALE, current)
-        if current.status is Status.FAILED and current.error_code == RETRIES_EXHAUSTED:
+        if current.status is Status.FAILED and current.error_code in RESTARTABLE_CODES:
             return self._restart(current, claim_id, now + lease_seconds)
         if current.status is not Status.PROCESSING:
             return Claim(ClaimOutcome.DUPLICATE, current)
@@ -233,12 +238,13 @@ class PhotoRecords:
         return Claim(ClaimOutcome.CLAIMED, current, attempt=attempt)
 
     def _restart(self, current: PhotoRecord, claim_id: str, lease_until: int) -> Claim:
-        """A new round of attempts for a version that failed only because the vendor was out."""
+        """A new round of attempts for a version that failed only because the vendor was out or
+        refused our account (``RESTARTABLE_CODES``)."""
         taken = self._conditional_update(
             current.key,
             "SET #status = :processing, claim_id = :claim_id, lease_until = :lease_until, updated_at = :now,"
             " attempts = :one, event_attempts = :fresh REMOVE error_code, error_message, vendor_code",
-            "sequencer = :sequencer AND #status = :failed AND error_code = :exhausted AND updated_at = :old_updated",
+            "sequencer = :sequencer AND #status = :failed AND error_code = :parked_code AND updated_at = :old_updated",
             {
                 "processing": Status.PROCESSING.value,
                 "claim_id": claim_id,
@@ -247,7 +253,7 @@ class PhotoRecords:
                 "one": 1,
                 "sequencer": current.sequencer,
                 "failed": Status.FAILED.value,
-                "exhausted": RETRIES_EXHAUSTED,
+                "parked_code": current.error_code or "",
                 "old_updated": current.updated_at,
                 "fresh": {claim_id: 1},
             },
