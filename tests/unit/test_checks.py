@@ -19,8 +19,9 @@ def photo(width: int, height: int, top: int = 0xFFFFFF, bottom: int | None = Non
     """A portrait-like JPEG: a background (plain or vertical gradient) with a dark 'person' in the middle."""
     bottom = top if bottom is None else bottom
     weights = np.linspace(0, 1, height)[:, None, None]
-    rgb = lambda v: np.array([(v >> 16) & 255, (v >> 8) & 255, v & 255], float)  # noqa: E731
-    pixels = rgb(top) * (1 - weights) + rgb(bottom) * weights
+    start = np.array([(top >> 16) & 255, (top >> 8) & 255, top & 255], dtype=np.float64)
+    end = np.array([(bottom >> 16) & 255, (bottom >> 8) & 255, bottom & 255], dtype=np.float64)
+    pixels: np.ndarray = start * (1 - weights) + end * weights
     pixels = np.repeat(pixels, width, axis=1)
     pixels[height // 5 :, width // 4 : 3 * width // 4] = (60, 40, 30)
     buffer = io.BytesIO()
