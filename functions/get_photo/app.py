@@ -175,6 +175,15 @@ class PhotoError(TypedDict):
     vendor_code: int | None
 
 
+class FinalCheck(TypedDict):
+    """One rule a kept final was checked against (idphoto.checks); a failed one is a warning."""
+
+    rule: Literal["jpeg", "pixel_size", "file_size", "background", "dpi", "checks"]
+    asked: str
+    measured: str
+    ok: bool
+
+
 class PhotoStatus(TypedDict):
     """A photo's status, options and previews."""
 
@@ -193,6 +202,8 @@ class PhotoStatus(TypedDict):
     previews_expired: bool
     finals_kept: list[str]
     """colours whose finals are kept already: fetching them again is free"""
+    checks: NotRequired[dict[str, list[FinalCheck]]]
+    """per kept colour, the checks of its final against what was asked"""
     created_at: int
     updated_at: int
     error: NotRequired[PhotoError]
@@ -211,6 +222,8 @@ class FinalLink(TypedDict):
     sheet_url: str
     expires_in: int
     """seconds the two URLs stay valid"""
+    checks: list[FinalCheck]
+    """the photo checked against what was asked; a failed check warns, it hides nothing"""
 
 
 class Finals(TypedDict):
@@ -321,6 +334,7 @@ def photo_finals(key: KeyParam, color: ColorQuery = None) -> Finals:
                 "photo_url": link.photo_url,
                 "sheet_url": link.sheet_url,
                 "expires_in": link.expires_in,
+                "checks": cast(list[FinalCheck], list(link.checks)),
             }
             for link in links
         ],
@@ -375,6 +389,9 @@ def _present(record: PhotoRecord, now: int) -> PhotoStatus:
         "created_at": record.created_at,
         "updated_at": record.updated_at,
     }
+    checks = {c: f["checks"] for c, f in record.finals.items() if f.get("state") == "KEPT" and "checks" in f}
+    if checks:
+        answer["checks"] = cast(dict[str, list[FinalCheck]], checks)
     if record.error_code:
         answer["error"] = {
             "code": record.error_code,

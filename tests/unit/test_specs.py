@@ -115,17 +115,33 @@ def test_file_size_is_described_for_people() -> None:
 # --- the spec option -----------------------------------------------------------------------------------
 
 
-def test_given_a_spec_when_parsed_then_it_sets_spec_id_and_its_background() -> None:
+def test_given_a_spec_when_parsed_then_it_sets_spec_id_background_size_and_framing() -> None:
     parsed = parse_metadata({"spec": "us-passport"})
 
     assert parsed.problems == [] and parsed.ignored == []
-    assert parsed.values == {"spec_id": 4, "background": (WHITE,)}
+    # head 25-35 mm and eyes 28-35 mm from the bottom, on 50.8 mm: the rule as the vendor's ratios
+    assert parsed.values == {
+        "spec_id": 4,
+        "background": (WHITE,),
+        "width_px": 600,
+        "height_px": 600,
+        "ratios": (0.4921, 0.689, 0.5512, 0.689, -1.0, -1.0, -1.0, -1.0),
+    }
+
+
+def test_given_a_spec_with_file_limits_then_they_are_sent_unless_the_upload_sets_its_own() -> None:
+    spec_only = parse_metadata({"spec": "us-visa"}).values
+    own = parse_metadata({"spec": "us-visa", "file-size-max": "100", "ratios": "-1,-1,-1,-1,-1,-1,-1,-1"})
+
+    assert spec_only["file_size_max"] == 240 and "file_size_min" not in spec_only
+    assert own.values["file_size_max"] == 100
+    assert own.values["ratios"] == (-1.0,) * 8
 
 
 def test_given_a_spec_and_colours_when_parsed_then_the_uploads_colours_win() -> None:
     parsed = parse_metadata({"spec": "cn-one-inch", "background": "blue|white"})
 
-    assert parsed.values == {"spec_id": 1, "background": (BLUE, WHITE)}
+    assert parsed.values == {"spec_id": 1, "background": (BLUE, WHITE), "width_px": 295, "height_px": 413}
 
 
 def test_given_a_spec_when_merged_then_its_background_beats_the_deployments_default() -> None:
@@ -162,7 +178,7 @@ def test_given_an_empty_or_overlong_spec_then_default_or_problem() -> None:
 def test_the_spec_option_is_no_vendor_parameter() -> None:
     assert "spec" not in PARSERS
     body = merge(None, parse_metadata({"spec": "cn-passport"})).to_vendor()
-    assert set(body) == {"spec_id", "background_color"}
+    assert set(body) == {"spec_id", "background_color", "width_px", "height_px", "ratios"}
 
 
 # --- vendor ids per deployment -------------------------------------------------------------------------
@@ -198,3 +214,57 @@ def test_given_bad_deployment_vendor_ids_then_the_cold_start_fails(monkeypatch: 
 
     with pytest.raises(ConfigurationError, match="SPEC_VENDOR_IDS: unknown spec names: moon-passport"):
         Settings.from_env(env)
+
+
+# --- the catalogue of documents: sources and framing --------------------------------------------------
+
+
+def test_the_catalogue_lists_at_least_40_documents_of_the_countries_asked_for() -> None:
+    countries = {s.country for s in CATALOGUE}
+
+    assert len(CATALOGUE) >= 40
+    assert {"CN", "US", "GB", "EU", "CA", "AU", "IN", "JP", "KR", "RU", "BR", "MX", "DE", "FR"} <= countries
+    for name in ("cn-driving-licence", "cn-social-security-card", "cn-civil-service-exam", "cn-cet"):
+        assert CATALOGUE.get(name) is not None, name
+
+
+@pytest.mark.parametrize("spec", list(CATALOGUE), ids=lambda s: s.name)
+def test_every_figure_has_a_source_or_says_it_is_not_stated(spec: PhotoSpec) -> None:
+    assert spec.source.strip() and spec.framing_source.strip() and spec.digital_source.strip()
+    assert spec.country and spec.kind
+    assert spec.background in (spec.backgrounds or (spec.background,))
+    if spec.framing.stated:
+        assert spec.framing_source != specs.NOT_STATED
+    else:
+        assert spec.framing_source == specs.NOT_STATED and spec.ratios is None
+    has_limits = spec.file_size_min_kb is not None or spec.file_size_max_kb is not None
+    if has_limits:
+        assert spec.digital_source != specs.NOT_STATED
+
+
+@pytest.mark.parametrize("spec", [s for s in CATALOGUE if s.ratios], ids=lambda s: s.name)
+def test_framing_becomes_eight_valid_vendor_ratios_that_parse(spec: PhotoSpec) -> None:
+    ratios = spec.ratios
+    assert ratios is not None and len(ratios) == 8
+    assert all(r == -1 or 0 <= r <= 1 for r in ratios)
+    for low, high in zip(ratios[::2], ratios[1::2], strict=True):
+        assert low == -1 or high == -1 or low <= high
+    # what the upload would say is what the spec sends
+    assert parse_metadata({"ratios": ",".join(map(repr, ratios))}).values["ratios"] == ratios
+
+
+def test_the_ratios_are_the_rules_millimetres_over_the_photos_side() -> None:
+    spec = CATALOGUE.get("cn-visa")
+    assert spec is not None
+    # head 28-33 mm and crown 3-5 mm of 48 mm height; face width 15-22 mm of 33 mm width
+    assert spec.ratios == (
+        round(28 / 48, 4),
+        round(33 / 48, 4),
+        -1.0,
+        -1.0,
+        round(3 / 48, 4),
+        round(5 / 48, 4),
+        round(15 / 33, 4),
+        round(22 / 33, 4),
+    )
+    assert spec.geometry() == "head 28-33 mm, top 3-5 mm, face width 15-22 mm"

@@ -14,6 +14,7 @@ from typing import Any
 
 import requests
 
+from idphoto.checks import Asked, Inspection
 from idphoto.config import Settings
 from idphoto.errors import (
     FinalsInProgress,
@@ -44,6 +45,7 @@ class FinalLinks:
     sheet_url: str
     expires_in: int
     billed_at: int
+    checks: tuple[dict[str, Any], ...] = ()
 
 
 class PhotoFinals:
@@ -136,11 +138,18 @@ class PhotoFinals:
 
     def _keep(self, record: PhotoRecord, color: str, urls: FinalUrls, billed_at: int) -> FinalLinks:
         photo_key, sheet_key = self._storage.final_keys(record.key, version_tag(record.sequencer), color)
-        moved = self._storage.keep(urls.photo_url, photo_key, self._session, DOWNLOAD_TIMEOUT)
+        checked = Inspection(Asked.of(record.options, color))
+        moved = self._storage.keep(urls.photo_url, photo_key, self._session, DOWNLOAD_TIMEOUT, checked)
         moved += self._storage.keep(urls.sheet_url, sheet_key, self._session, DOWNLOAD_TIMEOUT)
-        self._records.record_kept(record, color, photo_key, sheet_key, billed_at)
-        logger.info("final kept", extra={"color": color, "bytes": moved})
-        return self._links(color, {"photo_key": photo_key, "sheet_key": sheet_key, "billed_at": billed_at})
+        self._records.record_kept(record, color, photo_key, sheet_key, billed_at, checks=checked.results)
+        logger.info("final kept", extra={"color": color, "bytes": moved, "failed_checks": checked.failed})
+        final = {
+            "photo_key": photo_key,
+            "sheet_key": sheet_key,
+            "billed_at": billed_at,
+            "checks": checked.results,
+        }
+        return self._links(color, final)
 
     def _links(self, color: str, final: dict[str, Any]) -> FinalLinks:
         ttl = self._settings.finals_url_ttl
@@ -150,4 +159,5 @@ class PhotoFinals:
             sheet_url=self._storage.presign_get(final["sheet_key"], ttl),
             expires_in=ttl,
             billed_at=int(final.get("billed_at", 0)),
+            checks=tuple(final.get("checks") or ()),
         )

@@ -306,12 +306,18 @@ def parse_metadata(metadata: Mapping[str, str], *, source: str = "metadata") -> 
         except ValueError as exc:
             problems.append(f"{name}: {exc}")
     if spec_name is not None:
-        _apply_spec(parsed, spec_name, background_given="background" in given)
+        _apply_spec(parsed, spec_name, given)
     return parsed
 
 
-def _apply_spec(parsed: ParsedOptions, name: str, *, background_given: bool) -> None:
-    """Resolve a named spec into ``spec_id`` (and the spec's background when none was named)."""
+def _apply_spec(parsed: ParsedOptions, name: str, given: set[str]) -> None:
+    """Resolve a named spec into the vendor parameters that frame the photo to its rule.
+
+    ``spec_id``, and unless the upload sets them: the spec's ``background``, its pixel size
+    (``width_px``/``height_px``, so a vendor whose ids differ still makes the right size), its
+    file-size bounds and its framing as the 8 ``ratios`` (see :attr:`idphoto.specs.PhotoSpec.ratios`
+    for how the rule's measures map onto the vendor's).
+    """
     catalogue = specs.active()
     spec = catalogue.get(name)
     if spec is None:
@@ -326,8 +332,17 @@ def _apply_spec(parsed: ParsedOptions, name: str, *, background_given: bool) -> 
         )
         return
     parsed.values["spec_id"] = spec.spec_id
-    if not background_given:
-        parsed.values["background"] = parse_background(spec.background)
+    implied: dict[str, Any] = {
+        "background": parse_background(spec.background),
+        "width-px": spec.width_px,
+        "height-px": spec.height_px,
+        "file-size-min": spec.file_size_min_kb,
+        "file-size-max": spec.file_size_max_kb,
+        "ratios": spec.ratios,
+    }
+    for option, value in implied.items():
+        if option not in given and value is not None:
+            parsed.values[PARSERS[option][0]] = value
 
 
 def merge(defaults: PhotoOptions | Mapping[str, Any] | None, overrides: ParsedOptions) -> PhotoOptions:

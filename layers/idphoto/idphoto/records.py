@@ -373,15 +373,23 @@ class PhotoRecords:
         )
 
     def record_kept(
-        self, record: PhotoRecord, color: str, photo_key: str, sheet_key: str, billed_at: int
+        self,
+        record: PhotoRecord,
+        color: str,
+        photo_key: str,
+        sheet_key: str,
+        billed_at: int,
+        checks: list[dict[str, Any]] | None = None,
     ) -> bool:
-        state = {
+        state: dict[str, Any] = {
             "state": FinalState.KEPT.value,
             "photo_key": photo_key,
             "sheet_key": sheet_key,
             "billed_at": billed_at,
             "kept_at": self.now(),
         }
+        if checks is not None:
+            state["checks"] = checks  # idphoto.checks: strings and booleans only, DynamoDB-safe
         return self._set_final(record, color, state, "attribute_exists(finals.#color)", {})
 
     def release_final(self, record: PhotoRecord, color: str, claim_id: str) -> bool:

@@ -7,6 +7,7 @@ trigger make-photo and a re-upload never serves the old version's finals.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -78,8 +79,19 @@ class PhotoStorage:
         base = f"{self.finals_prefix}{relative}/{version_tag}/{color}"
         return f"{base}.jpg", f"{base}_print.jpg"
 
-    def keep(self, url: str, key: str, session: requests.Session, timeout: float) -> int:
-        """Copy one of the vendor's expiring result images into our bucket; returns the bytes moved."""
+    def keep(
+        self,
+        url: str,
+        key: str,
+        session: requests.Session,
+        timeout: float,
+        prepare: Callable[[bytes], bytes] | None = None,
+    ) -> int:
+        """Copy one of the vendor's expiring result images into our bucket; returns the bytes moved.
+
+        ``prepare`` sees the downloaded bytes first and returns what is written (the finals' checks
+        stamp the dpi there: :mod:`idphoto.checks`).
+        """
         if not url.startswith(("https://", "http://")):
             raise VendorUnavailable("the vendor's result URL is not HTTP(S)")
         try:
@@ -91,6 +103,8 @@ class PhotoStorage:
         body = response.content
         if not body or len(body) > MAX_FINAL_BYTES:
             raise VendorUnavailable(f"the vendor's result has an implausible size ({len(body)} bytes)")
+        if prepare is not None:
+            body = prepare(body)
         content_type = response.headers.get("Content-Type", "image/jpeg").split(";")[0]
         if not content_type.startswith("image/"):
             content_type = "image/jpeg"
