@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import requests
+from botocore.exceptions import ClientError
 
 from idphoto.errors import VendorUnavailable
 
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
 # The vendor's result images are a few hundred KB; anything far larger is not an ID photo.
 MAX_FINAL_BYTES = 20 * 1024 * 1024
 
+
+# Object metadata of a kept final: when the vendor's billed call answered (Unix time).
+BILLED_AT_METADATA = "billed-at"
 
 # Enough of the file to recognise every image format the vendor could take.
 PEEK_BYTES = 32
@@ -78,8 +82,12 @@ class PhotoStorage:
         base = f"{self.finals_prefix}{relative}/{version_tag}/{color}"
         return f"{base}.jpg", f"{base}_print.jpg"
 
-    def keep(self, url: str, key: str, session: requests.Session, timeout: float) -> int:
-        """Copy one of the vendor's expiring result images into our bucket; returns the bytes moved."""
+    def keep(
+        self, url: str, key: str, session: requests.Session, timeout: float, billed_at: int | None = None
+    ) -> int:
+        """Copy one of the vendor's expiring result images into our bucket; returns the bytes moved.
+
+        The object carries when it was paid for, so the bucket alone can repair a lost record."""
         if not url.startswith(("https://", "http://")):
             raise VendorUnavailable("the vendor's result URL is not HTTP(S)")
         try:
@@ -94,5 +102,30 @@ class PhotoStorage:
         content_type = response.headers.get("Content-Type", "image/jpeg").split(";")[0]
         if not content_type.startswith("image/"):
             content_type = "image/jpeg"
-        self._client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+        metadata = {BILLED_AT_METADATA: str(billed_at)} if billed_at is not None else {}
+        self._client.put_object(
+            Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, Metadata=metadata
+        )
         return len(body)
+
+    def kept(self, photo_key: str, sheet_key: str) -> int | None:
+        """When both images of a final are in the bucket: the time they were paid for (Unix), else None.
+
+        Finals keys are deterministic, so this is the last word on what is paid for, whatever a failed
+        record write lost. HeadObject needs only s3:GetObject, which get-photo has on the finals prefix;
+        a missing object answers 404 (HEAD has no body, hence no NoSuchKey code).
+        """
+        billed_at: list[int] = []
+        for key in (photo_key, sheet_key):
+            try:
+                head = self._client.head_object(Bucket=self.bucket, Key=key)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    return None
+                raise
+            recorded = str(head.get("Metadata", {}).get(BILLED_AT_METADATA, ""))
+            modified = head.get("LastModified")
+            billed_at.append(
+                int(recorded) if recorded.isdigit() else int(modified.timestamp()) if modified else 0
+            )
+        return min(billed_at)
