@@ -95,14 +95,14 @@ class Rule:
     kind: str
     count: int
     operation: str = ""
-    match: str = ""
+    match: tuple[str, ...] = ()  # every one of these must be in the request's text
     skip: int = 0
 
     def matches(self, call: Call) -> bool:
         return (
             call.service == self.service
             and self.operation in ("", call.operation)
-            and (not self.match or self.match in call.text)
+            and all(part in call.text for part in self.match)
         )
 
 
@@ -123,10 +123,15 @@ def _rule(spec: object) -> Rule:
             raise FaultSpecError(f"rule.{name} must be an integer between 0 and 1000000")
     if count < 1:
         raise FaultSpecError("rule.count must be at least 1")
-    operation, match = spec.get("operation", ""), spec.get("match", "")
-    if not isinstance(operation, str) or not isinstance(match, str):
-        raise FaultSpecError("rule.operation and rule.match must be strings")
-    return Rule(str(service), str(kind), count, operation, match, skip)
+    operation, match = spec.get("operation", ""), spec.get("match", [])
+    match = [match] if isinstance(match, str) else match
+    if (
+        not isinstance(operation, str)
+        or not isinstance(match, list)
+        or not all(isinstance(m, str) for m in match)
+    ):
+        raise FaultSpecError("rule.operation must be a string, rule.match a string or a list of them")
+    return Rule(str(service), str(kind), count, operation, tuple(match), skip)
 
 
 @dataclass
@@ -230,7 +235,7 @@ class AwsFaults:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
-                "rules": [vars(r).copy() for r in self._rules],
+                "rules": [{**vars(r), "match": list(r.match)} for r in self._rules],
                 "rate": None
                 if self._rate is None
                 else {

@@ -284,11 +284,11 @@ class PhotoFinals:
     def _fetch(self, record: PhotoRecord, color: str, request: _Request) -> FinalLinks:
         # Before paying: what the record lost (a failed write after an earlier billed call), the
         # bucket still has under the final's deterministic keys.
-        repaired = self._from_bucket(record, color)
-        if repaired is not None:
-            return repaired
         name = record.names[record.colors.index(color)]
         try:
+            repaired = self._from_bucket(record, color)
+            if repaired is not None:
+                return repaired
             urls = self._vendor.get_final(
                 name, read_timeout=self._settings.vendor_read_timeout, deadline=request.deadline
             )
@@ -301,6 +301,11 @@ class PhotoFinals:
             if not self._records.record_uncertain(record, color, request.request_id, exc.message):
                 logger.error("cannot record the uncertain final", extra={"color": color})
             raise FinalUncertain(_uncertain_message(color, exc.message)) from None
+        except Exception:
+            # Before the request left (the bucket check, reading the AppCode): nothing was billed; give
+            # the claim back at once rather than making every request wait for its lease.
+            self._records.release_final(record, color, request.request_id)
+            raise
         billed_at = self._records.now()
         recorded = self._record_billed(record, color, request.request_id, urls)
         try:
