@@ -384,6 +384,13 @@ def run_finals(
         out.line(f"{final['color']:>{width}}: {photo}")
         out.line(f"{'sheet':>{width}}: {sheet}")
     out.document({"key": record["key"], "billed_colors": billed, "files": files})
+    left = answer.get("pending") or []
+    if left:  # what came is on disk; say what did not, and why
+        raise CliError(
+            "not fetched: " + "; ".join(f"{p['color']}: {p['code']} {p['message']}" for p in left),
+            Exit.UNAVAILABLE,
+            "run the same command again later for the rest (what is kept is free)",
+        )
     return Exit.OK
 
 
