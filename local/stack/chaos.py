@@ -39,6 +39,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import random
 import sys
 import threading
@@ -624,8 +625,35 @@ def config_from(args: argparse.Namespace) -> ChaosConfig:
     return burst_config(args.burst, args.rate_limit or 5.0, base) if args.burst else base
 
 
+# With AWS faults, the AppCode is cached for this long instead of the deployed 300 s: otherwise the
+# whole run reads the secret a handful of times and Secrets Manager's 5 % never shows.
+CHAOS_APPCODE_CACHE_S: Final = "2"
+
+
+@contextlib.contextmanager
+def _short_secret_cache(enabled: bool) -> Iterator[None]:
+    """``APPCODE_CACHE_SECONDS`` for the in-process functions (their settings read the process
+    environment at cold start); the previous value comes back afterwards."""
+    previous = os.environ.get("APPCODE_CACHE_SECONDS")
+    if enabled:
+        os.environ["APPCODE_CACHE_SECONDS"] = CHAOS_APPCODE_CACHE_S
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("APPCODE_CACHE_SECONDS", None)
+        else:
+            os.environ["APPCODE_CACHE_SECONDS"] = previous
+
+
 @contextlib.contextmanager
 def chaos_stack(config: ChaosConfig, log: TextIO) -> Iterator[Stack]:
+    with _short_secret_cache(config.aws_fault_rate > 0), _chaos_stack(config, log) as stack:
+        yield stack
+
+
+@contextlib.contextmanager
+def _chaos_stack(config: ChaosConfig, log: TextIO) -> Iterator[Stack]:
     parameters = {CONCURRENCY_PARAMETER: str(config.concurrency)} if config.concurrency else {}
     with contextlib.redirect_stdout(log):  # the functions' structured logs
         stack = start_stack(
