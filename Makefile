@@ -119,7 +119,7 @@ demo: setup  ## the main job on this machine: portraits -> ID photos in out/demo
 up: setup  ## the local stack for a person to use (Ctrl-C stops it)
 	$(PY) -m local.stack up
 
-chaos: setup  ## 200 uploads with vendor faults, duplicate events, bad files and concurrent finals requests
+chaos: setup  ## 200 uploads with vendor and AWS faults, duplicate events, bad files and concurrent finals requests
 	$(PY) -m local.stack.chaos
 
 bench: setup build  ## benchmarks against the floor, on the local stack: prints a Markdown table

@@ -384,6 +384,13 @@ def run_finals(
         out.line(f"{final['color']:>{width}}: {photo}")
         out.line(f"{'sheet':>{width}}: {sheet}")
     out.document({"key": record["key"], "billed_colors": billed, "files": files})
+    left = answer.get("pending") or []
+    if left:  # what came is on disk; say what did not, and why
+        raise CliError(
+            "not fetched: " + "; ".join(f"{p['color']}: {p['code']} {p['message']}" for p in left),
+            Exit.UNAVAILABLE,
+            "run the same command again later for the rest (what is kept is free)",
+        )
     return Exit.OK
 
 
@@ -416,10 +423,12 @@ def _ask(prompt: str, err: TextIO) -> bool:
 
 
 def _post_finals(api: PhotoApi, key: str, color: str | None, deadline: float, out: Output) -> dict[str, Any]:
-    """POST /finals; while another request fetches the same final (409 FINALS_IN_PROGRESS), wait."""
+    """POST /finals; while another request fetches the same final (409 FINALS_IN_PROGRESS), wait; while
+    the answer lists colours as ``pending`` with a ``retry_after``, ask again for the rest (what was
+    served comes again, free)."""
     while True:
         try:
-            return api.finals(key, color)
+            answer = api.finals(key, color)
         except ApiError as exc:
             if exc.code_name not in ("FINALS_IN_PROGRESS", "PHOTO_NOT_READY"):
                 raise
@@ -428,6 +437,12 @@ def _post_finals(api: PhotoApi, key: str, color: str | None, deadline: float, ou
                 raise
             out.note(f"{exc.api_message}: retrying in {pause:.0f} s")
             time.sleep(pause)
+            continue
+        waits = [p["retry_after"] for p in answer.get("pending", []) if p.get("retry_after") is not None]
+        if not waits or time.monotonic() + max(waits) > deadline:
+            return answer
+        out.note(f"{len(waits)} colour(s) pending: retrying in {max(waits):.0f} s")
+        time.sleep(max(waits))
 
 
 def _download(url: str, path: Path) -> Path:

@@ -34,7 +34,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from idphoto import services
 from idphoto.config import get_settings
 from idphoto.errors import (
+    AwsUnavailable,
     FinalsInProgress,
+    FinalUncertain,
     IdPhotoError,
     PhotoFailed,
     PhotoNotFound,
@@ -42,6 +44,7 @@ from idphoto.errors import (
     UnknownColor,
     VendorError,
 )
+from idphoto.finals import FinalsOutcome
 from idphoto.observability import logger, metrics
 from idphoto.options import COLOR_NAME_PATTERN
 from idphoto.records import PhotoRecord
@@ -115,6 +118,15 @@ ColorQuery = Annotated[
         "Query",
         pattern=COLOR_NAME_PATTERN,
         description="one of the photo's colours; all colours when left out",
+    ),
+]
+RetryUncertainQuery = Annotated[
+    str | None,
+    _param(
+        "Query",
+        pattern=r"^(0|1|true|false)$",
+        description="1: fetch a final whose billed call is UNCERTAIN again, accepting that the vendor may "
+        "charge it a second time (a final already in our bucket is never paid for again)",
     ),
 ]
 
@@ -204,6 +216,8 @@ class PhotoStatus(TypedDict):
     """colours whose finals are kept already: fetching them again is free"""
     checks: NotRequired[dict[str, list[FinalCheck]]]
     """per kept colour, the checks of its final against what was asked"""
+    finals_uncertain: NotRequired[list[str]]
+    """colours whose billed call got no usable answer (the vendor may have charged): see retry_uncertain"""
     created_at: int
     updated_at: int
     error: NotRequired[PhotoError]
@@ -226,11 +240,24 @@ class FinalLink(TypedDict):
     """the photo checked against what was asked; a failed check warns, it hides nothing"""
 
 
+class PendingFinal(TypedDict):
+    """A colour this request did not serve. ``retry_after`` (seconds) when asking again will help;
+    null when it will not as is (FINAL_UNCERTAIN: see retry_uncertain; VENDOR_REJECTED)."""
+
+    color: str
+    code: str
+    message: str
+    retry_after: int | None
+
+
 class Finals(TypedDict):
-    """The finals asked for."""
+    """The finals served. When some colours could not be served within the request's time (API
+    Gateway's 29 s) or failed, they are ``pending`` and the answer carries ``Retry-After``: ask again
+    for the rest; what is done is never paid for again."""
 
     key: str
     finals: list[FinalLink]
+    pending: list[PendingFinal]
 
 
 class ErrorDetail(TypedDict):
@@ -259,6 +286,7 @@ CONTRACT_TYPES: Final = (
     PhotoError,
     PhotoStatus,
     FinalLink,
+    PendingFinal,
     Finals,
     ErrorDetail,
     ErrorAnswer,
@@ -314,19 +342,38 @@ def photo_status(key: KeyParam) -> PhotoStatus:
     responses=_responses(
         "the finals asked for",
         *COMMON_ERRORS,
-        (409, "PHOTO_NOT_READY (Retry-After: 5), PHOTO_FAILED, or FINALS_IN_PROGRESS (Retry-After)"),
+        (
+            409,
+            "PHOTO_NOT_READY (Retry-After: 5), PHOTO_FAILED, FINALS_IN_PROGRESS (Retry-After), or "
+            "FINAL_UNCERTAIN: the billed call got no answer and may have been charged; not retried "
+            "unless asked with retry_uncertain=1",
+        ),
         (502, "VENDOR_REJECTED or VENDOR_GATEWAY: the vendor refused the billed call"),
         (503, "VENDOR_UNAVAILABLE: the vendor is unreachable (Retry-After: 30); nothing was kept"),
+        (503, "AWS_UNAVAILABLE: DynamoDB or S3 failed beyond retries (Retry-After: 2)"),
     ),
 )
-def photo_finals(key: KeyParam, color: ColorQuery = None) -> Finals:
+def photo_finals(
+    key: KeyParam, color: ColorQuery = None, retry_uncertain: RetryUncertainQuery = None
+) -> Response[Finals]:
     photo_key = _photo_key(key)
     context = app.lambda_context
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_SECONDS
-    links = services.finals().finals(
-        photo_key, _color(color), caller=_caller(), request_id=context.aws_request_id, deadline=deadline
+    outcome = services.finals().fetch(
+        photo_key,
+        _color(color),
+        caller=_caller(),
+        request_id=context.aws_request_id,
+        deadline=deadline,
+        retry_uncertain=_flag(retry_uncertain),
     )
-    return {
+    if not outcome.done:  # nothing to hand out: the first colour's error is the answer
+        raise outcome.pending[0].error
+    return _finals_answer(photo_key, outcome)
+
+
+def _finals_answer(photo_key: str, outcome: FinalsOutcome) -> Response[Finals]:
+    body: Finals = {
         "key": photo_key,
         "finals": [
             {
@@ -336,9 +383,24 @@ def photo_finals(key: KeyParam, color: ColorQuery = None) -> Finals:
                 "expires_in": link.expires_in,
                 "checks": cast(list[FinalCheck], list(link.checks)),
             }
-            for link in links
+            for link in outcome.done
+        ],
+        "pending": [
+            {"color": p.color, "code": p.error.code, "message": p.error.message, "retry_after": p.retry_after}
+            for p in outcome.pending
         ],
     }
+    retry = outcome.retry_after
+    headers = {"Retry-After": str(retry)} if retry is not None else None
+    return Response(200, content_types.APPLICATION_JSON, body, headers)
+
+
+def _flag(value: str | None) -> bool:
+    if value is None or value in ("0", "false"):
+        return False
+    if value in ("1", "true"):
+        return True
+    raise BadRequest("retry_uncertain must be 1 or 0")
 
 
 def _caller() -> str | None:
@@ -398,6 +460,9 @@ def _present(record: PhotoRecord, now: int) -> PhotoStatus:
             "message": record.error_message,
             "vendor_code": record.vendor_code,
         }
+    uncertain = sorted(c for c, f in record.finals.items() if f.get("state") == "UNCERTAIN")
+    if uncertain:
+        answer["finals_uncertain"] = uncertain
     if record.last_error:
         answer["last_error"] = record.last_error
     if record.ignored_metadata:
@@ -413,6 +478,8 @@ _STATUS = {
     PhotoFailed: 409,
     UnknownColor: 400,
     FinalsInProgress: 409,
+    FinalUncertain: 409,
+    AwsUnavailable: 503,
     BadRequest: 400,
 }
 
@@ -429,7 +496,7 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
 @app.exception_handler(IdPhotoError)
 def domain_error(exc: IdPhotoError) -> Response[str]:
     headers: dict[str, str] | None = None
-    if isinstance(exc, FinalsInProgress):
+    if isinstance(exc, FinalsInProgress | AwsUnavailable):
         headers = {"Retry-After": str(exc.retry_after)}
     elif isinstance(exc, PhotoNotReady):
         headers = {"Retry-After": "5"}

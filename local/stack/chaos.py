@@ -6,7 +6,11 @@ stand-in (``transient_rate``, seeded), 5 % of the S3 events delivered twice (the
 as a new asynchronous invocation: half at once, racing the first delivery, half after the photo is
 finished), 5 % bad files (a text file named ``.jpg``, an empty object, a truncated JPEG, invalid
 metadata), then ``--finals-concurrency`` (20) simultaneous ``POST /finals/{key}`` per READY photo over
-real HTTP, each requester retrying ``409 FINALS_IN_PROGRESS`` and ``503`` until it gets the finals.
+real HTTP, each requester retrying ``409 FINALS_IN_PROGRESS``, ``503`` and the colours a ``200``
+lists as ``pending`` until it has every colour. On top, 5 % of the functions' DynamoDB, S3 and Secrets
+Manager calls fail (``--aws-fault-rate``, seeded) through the AWS fault proxy
+(:mod:`local.stack.faultproxy`): throttling, 500s and "applied, then the connection dropped", in AWS's
+own shapes; botocore's standard retries meet them first.
 
 Burst mode (``--burst 500 --rate-limit 5``): that many good uploads at once against a stand-in that
 admits only ``--rate-limit`` vendor calls a second (the gateway's flow control, HTTP 429), with
@@ -15,7 +19,8 @@ overrides it); no finals.
 
 Counted:
 
-* **lost**: uploads without a final status (READY or FAILED) once no event is in flight;
+* **lost**: uploads without a record once no event is in flight;
+* **stuck**: uploads whose record is still PROCESSING once no event is in flight;
 * **made twice**: source keys the vendor *made* more than once, i.e. answered code 200 to more than one
   ``pic_handle_3`` for them. Counted in-process at the stand-in (its per-call counters have no key),
   from the ``pic_url`` of each call. A call refused with an injected 503 or a 429 made nothing: those
@@ -34,6 +39,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import random
 import sys
 import threading
@@ -80,6 +86,7 @@ RETRYABLE_FINALS: Final = (409, 503, 504)  # in progress / vendor unavailable / 
 class ChaosConfig:
     uploads: int = 200
     transient_rate: float = 0.1
+    aws_fault_rate: float = 0.05  # of the functions' DynamoDB, S3 and Secrets Manager calls
     duplicate_rate: float = 0.05
     bad_rate: float = 0.05
     finals_concurrency: int = 20
@@ -109,7 +116,7 @@ class Upload:
 @dataclass
 class Outcome:
     upload: Upload
-    status: str = "LOST"  # READY, FAILED or LOST
+    status: str = "LOST"  # READY, FAILED, PROCESSING (stuck, once settled) or LOST
     code: str = ""
     finals: set[str] = field(default_factory=set)
 
@@ -215,6 +222,7 @@ def burst_config(uploads: int, rate_limit: float, base: ChaosConfig) -> ChaosCon
     return ChaosConfig(
         uploads=uploads,
         transient_rate=0.0,
+        aws_fault_rate=0.0,
         duplicate_rate=0.0,
         bad_rate=0.0,
         finals=False,
@@ -243,6 +251,12 @@ class Report:
     finals_fetched: int
     concurrency: int
     seconds: dict[str, float]
+    aws: dict[str, Any] = field(default_factory=dict)  # the fault proxy's stats (calls, injected)
+    uncertain_accepted: int = 0  # finals fetched again with retry_uncertain=1
+
+    @property
+    def stuck(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == "PROCESSING"]
 
     @property
     def lost(self) -> list[Outcome]:
@@ -250,7 +264,11 @@ class Report:
 
     @property
     def unexpected(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.status != "LOST" and o.label != o.upload.expected]
+        return [
+            o
+            for o in self.outcomes
+            if o.status not in ("LOST", "PROCESSING") and o.label != o.upload.expected
+        ]
 
     @property
     def billed_per_final(self) -> float | None:
@@ -261,7 +279,7 @@ class Report:
     @property
     def ok(self) -> bool:
         billing_ok = not self.config.finals or self.billed_per_final == 1.0
-        return not self.lost and not self.made_twice and not self.unexpected and billing_ok
+        return not self.lost and not self.stuck and not self.made_twice and not self.unexpected and billing_ok
 
 
 def run(config: ChaosConfig, stack: Stack) -> Report:
@@ -280,6 +298,10 @@ def run(config: ChaosConfig, stack: Stack) -> Report:
     if config.rate_limit:
         faults["rate_limit_per_s"] = config.rate_limit
     stack.vendor_faults(faults)
+    if config.aws_fault_rate and stack.aws_faults is not None:
+        stack.aws_faults.reset()
+        stack.aws_faults.set({"rate": {"rate": config.aws_fault_rate, "seed": config.seed}})
+    uncertain: list[int] = []
     try:
         with MakeCounter(stack) as counter:
             _upload_all(stack, uploads)
@@ -294,7 +316,9 @@ def run(config: ChaosConfig, stack: Stack) -> Report:
                 redelivered = background.submit(_redeliver, stack, late, after_finish=True)
                 if config.finals:
                     ready = [o for o in outcomes.values() if o.status == "READY"]
-                    answers = _fetch_all_finals(stack, ready, config.finals_concurrency, config.finals_photos)
+                    answers = _fetch_all_finals(
+                        stack, ready, config.finals_concurrency, config.finals_photos, uncertain
+                    )
                 redelivered.result()
             seconds["finals"] = time.monotonic() - finals_started
             if late or config.finals:
@@ -307,6 +331,9 @@ def run(config: ChaosConfig, stack: Stack) -> Report:
             made_twice, made, made_per_key = counter.twice(), counter.total(), counter.per_key()
     finally:
         stack.vendor_faults({"transient_rate": None, "rate_limit_per_s": None})
+        aws = stack.aws_faults.stats() if stack.aws_faults is not None else {}
+        if stack.aws_faults is not None:
+            stack.aws_faults.set({"rate": None})
     vendor_after = stack.vendor_stats()
     seconds["total"] = time.monotonic() - started
     return Report(
@@ -325,6 +352,8 @@ def run(config: ChaosConfig, stack: Stack) -> Report:
         finals_fetched=sum(len(o.finals) for o in outcomes.values()),
         concurrency=invoker.concurrency,
         seconds=seconds,
+        aws=aws,
+        uncertain_accepted=len(uncertain),
     )
 
 
@@ -370,7 +399,7 @@ def _outcomes(stack: Stack, uploads: Sequence[Upload]) -> list[Outcome]:
         answer = _session().get(stack.photo_url(upload.key), timeout=35)
         if answer.status_code == 200:
             body = answer.json()
-            if body["status"] in ("READY", "FAILED"):
+            if body["status"] in ("READY", "FAILED", "PROCESSING"):
                 found.status = body["status"]
                 found.code = (body.get("error") or {}).get("code", "")
         elif answer.status_code != 404:
@@ -392,7 +421,7 @@ def _session() -> requests.Session:
 
 
 def _fetch_all_finals(
-    stack: Stack, ready: Sequence[Outcome], concurrency: int, photos_at_once: int
+    stack: Stack, ready: Sequence[Outcome], concurrency: int, photos_at_once: int, uncertain: list[int]
 ) -> Counter[int]:
     """For each READY photo, ``concurrency`` simultaneous requests for all its finals; ``photos_at_once``
     photos at a time."""
@@ -403,7 +432,10 @@ def _fetch_all_finals(
         url = f"{stack.api_url}/finals/{quote(outcome.upload.key, safe='/')}"
         gate = threading.Barrier(concurrency)
         with ThreadPoolExecutor(concurrency, thread_name_prefix="finals") as requesters:
-            served = [requesters.submit(_finals_until_served, url, gate) for _ in range(concurrency)]
+            served = [
+                requesters.submit(_finals_until_served, url, gate, outcome.upload.colors, uncertain)
+                for _ in range(concurrency)
+            ]
             for requester in served:
                 colors, statuses = requester.result()
                 with lock:
@@ -416,20 +448,32 @@ def _fetch_all_finals(
 
 
 def _finals_until_served(
-    url: str, gate: threading.Barrier, attempts: int = 200
+    url: str, gate: threading.Barrier, colors: int, uncertain: list[int], attempts: int = 200
 ) -> tuple[set[str], list[int]]:
-    """One client: POST until the finals come (409 and 503 are retried after a short pause)."""
+    """One client: POST until every colour came (409, 503 and a 200's ``pending`` colours are retried
+    after a short pause). A FINAL_UNCERTAIN is asked again with retry_uncertain=1, as a user who
+    accepts paying again would: counted, since it may be billed twice."""
     statuses: list[int] = []
+    served: set[str] = set()
+    params: dict[str, str] = {}
     gate.wait(timeout=30)  # all requesters of a photo start together
     for _ in range(attempts):
-        answer = _session().post(url, timeout=40)
+        answer = _session().post(url, params=params, timeout=40)
         statuses.append(answer.status_code)
+        params = {}
         if answer.status_code == 200:
-            return {f["color"] for f in answer.json()["finals"]}, statuses
-        if answer.status_code not in RETRYABLE_FINALS:
-            return set(), statuses
+            body = answer.json()
+            served |= {f["color"] for f in body["finals"]}
+            if not body.get("pending") and len(served) >= max(1, colors):
+                return served, statuses
+        elif answer.status_code == 409 and answer.json()["error"]["code"] == "FINAL_UNCERTAIN":
+            uncertain.append(1)
+            params = {"retry_uncertain": "1"}
+            continue
+        elif answer.status_code not in RETRYABLE_FINALS:
+            return served, statuses
         time.sleep(random.uniform(0.05, 0.3))  # noqa: S311 - jitter, not a secret
-    return set(), statuses
+    return served, statuses
 
 
 def _delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
@@ -461,6 +505,7 @@ def table(report: Report) -> str:
     rows += [(f"FAILED {code}", str(n)) for code, n in sorted(failed.items())]
     rows += [
         ("**lost**", f"**{len(report.lost)}**"),
+        ("**left PROCESSING**", f"**{len(report.stuck)}**"),
         ("**made twice**", f"**{len(report.made_twice)}**"),
         ("unexpected outcome", str(len(report.unexpected))),
         (
@@ -486,9 +531,27 @@ def table(report: Report) -> str:
             ("billed get_pic_3 calls", f"{vendor['billed_calls']} of {vendor['get_calls']} get calls"),
             ("**billed calls per final**", f"**{per_final:.3f}**" if per_final is not None else "**n/a**"),
         ]
+    if report.aws:
+        rows += _aws_rows(report.aws)
     rows.append(("wall time", ", ".join(f"{k} {v:.0f} s" for k, v in report.seconds.items())))
     lines = ["| measure | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
     return "\n".join(lines)
+
+
+def _aws_rows(aws: dict[str, Any]) -> list[tuple[str, str]]:
+    calls = aws.get("calls", {})
+    injected: dict[str, int] = aws.get("injected", {})
+    by_kind: Counter[str] = Counter()
+    for name, n in injected.items():
+        by_kind[name.partition(":")[2]] += n
+    rows = [
+        ("AWS calls of the functions", f"{sum(calls.values())} ({_codes(calls) or 'none'})"),
+        ("AWS faults injected", f"{sum(injected.values())} ({_codes(dict(by_kind)) or 'none'})"),
+    ]
+    for kind in sorted(by_kind):
+        per_service = {k.partition(":")[0]: n for k, n in injected.items() if k.endswith(":" + kind)}
+        rows.append((f"AWS faults: {kind}", _codes(per_service)))
+    return rows
 
 
 def _mix(counts: Counter[Any]) -> str:
@@ -505,6 +568,7 @@ def _codes(codes: dict[str, int]) -> str:
 
 def problems(report: Report) -> list[str]:
     lines = [f"lost: {o.upload.key}" for o in report.lost]
+    lines += [f"left PROCESSING: {o.upload.key}" for o in report.stuck]
     lines += [f"made {n} times: {key}" for key, n in sorted(report.made_twice.items())]
     lines += [f"{o.upload.key}: {o.label}, expected {o.upload.expected}" for o in report.unexpected]
     per_final = report.billed_per_final
@@ -523,6 +587,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--uploads", type=int, default=200)
     parser.add_argument(
         "--transient-rate", type=float, default=0.1, help="share of vendor calls answered 503"
+    )
+    parser.add_argument(
+        "--aws-fault-rate", type=float, default=0.05, help="share of the functions' AWS calls that fail"
     )
     parser.add_argument("--duplicate-rate", type=float, default=0.05, help="share of events delivered twice")
     parser.add_argument("--bad-rate", type=float, default=0.05, help="share of bad files")
@@ -544,6 +611,7 @@ def config_from(args: argparse.Namespace) -> ChaosConfig:
     base = ChaosConfig(
         uploads=args.uploads,
         transient_rate=args.transient_rate,
+        aws_fault_rate=args.aws_fault_rate,
         duplicate_rate=args.duplicate_rate,
         bad_rate=args.bad_rate,
         finals_concurrency=args.finals_concurrency,
@@ -557,11 +625,43 @@ def config_from(args: argparse.Namespace) -> ChaosConfig:
     return burst_config(args.burst, args.rate_limit or 5.0, base) if args.burst else base
 
 
+# With AWS faults, the AppCode is cached for this long instead of the deployed 300 s: otherwise the
+# whole run reads the secret a handful of times and Secrets Manager's 5 % never shows.
+CHAOS_APPCODE_CACHE_S: Final = "2"
+
+
+@contextlib.contextmanager
+def _short_secret_cache(enabled: bool) -> Iterator[None]:
+    """``APPCODE_CACHE_SECONDS`` for the in-process functions (their settings read the process
+    environment at cold start); the previous value comes back afterwards."""
+    previous = os.environ.get("APPCODE_CACHE_SECONDS")
+    if enabled:
+        os.environ["APPCODE_CACHE_SECONDS"] = CHAOS_APPCODE_CACHE_S
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("APPCODE_CACHE_SECONDS", None)
+        else:
+            os.environ["APPCODE_CACHE_SECONDS"] = previous
+
+
 @contextlib.contextmanager
 def chaos_stack(config: ChaosConfig, log: TextIO) -> Iterator[Stack]:
+    with _short_secret_cache(config.aws_fault_rate > 0), _chaos_stack(config, log) as stack:
+        yield stack
+
+
+@contextlib.contextmanager
+def _chaos_stack(config: ChaosConfig, log: TextIO) -> Iterator[Stack]:
     parameters = {CONCURRENCY_PARAMETER: str(config.concurrency)} if config.concurrency else {}
     with contextlib.redirect_stdout(log):  # the functions' structured logs
-        stack = start_stack(ports=Ports.ephemeral(), parameters=parameters, retry_delays=config.retry_delays)
+        stack = start_stack(
+            ports=Ports.ephemeral(),
+            parameters=parameters,
+            retry_delays=config.retry_delays,
+            aws_faults=config.aws_fault_rate > 0,
+        )
     try:
         yield stack
     finally:

@@ -83,6 +83,9 @@ class Stack:
     ) -> None:
         self.template = template
         self.aws_url = aws_url
+        # Where the functions reach AWS: moto, or the fault proxy in front of it (``aws_faults``).
+        self.functions_aws_url = aws_url
+        self.aws_faults: Any = None  # local.stack.faultproxy.FaultProxy, when started with aws_faults
         self.vendor_url = vendor_url
         self.appcode = appcode
         self.api_url = ""
@@ -220,11 +223,14 @@ def start_stack(
     appcode: str = DEFAULT_APPCODE,
     template_path: Path = TEMPLATE_PATH,
     host: str = "127.0.0.1",
+    aws_faults: bool = False,
 ) -> Stack:
     """Start moto, the vendor stand-in, the functions and the API; ``stop()`` (or ``with``) ends it.
 
     ``parameters`` override the template's (``VendorBaseUrl`` is always the stand-in's URL);
     ``concurrency`` overrides a function's ReservedConcurrentExecutions, by logical id.
+    ``aws_faults`` puts the fault proxy (:mod:`local.stack.faultproxy`) between the functions and
+    moto; ``stack.aws_faults`` configures it. Tests' own clients (``stack.client``) still reach moto.
     """
     ports = ports or Ports.from_env()
     cleanup = contextlib.ExitStack()  # becomes the stack's: each step registers its own undo
@@ -239,6 +245,12 @@ def start_stack(
         stack = Stack(template, moto.url, vendor.url, appcode, cleanup)
         stack.standin = vendor
         cleanup.callback(stack.evaluator.close)
+        if aws_faults:
+            from local.stack.faultproxy import FaultProxy
+
+            stack.aws_faults = FaultProxy(moto.url, host)
+            cleanup.callback(stack.aws_faults.stop)
+            stack.functions_aws_url = stack.aws_faults.url
         s3_events.install()
         stack.secret_arns = create_resources(
             template, moto.url, (template.parameters[APPCODE_PARAMETER], appcode)
@@ -283,7 +295,7 @@ def _start_functions(
     stack: Stack, cleanup: contextlib.ExitStack, delays: Sequence[float], concurrency: Mapping[str, int]
 ) -> None:
     template = stack.template
-    variables = merged_environment(template.functions, sdk_environment(stack.aws_url, stack.region))
+    variables = merged_environment(template.functions, sdk_environment(stack.functions_aws_url, stack.region))
     cleanup.callback(ProcessEnvironment(variables).restore)
     cleanup.callback(stack.unload)
     sqs = stack.client("sqs")

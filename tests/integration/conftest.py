@@ -1,7 +1,8 @@
 """The world the integration tests need: the whole local stack, once per session, on free ports.
 
 Every test talks to it over real HTTP: boto3 with the moto endpoint, requests to the local API, the
-stand-in's admin routes for faults and counters. Lambda's async retry delays are shortened to keep the
+stand-in's admin routes for faults and counters, the AWS fault proxy (between the functions and moto)
+for AWS's own failures. Lambda's async retry delays are shortened to keep the
 suite quick. Tests share the stand-in's faults and counters, so each test starts and ends with a quiet
 stack (no event in flight) and the faults reset.
 """
@@ -44,7 +45,8 @@ def _judges(item: pytest.Item) -> bool:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    with start_stack(ports=Ports.ephemeral(), retry_delays=RETRY_DELAYS) as running:
+    # The AWS fault proxy sits between the functions and moto; without faults it only forwards.
+    with start_stack(ports=Ports.ephemeral(), retry_delays=RETRY_DELAYS, aws_faults=True) as running:
         yield running
 
 
@@ -53,9 +55,11 @@ def quiet_stack(stack: Stack) -> Iterator[None]:
     """Each test starts and ends with no event in flight and no fault set."""
     assert stack.wait_idle(60), "events still in flight before the test"
     stack.vendor_reset()
+    stack.aws_faults.reset()
     yield
     assert stack.wait_idle(60), "events still in flight after the test"
     stack.vendor_reset()
+    stack.aws_faults.reset()
 
 
 _numbers = itertools.count(1)

@@ -236,3 +236,27 @@ def test_a_deployed_stack_is_found_by_its_outputs_and_requests_are_signed(
     assert made[0]["photo"]["status"] == "READY"
     code, _, err = run("status", "x.jpg", "--stack", "no-such-stack")
     assert code == Exit.NOT_FOUND and "does not exist" in err
+
+
+def test_finals_asks_again_for_the_colours_an_answer_left_pending(
+    stack: Stack, portrait_file: Path, tmp_path: Path
+) -> None:
+    """One colour's copy fails beyond the SDK's retries (S3 500s through the AWS fault proxy): the API
+    answers the other colour and lists this one as pending (Retry-After 2); the command asks again."""
+    code, made, _ = run("make", str(portrait_file), "--background", "white,blue")
+    assert code == Exit.OK
+    key = made[0]["key"]
+    before = stack.vendor_stats()
+    blue_photo = {"service": "s3", "operation": "PutObject", "kind": "internal", "count": 5}
+    stack.aws_faults.set({"rules": [{**blue_photo, "match": [Path(key).name, "/blue.jpg"]}]})
+
+    code, fetched, err = run("finals", key, "--out", str(tmp_path / "out"), "--yes")
+
+    assert code == Exit.OK, err
+    assert "1 colour(s) pending" in err
+    assert sorted(fetched["billed_colors"]) == ["blue", "white"]
+    assert stack.aws_faults.stats()["injected"] == {"s3:internal": 5}
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        f"{Path(key).stem}-{c}{s}.jpg" for c in ("white", "blue") for s in ("", "-sheet")
+    )
+    assert vendor_delta(before, stack.vendor_stats(), "billed_calls") == 2  # blue's was kept on retry

@@ -12,14 +12,17 @@ import pytest
 from idphoto.config import Settings
 from idphoto.errors import (
     FinalsInProgress,
+    FinalUncertain,
+    GatewayError,
     PhotoFailed,
     PhotoNotFound,
     PhotoNotReady,
     UnknownColor,
+    VendorError,
     VendorRejected,
     VendorUnavailable,
 )
-from idphoto.finals import PhotoFinals
+from idphoto.finals import MIN_BILLED_SECONDS, MIN_DOWNLOAD_SECONDS, PhotoFinals
 from idphoto.records import FinalState, PhotoRecords
 from idphoto.source import SourceObject
 from idphoto.storage import PhotoStorage
@@ -208,3 +211,213 @@ def test_with_access_any_every_admitted_caller_sees_every_photo(
     open_finals = PhotoFinals(replace(settings, photo_access="any"), storage, records, vendor, session)  # type: ignore[arg-type]
 
     assert open_finals.status(SOURCE.key, "AIDASOMEONEELSE").key == SOURCE.key
+
+
+# --- pay once without trusting one write (issue 11), deadline and concurrency (issue 10) ---------------
+
+
+class AwsDown(Exception):
+    """Stands for a botocore error after the SDK's retries."""
+
+
+def failing(calls: list[str], name: str) -> Any:
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        calls.append(name)
+        raise AwsDown(name)
+
+    return fail
+
+
+def test_a_lost_kept_record_is_repaired_from_the_bucket_without_paying_again(
+    finals: PhotoFinals,
+    records: PhotoRecords,
+    vendor: FakeVendor,
+    session: FakeSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    make_ready(records, ("white",))
+    failed: list[str] = []
+    with monkeypatch.context() as patch:
+        patch.setattr(records, "record_kept", failing(failed, "record_kept"))
+        first = finals.finals(SOURCE.key, "white", caller=OWNER, request_id="a", deadline=1e12)
+    lost = records.get(SOURCE.key)
+    assert lost is not None and lost.finals["white"]["state"] == FinalState.BILLED
+
+    again = finals.finals(SOURCE.key, "white", caller=OWNER, request_id="b", deadline=1e12)
+
+    assert failed == ["record_kept"] and first[0].color == "white"
+    assert vendor.stats.billed_calls == 1
+    assert len(session.downloads) == 2  # the bucket answered, nothing was downloaded again
+    repaired = records.get(SOURCE.key)
+    assert repaired is not None and repaired.finals["white"]["state"] == FinalState.KEPT
+    assert repaired.finals["white"]["repaired"] is True
+    assert again[0].billed_at == first[0].billed_at  # from the objects' metadata
+
+
+def test_a_final_in_the_bucket_is_never_bought_again_whatever_the_record_lost(
+    finals: PhotoFinals,
+    records: PhotoRecords,
+    vendor: FakeVendor,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both writes after the billed call failed: the record still says FETCHING (or nothing at all once
+    the lease ran out); the claim holder of the next request looks in the bucket before paying."""
+    make_ready(records, ("white",))
+    failed: list[str] = []
+    with monkeypatch.context() as patch:
+        patch.setattr(records, "record_billed", failing(failed, "record_billed"))
+        patch.setattr(records, "record_kept", failing(failed, "record_kept"))
+        finals.finals(SOURCE.key, "white", caller=OWNER, request_id="a", deadline=1e12)
+    assert failed == ["record_billed", "record_kept"]
+    record = records.get(SOURCE.key)
+    assert record is not None and record.finals["white"]["state"] == FinalState.FETCHING
+    records.release_final(record, "white", "a")  # as if the lease had run out
+
+    links = finals.finals(SOURCE.key, "white", caller=OWNER, request_id="b", deadline=1e12)
+
+    assert vendor.stats.billed_calls == 1
+    assert links[0].color == "white"
+    repaired = records.get(SOURCE.key)
+    assert repaired is not None and repaired.finals["white"]["state"] == FinalState.KEPT
+
+
+def test_a_claim_written_but_its_answer_lost_is_still_ours(records: PhotoRecords) -> None:
+    """Applied, then the connection dropped: botocore retries the same write; it must not lock us out."""
+    make_ready(records, ("white",))
+    record = records.get(SOURCE.key)
+    assert record is not None
+
+    assert records.claim_final(record, "white", "a", 60)
+    assert records.claim_final(record, "white", "a", 60)  # the retry of the same write
+    assert not records.claim_final(record, "white", "b", 60)
+
+
+def test_an_uncertain_final_is_not_paid_again_when_the_bucket_has_it(
+    finals: PhotoFinals, records: PhotoRecords, vendor: FakeVendor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_ready(records, ("white",))
+    failed: list[str] = []
+    with monkeypatch.context() as patch:
+        patch.setattr(records, "record_billed", failing(failed, "record_billed"))
+        patch.setattr(records, "record_kept", failing(failed, "record_kept"))
+        finals.finals(SOURCE.key, "white", caller=OWNER, request_id="a", deadline=1e12)
+    record = records.get(SOURCE.key)
+    assert record is not None
+    records.release_final(record, "white", "a")  # the lease ran out
+    # Then another request's billed call timed out (a straggler copied the images meanwhile).
+    assert records.claim_final(record, "white", "c", 60)
+    assert records.record_uncertain(record, "white", "c", "read timeout")
+
+    with pytest.raises(FinalUncertain):
+        finals.finals(SOURCE.key, "white", caller=OWNER, request_id="d", deadline=1e12)
+    outcome = finals.fetch(
+        SOURCE.key, "white", caller=OWNER, request_id="e", deadline=1e12, retry_uncertain=True
+    )
+
+    assert [link.color for link in outcome.done] == ["white"]
+    assert vendor.stats.billed_calls == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "uncertain"),
+    [
+        (VendorUnavailable("the vendor did not answer within 30 s"), True),
+        (VendorUnavailable("cannot reach the vendor (ConnectionError)"), True),
+        (VendorUnavailable("HTTP 200 without a usable JSON body", http_status=200), True),
+        (VendorUnavailable("HTTP 503 without a usable JSON body", http_status=503), False),
+        (VendorUnavailable("vendor code 500: busy", vendor_code=500), False),
+        (VendorUnavailable("connection refused", reached_vendor=False), False),
+        (VendorRejected("vendor code 422", vendor_code=422), False),
+        (
+            GatewayError(
+                "throttled", gateway_code="T429PR", http_status=429, transient=True, reached_vendor=False
+            ),
+            False,
+        ),
+        (
+            GatewayError(
+                "backend", gateway_code="D504TO", http_status=504, transient=True, reached_vendor=True
+            ),
+            True,
+        ),
+    ],
+)
+def test_which_failed_billed_calls_may_have_been_charged(
+    finals: PhotoFinals, records: PhotoRecords, vendor: FakeVendor, error: VendorError, uncertain: bool
+) -> None:
+    make_ready(records, ("white",))
+    vendor.final_answers.append(error)
+
+    with pytest.raises(FinalUncertain if uncertain else type(error)):
+        finals.finals(SOURCE.key, "white", caller=OWNER, request_id="a", deadline=1e12)
+    again = finals.fetch(SOURCE.key, "white", caller=OWNER, request_id="b", deadline=1e12)
+
+    record = records.get(SOURCE.key)
+    assert record is not None
+    if uncertain:  # never retried automatically
+        assert isinstance(again.pending[0].error, FinalUncertain) and again.pending[0].retry_after is None
+        assert record.finals["white"]["state"] == FinalState.UNCERTAIN
+        assert vendor.stats.billed_calls == 1
+    else:  # certainly not charged: released, and the next request fetches it
+        assert [link.color for link in again.done] == ["white"]
+        assert vendor.stats.billed_calls == 2
+
+
+def test_all_colours_are_fetched_at_once(
+    settings: Settings, storage: PhotoStorage, records: PhotoRecords, session: FakeSession
+) -> None:
+    """Six billed calls and twelve downloads one after another do not fit in API Gateway's 29 s: every
+    colour's billed call must be under way at the same time (a barrier of all of them)."""
+    colors = ("white", "blue", "red", "gray", "lightblue", "black")
+    make_ready(records, colors)
+    together = threading.Barrier(len(colors), timeout=60)  # generous; fails only when run one by one
+    vendor = FakeVendor(on_final=together.wait)
+    finals = PhotoFinals(settings, storage, records, vendor, session)  # type: ignore[arg-type]
+
+    outcome = finals.fetch(SOURCE.key, None, caller=OWNER, request_id="a", deadline=1e12)
+
+    assert [link.color for link in outcome.done] == list(colors)
+    assert outcome.pending == [] and vendor.stats.billed_calls == 6 and len(session.downloads) == 12
+
+
+def test_no_billed_call_starts_without_time_to_finish_it(
+    settings: Settings, storage: PhotoStorage, records: PhotoRecords, vendor: FakeVendor, session: FakeSession
+) -> None:
+    make_ready(records)
+    ticks = Clock(100)
+    finals = PhotoFinals(settings, storage, records, vendor, session, sleep=ticks.advance, clock=ticks)  # type: ignore[arg-type]
+
+    outcome = finals.fetch(SOURCE.key, None, caller=OWNER, request_id="a", deadline=105)
+
+    assert outcome.done == [] and [p.color for p in outcome.pending] == ["white", "blue"]
+    assert all(isinstance(p.error, FinalsInProgress) for p in outcome.pending)
+    assert outcome.retry_after is not None and outcome.retry_after > 0
+    assert vendor.stats.billed_calls == 0
+    record = records.get(SOURCE.key)
+    assert record is not None and record.finals == {}  # nothing claimed
+
+
+def test_a_paid_final_without_time_to_copy_it_is_copied_by_the_next_request(
+    settings: Settings, storage: PhotoStorage, records: PhotoRecords, session: FakeSession
+) -> None:
+    make_ready(records, ("white",))
+    ticks = Clock(100)
+    vendor = FakeVendor(on_final=lambda: ticks.advance(10))  # the billed call ate the time left
+    finals = PhotoFinals(settings, storage, records, vendor, session, sleep=ticks.advance, clock=ticks)  # type: ignore[arg-type]
+
+    first = finals.fetch(SOURCE.key, "white", caller=OWNER, request_id="a", deadline=110)
+    second = finals.fetch(SOURCE.key, "white", caller=OWNER, request_id="b", deadline=ticks() + 20)
+
+    assert first.done == [] and isinstance(first.pending[0].error, FinalsInProgress)
+    assert [link.color for link in second.done] == ["white"]
+    assert vendor.stats.billed_calls == 1 and len(session.downloads) == 2
+
+
+def test_get_photo_answers_before_api_gateway_gives_up() -> None:
+    """API Gateway's integration timeout is 29 s: a function Timeout of 29 s lets API Gateway answer
+    504 first; ours must stop early enough to answer what is done (a cold start comes on top)."""
+    from tests.template import resource
+
+    timeout = resource("GetPhotoFunction")["Properties"]["Timeout"]
+    assert timeout <= 29 - 3
+    assert timeout >= MIN_BILLED_SECONDS + 2 * MIN_DOWNLOAD_SECONDS + 2  # room for one final at all

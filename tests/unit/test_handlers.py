@@ -219,12 +219,53 @@ def test_vendor_outage_during_finals_is_a_503_with_retry_after(
     wired: None, aws: dict[str, Any], vendor: FakeVendor
 ) -> None:
     make(aws, "uploads/me.jpg")
-    vendor.final_answers.append(VendorUnavailable("connection reset"))
+    vendor.final_answers.append(VendorUnavailable("the vendor answered HTTP 503", http_status=503))
 
     status, body, headers = call(api("api-post-finals-all.json", "uploads/me.jpg"))
 
     assert (status, body["error"]["code"]) == (503, "VENDOR_UNAVAILABLE")
     assert headers.get("Retry-After") == "30"
+
+
+def test_billed_call_without_an_answer_is_uncertain_until_the_caller_accepts_paying_again(
+    wired: None, aws: dict[str, Any], vendor: FakeVendor
+) -> None:
+    """Issue 10 breaker 7: a read timeout may have been charged; the answer says so, nothing retries it."""
+    make(aws, "uploads/me.jpg", {"background": "white"})
+    vendor.final_answers.append(VendorUnavailable("the vendor did not answer within 30 s"))
+    finals = api("api-post-finals.json", "uploads/me.jpg")
+
+    first = call(finals)
+    again = call(finals)
+    status = call(api("api-get-photo.json", "uploads/me.jpg"))
+    accepted = call(api("api-post-finals.json", "uploads/me.jpg", retry_uncertain="1"))
+
+    assert (first[0], first[1]["error"]["code"]) == (409, "FINAL_UNCERTAIN")
+    assert "may have charged" in first[1]["error"]["message"] and "Retry-After" not in first[2]
+    assert (again[0], again[1]["error"]["code"]) == (409, "FINAL_UNCERTAIN")
+    assert status[1]["finals_uncertain"] == ["white"]
+    assert accepted[0] == 200 and [f["color"] for f in accepted[1]["finals"]] == ["white"]
+    assert vendor.stats.billed_calls == 2  # the first (maybe charged) and the one the caller accepted
+
+
+def test_finals_of_all_colours_answer_what_is_done_and_what_is_pending(
+    wired: None, aws: dict[str, Any], vendor: FakeVendor
+) -> None:
+    """Issue 10 breaker 5: one colour's failure does not lose the others; the rest is retried after."""
+    make(aws, "uploads/me.jpg", {"background": "white,blue"})
+    vendor.final_answers.append(VendorUnavailable("the vendor answered HTTP 503", http_status=503))
+
+    status, body, headers = call(api("api-post-finals-all.json", "uploads/me.jpg"))
+    again = call(api("api-post-finals-all.json", "uploads/me.jpg"))
+
+    assert status == 200
+    assert len(body["finals"]) == 1 and len(body["pending"]) == 1
+    assert {body["finals"][0]["color"], body["pending"][0]["color"]} == {"white", "blue"}
+    assert body["pending"][0]["code"] == "VENDOR_UNAVAILABLE" and body["pending"][0]["retry_after"] == 30
+    assert headers.get("Retry-After") == "30"
+    assert again[0] == 200 and [f["color"] for f in again[1]["finals"]] == ["white", "blue"]
+    assert again[1]["pending"] == [] and "Retry-After" not in again[2]
+    assert vendor.stats.billed_calls == 3  # the refused call was not charged; each colour paid once
 
 
 def test_processing_photo_answers_409_with_retry_after(

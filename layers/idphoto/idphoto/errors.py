@@ -56,9 +56,12 @@ class VendorError(IdPhotoError):
         code: str | None = None,
         vendor_code: int | None = None,
         reached_vendor: bool = True,
+        http_status: int | None = None,
     ) -> None:
         super().__init__(message, code=code)
         self.vendor_code = vendor_code
+        # The HTTP status of an answer that carried no vendor code; None when no answer came at all.
+        self.http_status = http_status
         # False only when the request certainly never reached the vendor: then even the billed call
         # may be repeated without paying twice.
         self.reached_vendor = reached_vendor
@@ -118,3 +121,18 @@ class FinalsInProgress(IdPhotoError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class FinalUncertain(IdPhotoError):
+    """The billed call for a final got no usable answer: the vendor may have charged it.
+
+    Never retried automatically; the caller decides (``retry_uncertain=1`` accepts paying again)."""
+
+    code = "FINAL_UNCERTAIN"
+
+
+class AwsUnavailable(IdPhotoError):
+    """An AWS call (DynamoDB, S3) failed beyond the SDK's own retries: transient, retry soon."""
+
+    code = "AWS_UNAVAILABLE"
+    retry_after = 2

@@ -3,12 +3,22 @@
 Status is free. Finals cost money at the vendor (``get_pic_3``), so each colour's final is fetched
 at most once: claimed in the record, fetched, its answer recorded *before* the download, copied into
 our bucket (the vendor's URLs expire) and from then on served from our copy as short-lived URLs.
+
+The bucket is the last word on what is paid for: the finals keys are deterministic, so before any
+billed call (and when the record says "billed, not copied") the claim holder looks there first, and a
+final found there is served and its record repaired, whatever a failed write lost. A billed call that
+got no usable answer may have been charged: its final is UNCERTAIN, said so, and fetched again only for
+a request that accepts paying again (``retry_uncertain``).
+
+All colours of a photo are fetched concurrently and every step is bounded by the request's deadline
+(API Gateway gives up after 29 s): what is not done in time is answered as *pending*, to retry.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,12 +27,17 @@ import requests
 from idphoto.checks import Asked, Inspection
 from idphoto.config import Settings
 from idphoto.errors import (
+    AwsUnavailable,
     FinalsInProgress,
+    FinalUncertain,
+    GatewayError,
+    IdPhotoError,
     PhotoFailed,
     PhotoNotFound,
     PhotoNotReady,
     UnknownColor,
     VendorError,
+    VendorRejected,
 )
 from idphoto.observability import count, logger
 from idphoto.records import FinalState, PhotoRecord, PhotoRecords, Status
@@ -34,8 +49,17 @@ from idphoto.vendor import FinalUrls, VendorClient
 # "in progress, retry after".
 WAIT_FOR_OTHER_SECONDS = 4.0
 POLL_SECONDS = 0.25
+# Longer than get-photo's Timeout: a live request never loses its claim to the next one.
 FETCH_LEASE_SECONDS = 60
 DOWNLOAD_TIMEOUT = 20.0
+# A billed call is started only with this much time left for it and the two downloads: a call cut
+# short by the deadline may be charged without an answer (UNCERTAIN), so it is better not begun.
+MIN_BILLED_SECONDS = 8.0
+# Below this, a paid-for final's copy is left for the next request (the record holds the vendor's URLs).
+MIN_DOWNLOAD_SECONDS = 1.5
+# After the deadline, how long the answer waits for a colour whose every step is already bounded by it.
+GRACE_SECONDS = 0.5
+RETRY_SOON = 2  # seconds, Retry-After of a final left for the next request
 
 
 @dataclass(frozen=True)
@@ -46,6 +70,62 @@ class FinalLinks:
     expires_in: int
     billed_at: int
     checks: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class PendingFinal:
+    """A colour not served by this request, and why: ``error.retry_after`` when retrying helps soon."""
+
+    color: str
+    error: IdPhotoError
+
+    @property
+    def retry_after(self) -> int | None:
+        if isinstance(self.error, FinalsInProgress):
+            return self.error.retry_after
+        if isinstance(self.error, VendorError) and self.error.transient:
+            return VENDOR_RETRY_AFTER
+        if isinstance(self.error, AwsUnavailable):
+            return RETRY_SOON
+        return None  # uncertain or refused: retrying as is would not help
+
+
+VENDOR_RETRY_AFTER = 30
+
+
+@dataclass(frozen=True)
+class FinalsOutcome:
+    """What one request served, and what is left for another (each colour on its own)."""
+
+    done: list[FinalLinks]
+    pending: list[PendingFinal]
+
+    @property
+    def retry_after(self) -> int | None:
+        waits = [p.retry_after for p in self.pending if p.retry_after is not None]
+        return max(waits) if waits else None
+
+
+@dataclass(frozen=True)
+class _Request:
+    request_id: str
+    deadline: float
+    retry_uncertain: bool
+
+
+def may_have_billed(exc: VendorError) -> bool:
+    """True when a failed billed call may have been charged all the same.
+
+    The vendor charges for delivering a watermark-free photo. An answer that delivered none (a vendor
+    code, an HTTP error status, the gateway's own refusal) was not charged; no answer at all (read
+    timeout, connection dropped mid-answer), an unreadable HTTP 200, or the gateway's word that its
+    backend failed after getting the call may have been.
+    """
+    if isinstance(exc, GatewayError):
+        return exc.reached_vendor
+    if isinstance(exc, VendorRejected) or not exc.reached_vendor or exc.vendor_code is not None:
+        return False
+    return exc.http_status is None or exc.http_status == 200
 
 
 class PhotoFinals:
@@ -82,7 +162,29 @@ class PhotoFinals:
     def finals(
         self, key: str, color: str | None, *, caller: str | None, request_id: str, deadline: float
     ) -> list[FinalLinks]:
-        """The finals of one colour, or of all when ``color`` is None; billed only the first time."""
+        """All the finals asked for, or the first colour's error (callers that want all or nothing)."""
+        outcome = self.fetch(key, color, caller=caller, request_id=request_id, deadline=deadline)
+        if outcome.pending:
+            raise outcome.pending[0].error
+        return outcome.done
+
+    def fetch(
+        self,
+        key: str,
+        color: str | None,
+        *,
+        caller: str | None,
+        request_id: str,
+        deadline: float,
+        retry_uncertain: bool = False,
+    ) -> FinalsOutcome:
+        """The finals of one colour, or of all when ``color`` is None; billed only the first time.
+
+        Colours are fetched concurrently, each bounded by ``deadline`` (monotonic): what is not done
+        by then is *pending*, with the reason, for the next request. Nothing here pays twice: each
+        colour's billed call is claimed in the record, and a final already in the bucket is never
+        bought again, whatever the record says.
+        """
         record = self.status(key, caller)
         if record.status is Status.PROCESSING:
             raise PhotoNotReady(f"the photo {key!r} is still being made")
@@ -93,55 +195,165 @@ class PhotoFinals:
                 f"the photo {key!r} has no colour {color!r}; it has {', '.join(record.colors)}"
             )
         colors = [color] if color is not None else record.colors
-        return [self._final(record, c, request_id, deadline) for c in colors]
+        request = _Request(request_id, deadline, retry_uncertain)
+        if len(colors) == 1:
+            return self._gather(colors, {colors[0]: self._attempt(record, colors[0], request)})
+        # One thread per colour (at most 6): the billed calls and downloads of different colours are
+        # independent. The boto3 clients are thread-safe; the requests.Session is shared for its
+        # connection pool (urllib3's pool is thread-safe and sized for this in services.http_session).
+        pool = ThreadPoolExecutor(len(colors), thread_name_prefix="final")
+        futures = {c: pool.submit(self._attempt, record, c, request) for c in colors}
+        budget = min(max(0.0, deadline - self._clock()), 900.0)  # no Lambda runs longer than 15 min
+        wait(futures.values(), timeout=budget + GRACE_SECONDS)
+        pool.shutdown(wait=False)  # a straggler finishes on its own; its claim keeps others off
+        results: dict[str, FinalLinks | IdPhotoError] = {}
+        for c, future in futures.items():
+            if future.done():
+                results[c] = future.result()
+            else:
+                results[c] = FinalsInProgress(
+                    f"the {c!r} final is still being fetched", retry_after=RETRY_SOON
+                )
+        return self._gather(colors, results)
 
-    def _final(self, record: PhotoRecord, color: str, request_id: str, deadline: float) -> FinalLinks:
-        waited_until = self._clock() + WAIT_FOR_OTHER_SECONDS
+    @staticmethod
+    def _gather(colors: list[str], results: dict[str, FinalLinks | IdPhotoError]) -> FinalsOutcome:
+        done = [r for c in colors if isinstance(r := results[c], FinalLinks)]
+        pending = [PendingFinal(c, r) for c in colors if not isinstance(r := results[c], FinalLinks)]
+        return FinalsOutcome(done, pending)
+
+    def _attempt(self, record: PhotoRecord, color: str, request: _Request) -> FinalLinks | IdPhotoError:
+        """One colour, its failure as a value (the answer reports each colour on its own)."""
+        try:
+            return self._final(record, color, request)
+        except IdPhotoError as exc:
+            return exc
+        except Exception as exc:  # an AWS call failed beyond the SDK's retries
+            logger.exception("final failed", extra={"color": color})
+            return AwsUnavailable(f"the {color!r} final could not be served ({type(exc).__name__}), retry")
+
+    def _final(self, record: PhotoRecord, color: str, request: _Request) -> FinalLinks:
+        waited_until = min(self._clock() + WAIT_FOR_OTHER_SECONDS, request.deadline)
         while True:
             final = record.finals.get(color)
             state = final.get("state") if final else None
             if final is not None and state == FinalState.KEPT:
                 count("FinalsServedFromCopy")
                 return self._links(color, final)
+            if final is not None and state == FinalState.UNCERTAIN and not request.retry_uncertain:
+                raise FinalUncertain(_uncertain_message(color, str(final.get("reason", ""))))
             if (
                 final is not None
                 and state == FinalState.BILLED
                 and final["urls_expire_at"] > self._records.now()
             ):
+                repaired = self._from_bucket(record, color)
+                if repaired is not None:
+                    return repaired
                 urls = FinalUrls(final["photo_url"], final["sheet_url"])
-                return self._keep(record, color, urls, final["billed_at"])
-            if self._records.claim_final(record, color, request_id, FETCH_LEASE_SECONDS):
-                return self._fetch(record, color, request_id, deadline)
+                return self._keep(record, color, urls, final["billed_at"], request.deadline)
+            if self._clock() + MIN_BILLED_SECONDS > request.deadline:
+                raise FinalsInProgress(
+                    f"no time left in this request for the {color!r} final", retry_after=RETRY_SOON
+                )
+            if self._records.claim_final(
+                record, color, request.request_id, FETCH_LEASE_SECONDS, take_uncertain=request.retry_uncertain
+            ):
+                return self._fetch(record, color, request)
             # Another request holds the claim: wait a little for its copy, then say "retry".
             if self._clock() >= waited_until:
                 raise FinalsInProgress(
                     f"the {color!r} final of {record.key!r} is being fetched by another request",
-                    retry_after=2,
+                    retry_after=RETRY_SOON,
                 )
             self._sleep(POLL_SECONDS)
             record = self._records.get(record.key) or record
 
-    def _fetch(self, record: PhotoRecord, color: str, request_id: str, deadline: float) -> FinalLinks:
+    def _from_bucket(self, record: PhotoRecord, color: str) -> FinalLinks | None:
+        """The final, when both its images are already in the bucket: the record is repaired from it."""
+        photo_key, sheet_key = self._final_keys(record, color)
+        billed_at = self._storage.kept(photo_key, sheet_key)
+        if billed_at is None:
+            return None
+        count("FinalsRepairedFromBucket")
+        logger.warning("final found in the bucket, not in the record: repaired", extra={"color": color})
+        try:
+            self._records.record_kept(record, color, photo_key, sheet_key, billed_at, repaired=True)
+        except Exception:  # the bucket stays the last word; the next request repairs it again
+            logger.exception("cannot repair the final's record", extra={"color": color})
+        return self._links(color, {"photo_key": photo_key, "sheet_key": sheet_key, "billed_at": billed_at})
+
+    def _fetch(self, record: PhotoRecord, color: str, request: _Request) -> FinalLinks:
+        # Before paying: what the record lost (a failed write after an earlier billed call), the
+        # bucket still has under the final's deterministic keys.
         name = record.names[record.colors.index(color)]
         try:
+            repaired = self._from_bucket(record, color)
+            if repaired is not None:
+                return repaired
             urls = self._vendor.get_final(
-                name, read_timeout=self._settings.vendor_read_timeout, deadline=deadline
+                name, read_timeout=self._settings.vendor_read_timeout, deadline=request.deadline
             )
-        except VendorError:
-            self._records.release_final(record, color, request_id)
+        except VendorError as exc:
+            if not may_have_billed(exc):
+                self._records.release_final(record, color, request.request_id)
+                raise
+            count("FinalsUncertain")
+            logger.error("billed call without an answer: final uncertain", extra={"color": color})
+            if not self._records.record_uncertain(record, color, request.request_id, exc.message):
+                logger.error("cannot record the uncertain final", extra={"color": color})
+            raise FinalUncertain(_uncertain_message(color, exc.message)) from None
+        except Exception:
+            # Before the request left (the bucket check, reading the AppCode): nothing was billed; give
+            # the claim back at once rather than making every request wait for its lease.
+            self._records.release_final(record, color, request.request_id)
             raise
         billed_at = self._records.now()
-        if not self._records.record_billed(record, color, request_id, urls):
-            # Our lease ran out mid-call and someone else took over: keep anyway, it is paid for.
-            logger.warning("final claim lost during the billed call", extra={"color": color})
-        return self._keep(record, color, urls, billed_at)
+        recorded = self._record_billed(record, color, request.request_id, urls)
+        try:
+            return self._keep(record, color, urls, billed_at, request.deadline)
+        except BaseException:
+            if not recorded:  # one more try: without it the paid URLs are lost with this request
+                self._record_billed(record, color, request.request_id, urls)
+            raise
 
-    def _keep(self, record: PhotoRecord, color: str, urls: FinalUrls, billed_at: int) -> FinalLinks:
-        photo_key, sheet_key = self._storage.final_keys(record.key, version_tag(record.sequencer), color)
+    def _record_billed(self, record: PhotoRecord, color: str, claim_id: str, urls: FinalUrls) -> bool:
+        try:
+            if not self._records.record_billed(record, color, claim_id, urls):
+                # Our lease ran out mid-call and someone else took over: keep anyway, it is paid for.
+                logger.warning("final claim lost during the billed call", extra={"color": color})
+            return True
+        except Exception:  # paid, but not recorded: the copy in the bucket will be the record
+            logger.exception("cannot record the billed call", extra={"color": color})
+            return False
+
+    def _final_keys(self, record: PhotoRecord, color: str) -> tuple[str, str]:
+        return self._storage.final_keys(record.key, version_tag(record.sequencer), color)
+
+    def _keep(
+        self, record: PhotoRecord, color: str, urls: FinalUrls, billed_at: int, deadline: float
+    ) -> FinalLinks:
+        timeout = min(DOWNLOAD_TIMEOUT, deadline - self._clock())
+        if timeout < MIN_DOWNLOAD_SECONDS:
+            raise FinalsInProgress(
+                f"the {color!r} final is paid for; its copy is left for the next request",
+                retry_after=RETRY_SOON,
+            )
+        photo_key, sheet_key = self._final_keys(record, color)
         checked = Inspection(Asked.of(record.options, color))
-        moved = self._storage.keep(urls.photo_url, photo_key, self._session, DOWNLOAD_TIMEOUT, checked)
-        moved += self._storage.keep(urls.sheet_url, sheet_key, self._session, DOWNLOAD_TIMEOUT)
-        self._records.record_kept(record, color, photo_key, sheet_key, billed_at, checks=checked.results)
+        # The two downloads at once: each is bounded by the deadline, and both are paid for already.
+        with ThreadPoolExecutor(1, thread_name_prefix="sheet") as other:
+            sheet = other.submit(
+                self._storage.keep, urls.sheet_url, sheet_key, self._session, timeout, billed_at
+            )
+            moved = self._storage.keep(
+                urls.photo_url, photo_key, self._session, timeout, billed_at, prepare=checked
+            )
+            moved += sheet.result()
+        try:
+            self._records.record_kept(record, color, photo_key, sheet_key, billed_at, checks=checked.results)
+        except Exception:  # both images are in the bucket: the next request repairs the record from it
+            logger.exception("cannot record the kept final", extra={"color": color})
         logger.info("final kept", extra={"color": color, "bytes": moved, "failed_checks": checked.failed})
         final = {
             "photo_key": photo_key,
@@ -161,3 +373,11 @@ class PhotoFinals:
             billed_at=int(final.get("billed_at", 0)),
             checks=tuple(final.get("checks") or ()),
         )
+
+
+def _uncertain_message(color: str, reason: str) -> str:
+    return (
+        f"the billed call for the {color!r} final got no usable answer ({reason or 'unknown'}): the vendor"
+        " may have charged it. It is not retried automatically; POST again with retry_uncertain=1 to"
+        " fetch it again, which the vendor may charge a second time"
+    )

@@ -41,6 +41,9 @@ class FinalState(StrEnum):
     FETCHING = "FETCHING"  # the billed call is under way (leased)
     BILLED = "BILLED"  # the vendor answered; its URLs are recorded, the copy is not made yet
     KEPT = "KEPT"  # our copy is in S3
+    # The billed call got no usable answer (read timeout, dropped connection, unreadable HTTP 200): the
+    # vendor may have charged. Never retried automatically; only a request that accepts paying again.
+    UNCERTAIN = "UNCERTAIN"
 
 
 class ClaimOutcome(StrEnum):
@@ -342,18 +345,54 @@ class PhotoRecords:
 
     # --- finals ---------------------------------------------------------------------------------
 
-    def claim_final(self, record: PhotoRecord, color: str, claim_id: str, lease_seconds: int) -> bool:
-        """Only the holder of this claim may make the billed call for this colour."""
+    def claim_final(
+        self,
+        record: PhotoRecord,
+        color: str,
+        claim_id: str,
+        lease_seconds: int,
+        *,
+        take_uncertain: bool = False,
+    ) -> bool:
+        """Only the holder of this claim may make the billed call for this colour.
+
+        Our own live claim counts as taken: when the write was applied but its answer lost (a dropped
+        connection), botocore's retry of the same write then succeeds instead of locking us out.
+        ``take_uncertain``: the caller accepts paying again for a final whose billed call is uncertain.
+        """
         now = self.now()
         state = {"state": FinalState.FETCHING.value, "claim_id": claim_id, "lease_until": now + lease_seconds}
+        condition = (
+            "attribute_not_exists(finals.#color)"
+            " OR (finals.#color.#state = :fetching AND finals.#color.lease_until < :now)"
+            " OR (finals.#color.#state = :fetching AND finals.#color.claim_id = :claim_id)"
+            " OR (finals.#color.#state = :billed AND finals.#color.urls_expire_at < :now)"
+        )
+        values: dict[str, Any] = {
+            "fetching": FinalState.FETCHING.value,
+            "billed": FinalState.BILLED.value,
+            "now": now,
+            "claim_id": claim_id,
+        }
+        if take_uncertain:
+            condition += " OR finals.#color.#state = :uncertain"
+            values["uncertain"] = FinalState.UNCERTAIN.value
+        return self._set_final(record, color, state, condition, values)
+
+    def record_uncertain(self, record: PhotoRecord, color: str, claim_id: str, reason: str) -> bool:
+        """The billed call may have been charged without an answer: say so, and keep others off it."""
+        state = {
+            "state": FinalState.UNCERTAIN.value,
+            "reason": reason[:300],
+            "uncertain_at": self.now(),
+            "claim_id": claim_id,
+        }
         return self._set_final(
             record,
             color,
             state,
-            "attribute_not_exists(finals.#color)"
-            " OR (finals.#color.#state = :fetching AND finals.#color.lease_until < :now)"
-            " OR (finals.#color.#state = :billed AND finals.#color.urls_expire_at < :now)",
-            {"fetching": FinalState.FETCHING.value, "billed": FinalState.BILLED.value, "now": now},
+            "finals.#color.#state = :fetching AND finals.#color.claim_id = :claim_id",
+            {"fetching": FinalState.FETCHING.value, "claim_id": claim_id},
         )
 
     def record_billed(self, record: PhotoRecord, color: str, claim_id: str, urls: FinalUrls) -> bool:
@@ -380,7 +419,11 @@ class PhotoRecords:
         sheet_key: str,
         billed_at: int,
         checks: list[dict[str, Any]] | None = None,
+        *,
+        repaired: bool = False,
     ) -> bool:
+        """Our copy is in the bucket. ``repaired``: the bucket says so while the record lost it (a
+        failed write after the billed call), so the entry may be missing or in any state."""
         state: dict[str, Any] = {
             "state": FinalState.KEPT.value,
             "photo_key": photo_key,
@@ -390,6 +433,10 @@ class PhotoRecords:
         }
         if checks is not None:
             state["checks"] = checks  # idphoto.checks: strings and booleans only, DynamoDB-safe
+        if repaired:
+            state["repaired"] = True
+            condition = "attribute_not_exists(finals.#color) OR finals.#color.#state <> :kept"
+            return self._set_final(record, color, state, condition, {"kept": FinalState.KEPT.value})
         return self._set_final(record, color, state, "attribute_exists(finals.#color)", {})
 
     def release_final(self, record: PhotoRecord, color: str, claim_id: str) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import cache
 
 import requests
+import requests.adapters
 from aws_lambda_powertools.utilities import parameters
 
 from idphoto.aws import dynamodb_client, s3_client
@@ -42,9 +43,20 @@ class AppCode:
         return f"AppCode(secret={self._name!r})"
 
 
+# Connections kept per host: get-photo downloads up to 12 finals images at once (6 colours x photo and
+# sheet) from the vendor's storage; requests' default of 10 would open and drop the extra ones.
+POOL_SIZE = 16
+
+
 @cache
 def http_session() -> requests.Session:
-    return requests.Session()
+    """One session for the whole environment, shared by get-photo's per-colour threads: its urllib3
+    connection pool is thread-safe, and nothing else of it (cookies, auth) is changed after this."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 @cache

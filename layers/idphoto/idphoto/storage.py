@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import requests
+from botocore.exceptions import ClientError
 
 from idphoto.errors import VendorUnavailable
 
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
 # The vendor's result images are a few hundred KB; anything far larger is not an ID photo.
 MAX_FINAL_BYTES = 20 * 1024 * 1024
 
+
+# Object metadata of a kept final: when the vendor's billed call answered (Unix time).
+BILLED_AT_METADATA = "billed-at"
 
 # Enough of the file to recognise every image format the vendor could take.
 PEEK_BYTES = 32
@@ -85,10 +89,12 @@ class PhotoStorage:
         key: str,
         session: requests.Session,
         timeout: float,
+        billed_at: int | None = None,
         prepare: Callable[[bytes], bytes] | None = None,
     ) -> int:
         """Copy one of the vendor's expiring result images into our bucket; returns the bytes moved.
 
+        The object carries when it was paid for, so the bucket alone can repair a lost record.
         ``prepare`` sees the downloaded bytes first and returns what is written (the finals' checks
         stamp the dpi there: :mod:`idphoto.checks`).
         """
@@ -108,5 +114,30 @@ class PhotoStorage:
         content_type = response.headers.get("Content-Type", "image/jpeg").split(";")[0]
         if not content_type.startswith("image/"):
             content_type = "image/jpeg"
-        self._client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+        metadata = {BILLED_AT_METADATA: str(billed_at)} if billed_at is not None else {}
+        self._client.put_object(
+            Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, Metadata=metadata
+        )
         return len(body)
+
+    def kept(self, photo_key: str, sheet_key: str) -> int | None:
+        """When both images of a final are in the bucket: the time they were paid for (Unix), else None.
+
+        Finals keys are deterministic, so this is the last word on what is paid for, whatever a failed
+        record write lost. HeadObject needs only s3:GetObject, which get-photo has on the finals prefix;
+        a missing object answers 404 (HEAD has no body, hence no NoSuchKey code).
+        """
+        billed_at: list[int] = []
+        for key in (photo_key, sheet_key):
+            try:
+                head = self._client.head_object(Bucket=self.bucket, Key=key)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    return None
+                raise
+            recorded = str(head.get("Metadata", {}).get(BILLED_AT_METADATA, ""))
+            modified = head.get("LastModified")
+            billed_at.append(
+                int(recorded) if recorded.isdigit() else int(modified.timestamp()) if modified else 0
+            )
+        return min(billed_at)

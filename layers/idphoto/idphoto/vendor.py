@@ -172,7 +172,8 @@ class VendorClient:
         for number in range(1, MAX_ATTEMPTS + 1):
             left = deadline - self._clock()
             if left < MIN_ATTEMPT_SECONDS + self._connect_timeout:
-                raise VendorUnavailable("no time left for another call to the vendor")
+                # Nothing was sent: even the billed call is certainly not charged.
+                raise VendorUnavailable("no time left for another call to the vendor", reached_vendor=False)
             try:
                 return attempt(min(read_timeout, left - self._connect_timeout))
             except VendorError as exc:
@@ -213,7 +214,9 @@ def parse_answer(response: requests.Response) -> dict[str, Any]:
         body = None
     if not isinstance(body, dict) or not isinstance(body.get("code"), int) or isinstance(body["code"], bool):
         if status >= 500 or status in (200, 429):
-            raise VendorUnavailable(f"the vendor answered HTTP {status} without a usable JSON body")
+            raise VendorUnavailable(
+                f"the vendor answered HTTP {status} without a usable JSON body", http_status=status
+            )
         raise VendorRejected(
             f"the vendor answered HTTP {status} without a usable JSON body", vendor_code=status
         )
