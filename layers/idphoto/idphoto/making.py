@@ -43,7 +43,12 @@ def image_format(first_bytes: bytes) -> str | None:
 def needs_operator(error: VendorError) -> bool:
     """A gateway refusal that stays until someone acts: X-Ca-Error-Code with a 4xx other than
     throttling (invalid AppCode, quota exhausted or expired, arrears; see the vendor's API.md)."""
-    return isinstance(error, GatewayError) and not error.transient and 400 <= error.http_status < 500
+    return (
+        isinstance(error, GatewayError)
+        and not error.transient
+        and error.http_status is not None
+        and 400 <= error.http_status < 500
+    )
 
 
 class Outcome(StrEnum):
