@@ -32,7 +32,9 @@ def _astronaut() -> Image.Image:
     return Image.open(io.BytesIO(samples.astronaut())).convert("RGB")
 
 
-def portrait(width: int = 480, height: int = 640, background: tuple[int, int, int] = (128, 128, 128)) -> Image.Image:
+def portrait(
+    width: int = 480, height: int = 640, background: tuple[int, int, int] = (128, 128, 128)
+) -> Image.Image:
     """An upright portrait: the astronaut, as wide as the canvas allows, at the bottom centre."""
     side = min(width, height)
     person = _astronaut().resize((side, side), Image.Resampling.BILINEAR)

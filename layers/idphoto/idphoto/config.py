@@ -87,6 +87,8 @@ class Settings:
             )
             _check_prefixes_apart(settings.upload_prefix, settings.finals_prefix)
             _check_prefixes_apart(settings.upload_prefix, settings.work_prefix, "WORK_PREFIX")
+            if settings.work_prefix == settings.finals_prefix:
+                raise ValueError("WORK_PREFIX and FINALS_PREFIX must differ: they expire at different times")
             return settings
         except (IdPhotoError, ValueError) as exc:
             raise ConfigurationError(f"bad setting: {exc}") from exc

@@ -75,6 +75,12 @@ def normalise(data: bytes, fmt: str, *, max_side: int) -> Normalised:
         _register_heif()
     try:
         image = Image.open(io.BytesIO(data), formats=None)
+    except Image.DecompressionBombError:
+        # Pillow's own guard (twice Image.MAX_IMAGE_PIXELS) fires at open, before ours could.
+        raise UnsupportedObject(
+            f"the uploaded image is more than {SOURCE_PIXELS_MAX // 1_000_000} megapixels"
+            " (refused before decoding: a decompression bomb or a far too large photo)"
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise UnsupportedObject(
             f"the uploaded {_FORMAT_NAMES.get(fmt, fmt)} file cannot be read: {exc}"

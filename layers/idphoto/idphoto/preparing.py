@@ -39,19 +39,24 @@ def photo_size(options: PhotoOptions) -> tuple[int, int] | None:
     return (width, height) if width and height else None
 
 
-def check_big_enough(size: tuple[int, int], photo: tuple[int, int] | None) -> None:
-    """Refuse an upload that holds no frame of the photo's shape at the photo's pixel size.
+# A frame blown up by at most this much still looks sharp at print size (resampling hides it).
+MAX_BLOW_UP = 1.25
 
-    The photo's frame (head plus margins) is at most the whole upload; when even that is smaller than
-    the photo, every pixel of the result is blown up. Refused rather than warned about: the result is
-    an ID photo, whose rules ask for a sharp image, and its final is billed.
+
+def check_big_enough(size: tuple[int, int], photo: tuple[int, int] | None) -> None:
+    """Refuse an upload whose largest frame of the photo's shape must be blown up past MAX_BLOW_UP.
+
+    The photo's frame (head plus margins) is at most the whole upload; when even that is much smaller
+    than the photo, every pixel of the result is blown up (a 112 x 112 crop made into 295 x 413).
+    Refused, not warned about: the result is an ID photo, whose rules ask for a sharp image, its
+    final is billed, and no spec we know accepts a blurred one.
     """
     if photo is None:
         return
     width, height = size
     photo_w, photo_h = photo
     frame_h = min(height, width * photo_h / photo_w)
-    if frame_h < photo_h:
+    if frame_h * MAX_BLOW_UP < photo_h:
         frame_w = frame_h * photo_w / photo_h
         raise UnsupportedObject(
             f"the uploaded image is {width}x{height} px, too small for a {photo_w}x{photo_h} px photo:"
