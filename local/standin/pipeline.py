@@ -2,7 +2,8 @@
 
 Steps, all of them real (no canned output):
 
-1. work on a copy at most 640 px on its long side: Haar face detection (largest face; none -> 507),
+1. work on a copy at most 640 px on its long side: Haar face detection (largest face; none -> 507;
+   another face at least half its width -> 507, a group photo),
    eye detection, and a first segmentation of the whole picture;
 2. level the head: rotate so the eyes are horizontal when both were found (the vendor's default);
    with ``pose_fix`` = 1 the rotation is the mean of the eye tilt and the shoulder-line tilt measured on
