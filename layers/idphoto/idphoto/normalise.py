@@ -17,6 +17,7 @@ time that an ordinary upright JPEG must not pay.
 from __future__ import annotations
 
 import io
+import struct
 from dataclasses import dataclass
 
 from PIL import Image, ImageCms, UnidentifiedImageError
@@ -81,7 +82,7 @@ def normalise(data: bytes, fmt: str, *, max_side: int) -> Normalised:
             f"the uploaded image is more than {SOURCE_PIXELS_MAX // 1_000_000} megapixels"
             " (refused before decoding: a decompression bomb or a far too large photo)"
         ) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
         raise UnsupportedObject(
             f"the uploaded {_FORMAT_NAMES.get(fmt, fmt)} file cannot be read: {exc}"
         ) from None
@@ -112,7 +113,8 @@ def _normalise(image: Image.Image, fmt: str, max_side: int) -> Normalised:
         )
     try:
         image.load()
-    except (OSError, SyntaxError, ValueError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
+        # What Pillow's decoders raise on bad data; a bug of ours (TypeError...) stays a bug.
         raise UnsupportedObject(f"the uploaded {name} image is damaged or truncated: {exc}") from None
     icc = image.info.get("icc_profile")
     rgb, mode_note = _to_rgb(image)
