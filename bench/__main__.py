@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable
 from typing import Final
 
-from bench import api, cold_start, cost, sizes, throughput, warm
+from bench import api, cold_start, cost, phone, sizes, throughput, warm
 from bench.context import ROOT, Context
 from bench.report import Section, table
 
@@ -30,6 +30,7 @@ SECTIONS: Final[dict[str, Callable[[Context], Section]]] = {
     "throughput": throughput.run,
     "rss": throughput.run_rss,
     "cost": cost.run,
+    "phone": phone.run,
 }
 LOG: Final = ROOT / "out" / "bench" / "functions.log"
 

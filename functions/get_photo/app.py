@@ -226,6 +226,9 @@ class PhotoStatus(TypedDict):
     """the last transient error while the photo is retried"""
     ignored_metadata: NotRequired[list[str]]
     """upload metadata that is no option"""
+    prepared: NotRequired[str]
+    """what was done to the upload before the vendor got it, e.g. "converted from HEIC, rotated 90°";
+    absent when it went as it came"""
 
 
 class FinalLink(TypedDict):
@@ -467,6 +470,8 @@ def _present(record: PhotoRecord, now: int) -> PhotoStatus:
         answer["last_error"] = record.last_error
     if record.ignored_metadata:
         answer["ignored_metadata"] = record.ignored_metadata
+    if record.prepared:
+        answer["prepared"] = record.prepared
     return answer
 
 

@@ -75,8 +75,8 @@ EXPECTED: Final = {
     "portrait": "READY",
     "text-as-jpg": "FAILED:UNSUPPORTED_OBJECT",
     "empty": "FAILED:UNSUPPORTED_OBJECT",
-    # Passes our signature check; the vendor refuses it (free call).
-    "truncated-jpeg": "FAILED:VENDOR_REJECTED",
+    # Passes the signature check; idphoto.preparing finds no end marker and refuses it before the vendor.
+    "truncated-jpeg": "FAILED:UNSUPPORTED_OBJECT",
     "bad-metadata": "FAILED:INVALID_OPTIONS",
 }
 RETRYABLE_FINALS: Final = (409, 503, 504)  # in progress / vendor unavailable / local gateway timeout

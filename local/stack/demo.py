@@ -86,6 +86,23 @@ def cases() -> list[Case]:
             "FAILED",
             "invalid option",
         ),
+        Case(
+            "g-phone-sideways",
+            "demo/phone sideways.jpg",
+            samples.phone_sideways,
+            {"background": "white"},
+            "READY",
+            "12 MP phone JPEG, EXIF rotate 90",
+        ),
+        Case(
+            "h-iphone-heic",
+            "demo/iphone.heic",
+            samples.iphone_heic,
+            {"background": "blue"},
+            "READY",
+            "12 MP iPhone HEIC",
+            content_type="image/heic",
+        ),
         Case("f-not-an-image", "demo/notes.jpg", samples.not_an_image, {}, "FAILED", "text named .jpg"),
     ]
 
@@ -147,7 +164,7 @@ def run_case(stack: Stack, case: Case, out: Path, console: TextIO) -> Outcome:
     key = stack.upload(case.key, body, case.metadata, case.content_type)
     record = stack.wait_for_photo(key, timeout=120)
     outcome = Outcome(case, key, record, time.monotonic() - started, 0, 0)
-    _save(folder / "source.jpg", body)
+    _save(folder / ("source" + Path(case.key).suffix.lower()), body)
     outcome.images.append(("source", body))
     if outcome.status == "READY":
         _collect(stack, outcome, folder)
@@ -213,8 +230,9 @@ def table(outcomes: list[Outcome]) -> str:
     rows = [header]
     for o in outcomes:
         error = o.record.get("error") or {}
+        prepared = o.record.get("prepared")
         note = (
-            o.case.about
+            o.case.about + (f" ({prepared})" if prepared else "")
             if o.status == "READY"
             else f"{error.get('code')} vendor code {error.get('vendor_code') or '-'}"
         )
@@ -239,6 +257,8 @@ def table(outcomes: list[Outcome]) -> str:
 
 def contact_row(outcome: Outcome) -> Row:
     lines = [outcome.case.about, f"spec {_spec(outcome.record)}  size {outcome.final_size}"]
+    if outcome.record.get("prepared"):
+        lines += textwrap.wrap(str(outcome.record["prepared"]), 42, max_lines=2)
     lines.append(
         f"{outcome.status} in {outcome.seconds:.1f} s; make {outcome.make_calls}, billed {outcome.billed_calls}"
     )

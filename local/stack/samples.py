@@ -39,5 +39,36 @@ def astronaut_mirrored() -> bytes:
     return _jpeg(canvas)
 
 
+def phone_portrait(width: int = 3000, height: int = 4000) -> Image.Image:
+    """An upright phone-sized portrait: the astronaut scaled to the canvas width, at the bottom."""
+    side = min(width, height)
+    person = _astronaut().resize((side, side), Image.Resampling.BICUBIC)
+    canvas = Image.new("RGB", (width, height), (128, 128, 128))
+    canvas.paste(person, ((width - side) // 2, height - side))
+    return canvas
+
+
+@cache
+def phone_sideways() -> bytes:
+    """A 12 MP phone photo as phones store it: pixels sideways (landscape), EXIF orientation 6."""
+    stored = phone_portrait().transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to view"
+    buffer = io.BytesIO()
+    stored.save(buffer, "JPEG", quality=92, exif=exif.tobytes())
+    return buffer.getvalue()
+
+
+@cache
+def iphone_heic() -> bytes:
+    """A 12 MP HEIC, as an iPhone stores photos by default."""
+    import pillow_heif  # the full build: it encodes (the layer's pi-heif only decodes)
+
+    pillow_heif.register_heif_opener()
+    buffer = io.BytesIO()
+    phone_portrait().save(buffer, "HEIF", quality=80)
+    return buffer.getvalue()
+
+
 def not_an_image() -> bytes:
     return b"This is a text file with a .jpg name, not a portrait.\n"

@@ -2,7 +2,8 @@
 
 Steps, all of them real (no canned output):
 
-1. work on a copy at most 640 px on its long side: Haar face detection (largest face; none -> 507),
+1. work on a copy at most 640 px on its long side: Haar face detection (largest face; none -> 507;
+   another face at least half its width -> 507, a group photo),
    eye detection, and a first segmentation of the whole picture;
 2. level the head: rotate so the eyes are horizontal when both were found (the vendor's default);
    with ``pose_fix`` = 1 the rotation is the mean of the eye tilt and the shoulder-line tilt measured on
@@ -21,7 +22,7 @@ import numpy as np
 from local.standin.contract import MakeRequest, VendorError
 from local.standin.geometry import Unfit, measure, shoulder_tilt_deg, solve_crop
 from local.standin.imaging import beautify
-from local.standin.vision import Face, FaceDetector, Image, Mask, Segmenter, as_image, as_mask
+from local.standin.vision import Face, FaceDetector, GroupPhoto, Image, Mask, Segmenter, as_image, as_mask
 
 WORK_SIDE = 640
 # Downscaling by warpAffine alone aliases; beyond this factor the source is first shrunk by INTER_AREA.
@@ -78,7 +79,12 @@ def make_portrait(
         size = (max(1, round(src_w * scale)), max(1, round(src_h * scale)))
         small = as_image(cv2.resize(source, size, interpolation=cv2.INTER_AREA))
     gray = as_image(cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)))
-    face = detector.detect(gray)
+    try:
+        face = detector.detect(gray)
+    except GroupPhoto as exc:
+        raise VendorError(
+            507, f"making the ID photo failed: {exc.faces} faces in the photo, one is needed"
+        ) from exc
     if face is None:
         raise VendorError(507, "making the ID photo failed: no face found in the photo")
     mask_small = segmenter.mask(small)

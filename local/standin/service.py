@@ -22,7 +22,15 @@ from typing import Any
 
 from local.standin.contract import MakeRequest, VendorError, parse_body, validate_get, validate_make
 from local.standin.fetch import download
-from local.standin.imaging import composite, decode, encode_jpeg, encode_sized, print_sheet, watermark
+from local.standin.imaging import (
+    composite,
+    decode,
+    encode_jpeg,
+    encode_sized,
+    input_delay_s,
+    print_sheet,
+    watermark,
+)
 from local.standin.pipeline import make_portrait
 from local.standin.store import FINAL_PREFIX, PREVIEW_PREFIX, ResultSet, ResultStore, Signer
 from local.standin.vision import FaceDetector, Image, Segmenter
@@ -61,7 +69,9 @@ class Vendor:
 
     def make(self, raw_body: bytes) -> dict[str, Any]:
         request = validate_make(parse_body(raw_body))
-        source = decode(download(request.pic_url))
+        data = download(request.pic_url)
+        source = decode(data)
+        time.sleep(input_delay_s(len(data), source.shape[0] * source.shape[1]))
         portrait = make_portrait(source, request, self.detector, self.segmenter)
         per_sheet = 8 if request.print_type == 1 else 10
         names, previews, sheets = [], [], []

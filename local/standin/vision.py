@@ -21,6 +21,16 @@ from local.standin.models import require_model
 POOL_SIZE = 2
 SEG_SIZE = 256
 MAX_EYE_TILT_DEG = 20.0
+# Another face at least this share of the largest one's width makes a group photo; smaller ones are
+# passers-by in the background (or the detector's noise), which a real vendor crops away.
+GROUP_FACE_SHARE = 0.5
+
+
+class GroupPhoto(Exception):
+    def __init__(self, faces: int) -> None:
+        super().__init__(f"{faces} faces")
+        self.faces = faces
+
 
 Image = NDArray[np.uint8]
 Mask = NDArray[np.float32]
@@ -96,6 +106,10 @@ class FaceDetector:
         if len(found) == 0:
             return None
         x, y, w, h = (int(v) for v in max(found, key=lambda box: int(box[2]) * int(box[3])))
+        # A group photo: the vendor makes the photo of one person, it does not pick one (507).
+        rivals = [box for box in found if int(box[2]) >= w * GROUP_FACE_SHARE]
+        if len(rivals) > 1:
+            raise GroupPhoto(len(rivals))
         return Face(x, y, w, h, self._find_eyes(gray, x, y, w, h))
 
     def _find_eyes(

@@ -9,10 +9,12 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 from skimage import data
 
 from local.standin import StandinHandle, start_server
 from local.standin.models import ensure_model
+from tests import images
 
 from .support import APPCODE, BLUE, Client, colour, jpeg, png
 
@@ -78,6 +80,10 @@ def source(astronaut: np.ndarray) -> Iterator[SourceServer]:
         "/noface.jpg": (200, "image/jpeg", jpeg(np.clip(landscape, 0, 255).astype(np.uint8))),
         "/text.txt": (200, "text/plain", b"this is not an image, just words\n" * 20),
         "/truncated.jpg": (200, "image/jpeg", photo[: len(photo) // 2]),
+        # Stored sideways with EXIF orientation 6: a viewer shows it upright, raw pixels do not.
+        "/sideways.jpg": (200, "image/jpeg", images.jpeg(Image.fromarray(astronaut), orientation=6)),
+        "/group.jpg": (200, "image/jpeg", jpeg(np.hstack([astronaut, astronaut[:, ::-1]]))),
+        "/photo.heic": (200, "image/heic", images.encoded(Image.fromarray(astronaut), "HEIC")),
         "/expired.jpg": (403, "application/xml", S3_EXPIRED),
         "/error.jpg": (500, "text/plain", b"boom"),
     }

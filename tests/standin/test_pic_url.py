@@ -64,3 +64,33 @@ def test_image_without_a_face_is_507(client: Client, body: Body, source: SourceS
     answer = client.make(body(pic_url=source.url("/noface.jpg"))).json()
     assert answer == {"code": 507, "error": "making the ID photo failed: no face found in the photo"}
     assert client.admin("stats")["make_codes"] == {"507": 1}
+
+
+def test_exif_orientation_is_ignored_so_a_sideways_photo_finds_no_face(
+    client: Client, body: Body, source: SourceServer
+) -> None:
+    """Raw pixels, as a vendor that ignores EXIF sees them: ours must send photos upright."""
+    answer = client.make(body(pic_url=source.url("/sideways.jpg"))).json()
+    assert answer == {"code": 507, "error": "making the ID photo failed: no face found in the photo"}
+
+
+def test_a_group_photo_is_507_not_cropped_to_one_face(
+    client: Client, body: Body, source: SourceServer
+) -> None:
+    answer = client.make(body(pic_url=source.url("/group.jpg"))).json()
+    assert answer == {"code": 507, "error": "making the ID photo failed: 2 faces in the photo, one is needed"}
+
+
+def test_heic_is_not_read(client: Client, body: Body, source: SourceServer) -> None:
+    answer = client.make(body(pic_url=source.url("/photo.heic"))).json()
+    assert answer["code"] == 506
+
+
+def test_the_modelled_time_grows_with_bytes_and_pixels() -> None:
+    from local.standin.imaging import input_delay_s
+
+    phone = input_delay_s(4_000_000, 12_000_000)
+    scaled = input_delay_s(500_000, 2_000 * 1_333)
+    assert phone > 4 * scaled > 0
+    assert input_delay_s(1, 2_000_000) < input_delay_s(1, 4_000_000)
+    assert input_delay_s(1_000_000, 1) < input_delay_s(2_000_000, 1)

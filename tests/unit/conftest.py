@@ -20,6 +20,7 @@ from idphoto.source import SourceObject
 from idphoto.storage import PhotoStorage
 from idphoto.vendor import CallStats, FinalUrls, MadePhoto
 from local.stack.aws import make_dynamodb_writes_atomic
+from tests import images
 from tests.template import table_definition
 
 BUCKET = "idphoto-test-photos"
@@ -92,11 +93,12 @@ _sequencers = itertools.count(0x1000)
 def upload(
     s3: Any,
     key: str,
-    body: bytes = b"\xff\xd8\xff\xe0portrait\xff\xd9",
+    body: bytes | None = None,
     metadata: dict[str, str] | None = None,
     content_type: str = "image/jpeg",
 ) -> SourceObject:
-    """Puts an object and returns what S3's event would announce for it."""
+    """Puts an object (by default a real 480 x 640 JPEG) and returns what S3's event would announce for it."""
+    body = images.jpeg(images.portrait()) if body is None else body
     answer = s3.put_object(
         Bucket=BUCKET, Key=key, Body=body, Metadata=metadata or {}, ContentType=content_type
     )

@@ -15,6 +15,7 @@ import pytest
 
 from idphoto import config, services
 from idphoto.errors import VendorRejected, VendorUnavailable
+from tests import images
 from tests.unit.conftest import BUCKET, SECRET, TABLE, FakeSession, FakeVendor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,7 +86,7 @@ def s3_event_for(
     aws: dict[str, Any], key: str, encoded_key: str, metadata: dict[str, str] | None = None
 ) -> dict[str, Any]:
     answer = aws["s3"].put_object(
-        Bucket=BUCKET, Key=key, Body=b"\xff\xd8\xff\xe0portrait", Metadata=metadata or {}
+        Bucket=BUCKET, Key=key, Body=images.jpeg(images.portrait()), Metadata=metadata or {}
     )
     event = sample_event("s3-put.json")
     obj = event["Records"][0]["s3"]["object"]

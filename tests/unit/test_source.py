@@ -191,14 +191,30 @@ def test_given_folder_marker_record_when_parsed_then_is_folder_marker_and_not_im
 
 
 @pytest.mark.parametrize(
-    "key", ["a.jpg", "a.JPG", "a.jpeg", "b/c.Jpeg", "a.png", "a.bmp", "a.webp", "x.tar.jpg", "证件照.PNG"]
+    "key",
+    [
+        "a.jpg",
+        "a.JPG",
+        "a.jpeg",
+        "b/c.Jpeg",
+        "a.png",
+        "a.bmp",
+        "a.webp",
+        "x.tar.jpg",
+        "证件照.PNG",
+        "IMG_0001.HEIC",
+        "a.heif",
+        "a.avif",
+        "scan.tif",
+        "scan.TIFF",
+    ],
 )
 def test_given_image_suffix_when_checked_then_looks_like_image(key: str) -> None:
     assert source(key).looks_like_image
 
 
 @pytest.mark.parametrize(
-    "key", ["a.gif", "a.heic", "a.jpg.txt", "a.pdf", "jpg", "a_jpg", "a.jpg/", "uploads/", "a.jp g"]
+    "key", ["a.gif", "a.heic.txt", "a.jpg.txt", "a.pdf", "jpg", "a_jpg", "a.jpg/", "uploads/", "a.jp g"]
 )
 def test_given_other_suffix_when_checked_then_not_an_image(key: str) -> None:
     assert not source(key).looks_like_image

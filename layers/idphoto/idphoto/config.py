@@ -16,6 +16,10 @@ from idphoto.errors import ConfigurationError, IdPhotoError
 from idphoto.options import PARSERS, defaults_from
 
 DEFAULT_VENDOR_URL = "https://wnt2.market.alicloudapi.com"
+# Chosen by measurement with the stand-in (README, "Photos as phones take them").
+DEFAULT_MAX_SIDE_PX = 2000
+# The vendor's largest photo is 1500 px high: a smaller limit would blow every such photo up.
+MIN_MAX_SIDE_PX = 1500
 
 
 def default_env_name(option: str) -> str:
@@ -30,6 +34,10 @@ class Settings:
     appcode_secret_name: str
     upload_prefix: str = "uploads/"
     finals_prefix: str = "finals/"
+    # Normalised copies of uploads (idphoto.preparing): never under the upload prefix.
+    work_prefix: str = "work/"
+    # Uploads are scaled down to this long side before the vendor (0: never); see README.
+    max_side_px: int = DEFAULT_MAX_SIDE_PX
     vendor_base_url: str = DEFAULT_VENDOR_URL
     vendor_connect_timeout: float = 3.05
     # The vendor usually answers in ~3 s; beauty mode adds 5-6 s, occasionally 30-40 s.
@@ -63,6 +71,8 @@ class Settings:
                 appcode_secret_name=env["APPCODE_SECRET_NAME"],
                 upload_prefix=_prefix(env.get("UPLOAD_PREFIX", "uploads/")),
                 finals_prefix=_prefix(env.get("FINALS_PREFIX", "finals/")),
+                work_prefix=_prefix(env.get("WORK_PREFIX", "work/")),
+                max_side_px=_max_side(env.get("MAX_SIDE_PX", str(DEFAULT_MAX_SIDE_PX))),
                 vendor_base_url=env.get("VENDOR_BASE_URL", DEFAULT_VENDOR_URL).rstrip("/"),
                 vendor_connect_timeout=float(env.get("VENDOR_CONNECT_TIMEOUT", "3.05")),
                 vendor_read_timeout=float(env.get("VENDOR_READ_TIMEOUT", "30")),
@@ -76,6 +86,9 @@ class Settings:
                 defaults=defaults,
             )
             _check_prefixes_apart(settings.upload_prefix, settings.finals_prefix)
+            _check_prefixes_apart(settings.upload_prefix, settings.work_prefix, "WORK_PREFIX")
+            if settings.work_prefix == settings.finals_prefix:
+                raise ValueError("WORK_PREFIX and FINALS_PREFIX must differ: they expire at different times")
             return settings
         except (IdPhotoError, ValueError) as exc:
             raise ConfigurationError(f"bad setting: {exc}") from exc
@@ -87,10 +100,17 @@ def _choice(value: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def _check_prefixes_apart(upload: str, finals: str) -> None:
-    """Finals written under the upload prefix would trigger make-photo on our own output."""
+def _check_prefixes_apart(upload: str, finals: str, name: str = "FINALS_PREFIX") -> None:
+    """Finals (or normalised copies) written under the upload prefix would trigger make-photo on our own output."""
     if upload.startswith(finals) or finals.startswith(upload):
-        raise ValueError(f"FINALS_PREFIX {finals!r} and UPLOAD_PREFIX {upload!r} must not contain each other")
+        raise ValueError(f"{name} {finals!r} and UPLOAD_PREFIX {upload!r} must not contain each other")
+
+
+def _max_side(value: str) -> int:
+    side = int(value)
+    if side != 0 and side < MIN_MAX_SIDE_PX:
+        raise ValueError(f"MAX_SIDE_PX must be 0 (never scale) or at least {MIN_MAX_SIDE_PX}, not {side}")
+    return side
 
 
 def _prefix(value: str) -> str:

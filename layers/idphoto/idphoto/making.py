@@ -16,8 +16,10 @@ from botocore.exceptions import ClientError
 
 from idphoto.config import Settings
 from idphoto.errors import GatewayError, IdPhotoError, InvalidOptions, UnsupportedObject, VendorError
+from idphoto.imagefile import image_format as image_format  # re-exported: callers import it from here
 from idphoto.observability import count, count_by, logger
 from idphoto.options import PhotoOptions, merge, parse_metadata
+from idphoto.preparing import Prepared, prepare
 from idphoto.records import RETRIES_EXHAUSTED, VENDOR_ACCOUNT, PhotoRecords
 from idphoto.source import SourceObject
 from idphoto.storage import ObjectHead, PhotoStorage
@@ -25,19 +27,6 @@ from idphoto.vendor import VendorClient
 
 # A lease outlives the invocation that took it by this much, so a live holder is never robbed.
 LEASE_MARGIN_SECONDS = 30
-
-
-def image_format(first_bytes: bytes) -> str | None:
-    """The image format by its signature; names lie (a text file called .jpg), bytes do not."""
-    if first_bytes.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if first_bytes.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if first_bytes.startswith(b"BM"):
-        return "bmp"
-    if first_bytes[:4] == b"RIFF" and first_bytes[8:12] == b"WEBP":
-        return "webp"
-    return None
 
 
 def needs_operator(error: VendorError) -> bool:
@@ -118,7 +107,11 @@ class PhotoMaker:
             return MakeResult(source.key, Outcome(claim.outcome.value))
         if problem is not None or options is None:
             return self._fail(source, request_id, problem or InvalidOptions("no options"))
-        return self._call_vendor(source, request_id, options, deadline, claim.attempt)
+        try:
+            prepared = prepare(self._storage, source, head, options, self._settings.max_side_px)
+        except UnsupportedObject as exc:
+            return self._fail(source, request_id, exc)
+        return self._call_vendor(source, request_id, options, deadline, claim.attempt, prepared)
 
     def _skip_reason(self, source: SourceObject) -> str | None:
         if not source.key.startswith(self._storage.upload_prefix):
@@ -132,7 +125,11 @@ class PhotoMaker:
     def _peek(self, source: SourceObject) -> ObjectHead:
         if source.size == 0:  # S3 refuses a range of an empty object; the event says it is empty
             return ObjectHead(size=0, content_type="", etag=source.etag, metadata={})
-        return self._storage.peek(source.key, source.version_id)
+        return self._storage.peek(source.key, source.version_id, read_all=self._worth_reading)
+
+    def _worth_reading(self, first_bytes: bytes, size: int) -> bool:
+        """Read the rest of the object only when it may become a photo (idphoto.preparing checks it)."""
+        return 0 < size <= self._settings.max_upload_bytes and image_format(first_bytes) is not None
 
     def _object_problem(self, head: ObjectHead) -> UnsupportedObject | None:
         if head.size == 0:
@@ -143,11 +140,19 @@ class PhotoMaker:
         if head.content_type and not head.content_type.startswith(("image/", "binary/", "application/octet")):
             return UnsupportedObject(f"content type {head.content_type!r} is not an image")
         if image_format(head.first_bytes) is None:
-            return UnsupportedObject("the uploaded object is not a JPEG, PNG, BMP or WebP image")
+            return UnsupportedObject(
+                "the uploaded object is not a JPEG, PNG, BMP, WebP, HEIC/HEIF, AVIF or TIFF image"
+            )
         return None
 
     def _call_vendor(
-        self, source: SourceObject, request_id: str, options: PhotoOptions, deadline: float, attempt: int
+        self,
+        source: SourceObject,
+        request_id: str,
+        options: PhotoOptions,
+        deadline: float,
+        attempt: int,
+        prepared: Prepared,
     ) -> MakeResult:
         read_timeout = (
             self._settings.vendor_beauty_read_timeout
@@ -156,7 +161,7 @@ class PhotoMaker:
         )
         try:
             made = self._vendor.make_photo(
-                lambda seconds: self._storage.presign_get(source.key, int(seconds), source.version_id),
+                lambda seconds: self._storage.presign_get(prepared.key, int(seconds), prepared.version_id),
                 options,
                 read_timeout=read_timeout,
                 deadline=deadline,
@@ -174,7 +179,7 @@ class PhotoMaker:
             colors = (
                 ["default"] if len(made.names) == 1 else [f"default{i + 1}" for i in range(len(made.names))]
             )
-        if not self._records.mark_ready(source, request_id, made, colors):
+        if not self._records.mark_ready(source, request_id, made, colors, prepared=prepared.note):
             return MakeResult(source.key, Outcome.STALE, "a newer version took over the record")
         count("PhotosMade")
         logger.info("photo made", extra={"colors": colors, "sheet_count": made.sheet_count})

@@ -96,6 +96,8 @@ class PhotoRecord:
     error_message: str | None = None
     vendor_code: int | None = None
     last_error: str | None = None
+    # What was done to the upload before the vendor got it (idphoto.preparing); None: sent as it came.
+    prepared: str | None = None
     finals: dict[str, dict[str, Any]] = field(default_factory=dict)
     claim_id: str | None = None
     lease_until: int = 0
@@ -291,7 +293,15 @@ class PhotoRecords:
             return None
         return dict(answer.get("Attributes", {}))
 
-    def mark_ready(self, source: SourceObject, claim_id: str, made: MadePhoto, colors: list[str]) -> bool:
+    def mark_ready(
+        self,
+        source: SourceObject,
+        claim_id: str,
+        made: MadePhoto,
+        colors: list[str],
+        *,
+        prepared: str | None = None,
+    ) -> bool:
         return self._finish(
             source,
             claim_id,
@@ -304,6 +314,7 @@ class PhotoRecords:
                 "previews_expire_at": previews_expiry(made.previews),
                 "colors": colors,
                 "finals": {},
+                "prepared": prepared,
             },
         )
 

@@ -62,7 +62,9 @@ def http_session() -> requests.Session:
 @cache
 def storage() -> PhotoStorage:
     settings = get_settings()
-    return PhotoStorage(s3_client(), settings.bucket, settings.upload_prefix, settings.finals_prefix)
+    return PhotoStorage(
+        s3_client(), settings.bucket, settings.upload_prefix, settings.finals_prefix, settings.work_prefix
+    )
 
 
 @cache

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 SEQUENCER_WIDTH = 32
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".heic", ".heif", ".avif", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,9 @@ MAX_FINAL_BYTES = 20 * 1024 * 1024
 # Object metadata of a kept final: when the vendor's billed call answered (Unix time).
 BILLED_AT_METADATA = "billed-at"
 
-# Enough of the file to recognise every image format the vendor could take.
-PEEK_BYTES = 32
+# Enough of the file to recognise every image format, and for a JPEG its EXIF orientation and frame
+# header (APP1 comes first and holds at most 64 KB): idphoto.imagefile decides from these bytes.
+PEEK_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -39,34 +40,60 @@ class ObjectHead:
     etag: str
     metadata: dict[str, str]
     first_bytes: bytes = b""
+    # The whole object, when peek() was asked to read it (an image within the size limit).
+    data: bytes = b""
 
 
 class PhotoStorage:
-    def __init__(self, client: S3Client, bucket: str, upload_prefix: str, finals_prefix: str) -> None:
+    def __init__(
+        self,
+        client: S3Client,
+        bucket: str,
+        upload_prefix: str,
+        finals_prefix: str,
+        work_prefix: str = "work/",
+    ) -> None:
         self._client = client
         self.bucket = bucket
         self.upload_prefix = upload_prefix
         self.finals_prefix = finals_prefix
+        self.work_prefix = work_prefix
 
-    def peek(self, key: str, version_id: str | None = None) -> ObjectHead:
-        """Metadata and the first bytes in one call: a ranged GET answers what HEAD would, and more.
+    def peek(
+        self, key: str, version_id: str | None = None, *, read_all: Callable[[bytes, int], bool] | None = None
+    ) -> ObjectHead:
+        """Metadata and the first bytes in one GET; the rest of the body from the same GET when
+        ``read_all(first_bytes, size)`` says so (an image within the limit: the whole file must be
+        checked before the vendor gets it, and one streamed GET costs no second request).
 
-        Empty objects answer a range with InvalidRange; the caller knows their size from the event.
+        Otherwise the stream is closed after the first bytes: urllib3 then drops the connection
+        rather than reading up to MaxUploadMB for nothing. Empty objects never get here (an empty
+        range is InvalidRange; the caller knows their size from the event).
         """
         extra: dict[str, Any] = {"VersionId": version_id} if version_id else {}
-        answer = self._client.get_object(
-            Bucket=self.bucket, Key=key, Range=f"bytes=0-{PEEK_BYTES - 1}", **extra
-        )
+        if read_all is None:
+            extra["Range"] = f"bytes=0-{PEEK_BYTES - 1}"
+        answer = self._client.get_object(Bucket=self.bucket, Key=key, **extra)
+        total = str(answer.get("ContentRange", "")).rpartition("/")[2]
+        size = int(total) if total.isdigit() else int(answer.get("ContentLength", 0))
         with answer["Body"] as body:
             first = body.read(PEEK_BYTES)
-        total = str(answer.get("ContentRange", "")).rpartition("/")[2]
+            data = first + body.read() if read_all is not None and read_all(first, size) else b""
         return ObjectHead(
-            size=int(total) if total.isdigit() else int(answer.get("ContentLength", 0)),
+            size=size,
             content_type=str(answer.get("ContentType", "")),
             etag=str(answer.get("ETag", "")).strip('"'),
             metadata=dict(answer.get("Metadata", {})),
             first_bytes=first,
+            data=data,
         )
+
+    def work_key(self, upload_key: str, version_tag: str) -> str:
+        """Where the normalised copy of one version of an upload is kept (outside the upload prefix)."""
+        return f"{self.work_prefix}{upload_key.removeprefix(self.upload_prefix)}/{version_tag}.jpg"
+
+    def put_work(self, key: str, jpeg: bytes) -> None:
+        self._client.put_object(Bucket=self.bucket, Key=key, Body=jpeg, ContentType="image/jpeg")
 
     def presign_get(self, key: str, seconds: int, version_id: str | None = None) -> str:
         """A SigV4 GET URL; signing is local (no AWS call)."""
