@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import time
 import uuid
@@ -142,7 +143,7 @@ def proxy_event(
         "pathParameters": params or None,
         "stageVariables": None,
         "requestContext": {
-            "resourceId": route.spec.name.lower()[:6],
+            "resourceId": _resource_id(route.spec.path),
             "resourcePath": route.spec.path,
             "httpMethod": request.method,
             "extendedRequestId": request_id[:16],
@@ -161,6 +162,11 @@ def proxy_event(
         "body": body_text,
         "isBase64Encoded": is_base64,
     }
+
+
+def _resource_id(path: str) -> str:
+    """A stable 6-character id per resource path, the shape API Gateway's resource ids have."""
+    return hashlib.sha256(path.encode()).hexdigest()[:6]
 
 
 def _body(raw: bytes) -> tuple[str | None, bool]:

@@ -1,4 +1,5 @@
-"""What ``Ref`` and ``Fn::GetAtt`` of a resource return in the local stack.
+"""What ``Ref`` and ``Fn::GetAtt`` of a resource return in the local stack (resources of the translated
+document: plain CloudFormation types, no ``AWS::Serverless::*``).
 
 CloudFormation names a resource without an explicit name ``<stack>-<LogicalId>-<RANDOM>``; here the suffix
 is a hash of stack and logical id instead, so that a restarted local stack has the same names (handy in
@@ -20,11 +21,8 @@ NAME_PROPERTY: Final[Mapping[str, str]] = {
     "AWS::S3::Bucket": "BucketName",
     "AWS::DynamoDB::Table": "TableName",
     "AWS::SQS::Queue": "QueueName",
-    "AWS::Serverless::Function": "FunctionName",
     "AWS::Lambda::Function": "FunctionName",
-    "AWS::Serverless::LayerVersion": "LayerName",
     "AWS::Logs::LogGroup": "LogGroupName",
-    "AWS::Serverless::Api": "Name",
     "AWS::Lambda::LayerVersion": "LayerName",
     "AWS::ApiGateway::RestApi": "Name",
     "AWS::IAM::Role": "RoleName",
@@ -98,9 +96,9 @@ class ResourceNames:
             return self.key_id(logical_id)
         if kind == "AWS::SQS::Queue":
             return f"{self._sqs_endpoint}/{self._pseudo.account_id}/{self.name(logical_id)}"
-        if kind in ("AWS::Serverless::Api", "AWS::ApiGateway::RestApi"):
+        if kind == "AWS::ApiGateway::RestApi":
             return self.rest_api_id(logical_id)
-        if kind in ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion"):
+        if kind == "AWS::Lambda::LayerVersion":
             return self.arn(logical_id) + ":1"
         return self.name(logical_id)
 
@@ -119,9 +117,7 @@ class ResourceNames:
             "AWS::S3::Bucket": f"arn:{p.partition}:s3:::{name}",
             "AWS::DynamoDB::Table": regional.format(service="dynamodb") + f"table/{name}",
             "AWS::SQS::Queue": regional.format(service="sqs") + name,
-            "AWS::Serverless::Function": regional.format(service="lambda") + f"function:{name}",
             "AWS::Lambda::Function": regional.format(service="lambda") + f"function:{name}",
-            "AWS::Serverless::LayerVersion": regional.format(service="lambda") + f"layer:{name}",
             "AWS::Lambda::LayerVersion": regional.format(service="lambda") + f"layer:{name}",
             "AWS::Logs::LogGroup": regional.format(service="logs") + f"log-group:{name}:*",
             "AWS::KMS::Key": regional.format(service="kms") + f"key/{self.ref(logical_id)}",
@@ -142,7 +138,6 @@ class ResourceNames:
             ("AWS::S3::Bucket", "DomainName"): f"{name}.s3.{p.url_suffix}",
             ("AWS::S3::Bucket", "RegionalDomainName"): f"{name}.s3.{p.region}.{p.url_suffix}",
             ("AWS::DynamoDB::Table", "StreamArn"): self.arn(logical_id) + "/stream/local",
-            ("AWS::Serverless::Api", "RootResourceId"): _suffix(p.stack_name, logical_id + "/", 10).lower(),
             ("AWS::ApiGateway::RestApi", "RootResourceId"): _suffix(
                 p.stack_name, logical_id + "/", 10
             ).lower(),

@@ -19,8 +19,8 @@ from local.stack import access
 from local.stack.access import CallLog, running_as
 
 ROLES = {
-    "MakePhotoFunction": ReadOnlyCredentials("ASIAMAKEPHOTO0000000", "make-secret", "make-token"),
-    "GetPhotoFunction": ReadOnlyCredentials("ASIAGETPHOTO00000000", "get-secret", "get-token"),
+    "MakePhotoFunction": ReadOnlyCredentials("role-key-of-make-photo", "make-secret", "make-token"),
+    "GetPhotoFunction": ReadOnlyCredentials("role-key-of-get-photo", "get-secret", "get-token"),
 }
 LOCAL_USER = ReadOnlyCredentials("testing", "testing", None)
 SIGV4 = Config(signature_version="s3v4")  # as idphoto.aws configures its clients
@@ -56,8 +56,8 @@ def test_one_client_signs_as_the_function_whose_thread_uses_it(log: CallLog) -> 
         got = presign(s3, "finals/a.jpg")
     outside = presign(s3, "uploads/b.jpg")
 
-    assert signed_by(made) == "ASIAMAKEPHOTO0000000"
-    assert signed_by(got) == "ASIAGETPHOTO00000000"
+    assert signed_by(made) == "role-key-of-make-photo"
+    assert signed_by(got) == "role-key-of-get-photo"
     assert signed_by(outside) == "testing"
     assert [(c.function, c.operation, c.params["Key"], c.presigned) for c in log.snapshot()] == [
         ("MakePhotoFunction", "GetObject", "uploads/a.jpg", True),
@@ -74,7 +74,7 @@ def test_a_thread_a_function_starts_runs_for_that_function(log: CallLog) -> None
         worker.start()
         worker.join()
 
-    assert signed_by(urls[0]) == "ASIAGETPHOTO00000000"
+    assert signed_by(urls[0]) == "role-key-of-get-photo"
     assert [c.function for c in log.snapshot()] == ["GetPhotoFunction"]
 
 
