@@ -58,7 +58,7 @@ class Output:
 # --- specs ---------------------------------------------------------------------------------------
 
 
-def run_specs(name: str | None, out: Output) -> Exit:
+def run_specs(name: str | None, out: Output, *, country: str | None = None, kind: str | None = None) -> Exit:
     catalogue = specs.CATALOGUE
     if name is not None:
         spec = catalogue.get(name)
@@ -68,36 +68,74 @@ def run_specs(name: str | None, out: Output) -> Exit:
         for label, value in _spec_details(spec):
             out.line(f"{label:<12} {value}")
         return Exit.OK
+    chosen = [
+        s
+        for s in catalogue
+        if (country is None or s.country == country.strip().upper())
+        and (kind is None or s.kind == kind.strip().lower())
+    ]
+    if not chosen:
+        countries = ", ".join(sorted({s.country for s in catalogue}))
+        kinds = ", ".join(sorted({s.kind for s in catalogue}))
+        raise CliError("no spec matches the filter", Exit.USAGE, f"countries: {countries}; kinds: {kinds}")
     out.document(
         {
             "version": catalogue.version,
             "ids": specs.VENDOR_IDS_SOURCE,
-            "specs": [s.to_dict() for s in catalogue],
+            "specs": [s.to_dict() for s in chosen],
         }
     )
-    rows = [("name", "size", "pixels", "dpi", "file size", "background", "spec id")]
+    rows = [("name", "country", "kind", "size", "pixels", "dpi", "file size", "background", "framing")]
     rows += [
-        (s.name, s.size_mm, s.size_px, str(s.dpi), s.file_size or "-", s.background, str(s.spec_id))
-        for s in catalogue
+        (
+            s.name,
+            s.country,
+            s.kind,
+            s.size_mm,
+            s.size_px,
+            str(s.dpi),
+            s.file_size or "-",
+            "/".join(s.backgrounds or (s.background,)),
+            s.geometry() or specs.NOT_STATED,
+        )
+        for s in chosen
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         out.line("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     out.line()
-    out.line(f"catalogue {catalogue.version}; {specs.VENDOR_IDS_SOURCE}.")
+    out.line(
+        f"{len(chosen)} of {len(catalogue)} specs; catalogue {catalogue.version}; {specs.VENDOR_IDS_SOURCE}."
+    )
+    out.line(
+        "framing: head = chin to crown, eyes = eye line above the bottom edge, top = crown below the top edge."
+    )
     out.line("`idphoto specs NAME` shows a spec's sources; `idphoto make --spec NAME` uses one.")
     return Exit.OK
 
 
 def _spec_details(spec: specs.PhotoSpec) -> list[tuple[str, str]]:
+    ratios = (
+        ", ".join(f"{r:g}" for r in spec.ratios) if spec.ratios else "none (the vendor's default framing)"
+    )
     return [
         ("name", spec.name + (f" (also {', '.join(spec.aliases)})" if spec.aliases else "")),
         ("title", spec.title),
+        ("country", f"{spec.country}, {spec.kind}"),
         ("size", f"{spec.size_mm}, {spec.size_px} at {spec.dpi} dpi"),
         ("file size", spec.file_size or "no limit set by the authority"),
-        ("background", f"{spec.background} (when --background is not given)"),
+        ("digital", spec.digital),
+        (
+            "background",
+            f"{spec.background} (when --background is not given); allowed: "
+            + ", ".join(spec.backgrounds or (spec.background,)),
+        ),
+        ("framing", spec.geometry() or specs.NOT_STATED),
+        ("ratios", ratios),
         ("spec id", f"{spec.spec_id} ({specs.VENDOR_IDS_SOURCE})"),
         ("source", spec.source),
+        ("framing src", spec.framing_source),
+        ("digital src", spec.digital_source),
     ]
 
 

@@ -102,6 +102,8 @@ def parser() -> Parser:
     )
     specs.add_argument("name", nargs="?", metavar="NAME", help="show one spec in full, with its sources")
     specs.add_argument("--json", action="store_true", help="print JSON for scripts")
+    specs.add_argument("--country", metavar="CC", help="only this country (ISO code, e.g. CN, US; EU, INT)")
+    specs.add_argument("--kind", metavar="KIND", help="only this kind (passport, visa, id-card, exam, ...)")
     return root
 
 
@@ -140,7 +142,7 @@ def main(
 
 def run(args: argparse.Namespace, out: Output) -> Exit:
     if args.command == "specs":
-        return commands.run_specs(args.name, out)
+        return commands.run_specs(args.name, out, country=args.country, kind=args.kind)
     where = target.resolve(args)
     api = PhotoApi(where)
     if args.command == "make":

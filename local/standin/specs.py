@@ -10,13 +10,22 @@ id  name (first spec)   size          pixels       dpi   head target
 ==  ==================  ============  ===========  ====  ===========
 1   cn-one-inch         25 x 35 mm    295 x 413    300   0.60
 2   cn-two-inch         35 x 49 mm    413 x 579    300   0.60
-3   passport-35x45      35 x 45 mm    413 x 531    300   0.66
+3   cn-small-two-inch   35 x 45 mm    413 x 531    300   0.66
 4   us-passport         2 x 2 in      600 x 600    300   0.60
 5   cn-small-one-inch   22 x 32 mm    260 x 378    300   0.60
 6   cn-id-card          26 x 32 mm    358 x 441    350   0.62
-7   cn-passport         33 x 48 mm    390 x 567    300   0.64
+7   cn-large-one-inch   33 x 48 mm    390 x 567    300   0.64
+8   cn-large-two-inch   35 x 53 mm    413 x 626    300   0.60
+9   cn-teacher-exam     150 x 200 px  150 x 200    300   0.60
+10  cn-cet              144 x 192 px  144 x 192    300   0.60
+11  es-dni              26 x 32 mm    307 x 378    300   0.60
+12  ca-passport         50 x 70 mm    591 x 827    300   0.60
+13  mx-visa             31 x 39 mm    366 x 461    300   0.60
+14  jp-visa             45 x 45 mm    531 x 531    300   0.60
 ==  ==================  ============  ===========  ====  ===========
 
+A named spec with framing sends its rule as ``ratios`` (``idphoto.specs.PhotoSpec.ratios``); the crop
+then meets every given range (``geometry.solve_crop``) or the answer is 507.
 ``head target`` is the head-height / photo-height ratio aimed at when the request carries no ``ratios``
 (or leaves those entries at -1); it is the stand-in's own imaging choice, not part of the layer's
 catalogue. ``top target`` (top margin / photo height) is 0.10 for every spec. ``width_px`` /

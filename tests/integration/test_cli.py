@@ -126,6 +126,18 @@ def test_specs_lists_the_catalogue_from_the_installed_command() -> None:
     assert listed["version"] == CATALOGUE.version
 
 
+def test_specs_filters_by_country_and_kind_and_shows_each_specs_framing() -> None:
+    code, listed, err = run("specs", "--country", "cn", "--kind", "exam")
+
+    assert code == Exit.OK, err
+    names = [s["name"] for s in listed["specs"]]
+    assert names == [s.name for s in CATALOGUE if s.country == "CN" and s.kind == "exam"] and len(names) >= 4
+    us = run("specs", "--country", "US")[1]["specs"]
+    assert {s["country"] for s in us} == {"US"}
+    assert us[0]["framing_mm"]["head"] == [25, 35] and us[0]["ratios"][:2] == [0.4921, 0.689]
+    assert run("specs", "--kind", "moon-visa")[0] == Exit.USAGE
+
+
 def test_the_stand_in_makes_a_named_spec_at_the_catalogues_size(portrait_file: Path) -> None:
     """The stand-in's catalogue is the layer's: a spec named at upload is made at the catalogue's size."""
     code, made, err = run("make", str(portrait_file), "--spec", "cn-passport")

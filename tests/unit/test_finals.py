@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
+import numpy as np
 import pytest
+from PIL import Image
 
+from idphoto.checks import jfif_dpi
 from idphoto.config import Settings
 from idphoto.errors import (
     FinalsInProgress,
@@ -421,3 +425,42 @@ def test_get_photo_answers_before_api_gateway_gives_up() -> None:
     timeout = resource("GetPhotoFunction")["Properties"]["Timeout"]
     assert timeout <= 29 - 3
     assert timeout >= MIN_BILLED_SECONDS + 2 * MIN_DOWNLOAD_SECONDS + 2  # room for one final at all
+
+
+class WrongFinalSession(FakeSession):
+    """A vendor whose watermark-free photo is wrong three ways: size, file size and background."""
+
+    def get(self, url: str, timeout: Any = None) -> Any:
+        answer = super().get(url, timeout)
+        if "_print.jpg" not in url:
+            buffer = io.BytesIO()
+            noise = np.random.default_rng(1).integers(0, 40, (400, 400, 3), dtype=np.uint8)
+            Image.fromarray(noise + np.uint8(60)).save(buffer, "JPEG", quality=95)
+            answer.content = buffer.getvalue()
+        return answer
+
+
+def test_a_wrong_vendor_final_is_kept_with_failed_checks_beside_the_rules(
+    aws: dict[str, Any], settings: Settings, storage: PhotoStorage, records: PhotoRecords, vendor: FakeVendor
+) -> None:
+    options = {
+        "spec_id": 4,
+        "background": [{"name": "white", "top": 0xFFFFFF, "bottom": 0xFFFFFF}],
+        "file_size_max": 5,
+    }
+    records.claim(SOURCE, claim_id="m", lease_seconds=100, options=options, ignored_metadata=[])
+    records.mark_ready(SOURCE, "m", made_photo(["white"]), ["white"])
+    finals = PhotoFinals(settings, storage, records, vendor, WrongFinalSession(), sleep=lambda _: None)  # type: ignore[arg-type]
+
+    (link,) = finals.finals(SOURCE.key, None, caller=OWNER, request_id="a", deadline=1e12)
+
+    failed = {c["rule"]: c for c in link.checks if not c["ok"]}
+    assert set(failed) == {"pixel_size", "file_size", "background"}
+    assert (
+        failed["pixel_size"]["asked"] == "600 x 600 px" and failed["pixel_size"]["measured"] == "400 x 400 px"
+    )
+    record = records.get(SOURCE.key)
+    assert record is not None and record.finals["white"]["state"] == FinalState.KEPT
+    assert list(record.finals["white"]["checks"]) == list(link.checks)
+    kept = aws["s3"].get_object(Bucket=BUCKET, Key="finals/me.jpg/1F/white.jpg")["Body"].read()
+    assert jfif_dpi(kept) == 300  # stamped with spec 4's dpi, though its other checks failed

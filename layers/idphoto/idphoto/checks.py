@@ -23,7 +23,6 @@ answer pays for it.
 from __future__ import annotations
 
 import io
-import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -234,9 +233,14 @@ def border_colors(body: bytes) -> list[tuple[float, tuple[int, int, int]]]:
     for left in (0, width - side):
         patch = rgb.crop((left, 0, left + side, tall))
         raw = patch.tobytes()  # RGB, interleaved
-        r, g, b = (int(statistics.median(raw[i::3])) for i in range(3))
+        r, g, b = (_median(raw[i::3]) for i in range(3))
         corners.append(((tall / 2) / max(height - 1, 1), (r, g, b)))
     return corners
+
+
+def _median(values: bytes) -> int:
+    # Not statistics.median: that module's imports (fractions, decimal, random) would cost cold start.
+    return sorted(values)[len(values) // 2]
 
 
 def _channels(value: int) -> tuple[int, int, int]:
