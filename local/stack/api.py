@@ -36,6 +36,7 @@ from local.stack.apigateway import (
     compile_routes,
     find_route,
     gateway_error,
+    path_parameters_mode,
     proxy_answer,
     proxy_event,
 )
@@ -91,7 +92,8 @@ class LocalApi:
         path = urlsplit(target).path
         if path != stage_prefix and not path.startswith(stage_prefix + "/"):
             return FORBIDDEN
-        found = find_route(self._routes, method, path.removeprefix(stage_prefix) or "/")
+        decode = path_parameters_mode() == "decoded"
+        found = find_route(self._routes, method, path.removeprefix(stage_prefix) or "/", decode=decode)
         if found is None:
             return MISSING_TOKEN
         route, params = found
