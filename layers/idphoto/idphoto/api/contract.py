@@ -149,7 +149,13 @@ CONTRACT_TYPES: Final = (
 def responses(success: str, *statuses: tuple[int, str]) -> dict[int, Any]:
     """OpenAPI responses: 200 is the route's return type; errors are the function's ErrorAnswer, or
     the gateway's own answer."""
-    answers: dict[int, Any] = {200: {"description": success}}
+    decoding = {
+        PATH_DECODING_HEADER: {
+            "description": "how API Gateway delivered pathParameters for this request",
+            "schema": {"type": "string", "enum": ["decoded", "encoded", "plain", "mismatch"]},
+        }
+    }
+    answers: dict[int, Any] = {200: {"description": success, "headers": decoding}}
     for status, description in statuses:
         model = GatewayError if status in (403, 429, 504) else ErrorAnswer
         answers[status] = {"description": description, "content": {"application/json": {"model": model}}}
