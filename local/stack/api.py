@@ -67,6 +67,7 @@ class LocalApi:
         timeout_s: float = INTEGRATION_TIMEOUT_S,
     ) -> None:
         check_port_free(host, port)
+        path_parameters_mode()  # a wrong switch fails here, not on every request
         self.api = api
         self._functions = functions
         self._routes = compile_routes(api.routes)
