@@ -70,7 +70,8 @@ ColorQuery = Annotated[
 
 
 def path_decoding(app: KeyPathResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    """Say on every routed answer how API Gateway delivered ``pathParameters`` (for the smoke test)."""
+    """Say on a route's answer how API Gateway delivered ``pathParameters`` (for the smoke test; an
+    error answered by an exception handler goes round this middleware and has no such header)."""
     answer = next_middleware(app)
     answer.headers[PATH_DECODING_HEADER] = _decoding()
     return answer

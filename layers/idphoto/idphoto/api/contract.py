@@ -8,7 +8,7 @@ Field docstrings become the fields' descriptions in the document.
 from typing import Any, Final, Literal, NotRequired, TypedDict
 
 PATH_DECODING_HEADER: Final = "X-IdPhoto-Path-Decoding"
-"""Every answer of a route says how API Gateway delivered ``pathParameters``: decoded, encoded, plain
+"""A route's successful answer says how API Gateway delivered ``pathParameters``: decoded, encoded, plain
 (nothing in the key needed encoding), or mismatch (see :mod:`idphoto.api.keys`)."""
 
 
