@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote, urlencode
@@ -103,6 +104,11 @@ class PhotoApi:
 
     def status(self, key: str) -> dict[str, Any]:
         return self._call("GET", self.url("photos", key)).body
+
+    def status_with_headers(self, key: str) -> tuple[dict[str, Any], Mapping[str, str]]:
+        """The status and the answer's headers (``idphoto check`` reads X-IdPhoto-Path-Decoding)."""
+        response = self._send("GET", self.url("photos", key))
+        return _answer(response).body, response.headers
 
     def finals(self, key: str, color: str | None = None) -> dict[str, Any]:
         return self._call("POST", self.url("finals", key, {"color": color} if color else None)).body

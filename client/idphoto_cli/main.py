@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from idphoto_cli import commands, target
+from idphoto_cli import check, commands, target
 from idphoto_cli.api import PhotoApi
 from idphoto_cli.commands import Output
 from idphoto_cli.errors import EXIT_HELP, CliError, Exit
@@ -94,6 +94,19 @@ def parser() -> Parser:
     finals.add_argument("--yes", action="store_true", help="confirm the billed call without asking")
     _common(finals)
 
+    check = commands_.add_parser(
+        "check",
+        help="smoke-test a deployment: upload, wait, read the status through the signed API",
+        description="Upload PORTRAIT under keys with a space, '+', '%%' and non-ASCII characters, wait "
+        "for the photos, read their status through the API with your credentials, and report each step "
+        "with what to fix when it fails, and how API Gateway decoded the keys. Free, unless --finals.",
+        epilog=EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("portrait", type=Path, metavar="PORTRAIT", help="a portrait image (.jpg .png ...)")
+    check.add_argument("--finals", action="store_true", help="also fetch one photo's finals (billed)")
+    _common(check)
+
     specs = commands_.add_parser(
         "specs",
         help="list the named photo specs",
@@ -158,6 +171,8 @@ def run(args: argparse.Namespace, out: Output) -> Exit:
             timeout=args.timeout,
             out=out,
         )
+    if args.command == "check":
+        return check.run_check(where, api, args.portrait, finals=args.finals, timeout=args.timeout, out=out)
     if args.command == "status":
         return commands.run_status(api, args.key, wait=args.wait, timeout=args.timeout, out=out)
     return commands.run_finals(

@@ -39,6 +39,7 @@ from local.stack.apigateway import (
     compile_routes,
     find_route,
     gateway_error,
+    path_parameters_mode,
     proxy_answer,
     proxy_event,
 )
@@ -71,6 +72,7 @@ class LocalApi:
         timeout_s: float = INTEGRATION_TIMEOUT_S,
     ) -> None:
         check_port_free(host, port)
+        path_parameters_mode()  # a wrong switch fails here, not on every request
         self.api = api
         self._access = access
         self._functions = functions
@@ -97,7 +99,8 @@ class LocalApi:
         path = urlsplit(target).path
         if path != stage_prefix and not path.startswith(stage_prefix + "/"):
             return FORBIDDEN
-        found = find_route(self._routes, method, path.removeprefix(stage_prefix) or "/")
+        decode = path_parameters_mode() == "decoded"
+        found = find_route(self._routes, method, path.removeprefix(stage_prefix) or "/", decode=decode)
         if found is None:
             return MISSING_TOKEN
         route, params = found

@@ -2,10 +2,12 @@
 
 * **Routing**: the template's paths (``/photos/{key+}``) under the stage (``/v1``). ``{name}`` matches
   one segment, ``{name+}`` (greedy) the rest of the path; literal resources win over parameters.
-* **Event**: payload format 1.0 as API Gateway builds it: ``path`` keeps the client's percent-encoding
-  (without the stage), ``pathParameters`` are decoded (``%20`` -> space; ``+`` stays ``+``: it is not
-  form encoding), ``headers``/``queryStringParameters`` hold the last value of a repeated name and the
-  ``multiValue*`` fields all of them, ``body`` is text or base64 with ``isBase64Encoded``.
+* **Event**: payload format 1.0 as a REST API builds it (each rule's source beside it below):
+  ``path`` keeps the client's percent-encoding, without the stage; ``pathParameters`` come decoded or
+  still encoded, as the switch :data:`PATH_PARAMETERS_ENV` says (the sources disagree; get-photo must
+  work either way and the integration tests run both); ``queryStringParameters`` are decoded;
+  ``headers``/``queryStringParameters`` hold the last value of a repeated name and the ``multiValue*``
+  fields all of them, ``body`` is text or base64 with ``isBase64Encoded``.
 * **Errors of the gateway itself**, as a REST API answers them: a path or method no resource declares ->
   403 ``{"message":"Missing Authentication Token"}`` (API Gateway says 403, not 404/405, for both);
   an unknown stage -> 403 ``{"message":"Forbidden"}``; a handler that raised or answered something that
@@ -18,10 +20,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -31,6 +34,17 @@ from local.stack.identity import api_identity
 from local.stack.template import RouteSpec
 
 INTEGRATION_TIMEOUT_S: Final = 29.0
+# How pathParameters are delivered: "decoded" (default) or "encoded". Read on every request, so a test
+# (in the stack's process) switches a running stack with monkeypatch.setenv.
+PATH_PARAMETERS_ENV: Final = "IDPHOTO_LOCAL_PATH_PARAMETERS"
+PATH_PARAMETER_MODES: Final = ("decoded", "encoded")
+
+
+def path_parameters_mode(env: Mapping[str, str] = os.environ) -> str:
+    mode = env.get(PATH_PARAMETERS_ENV, "decoded").strip().lower()
+    if mode not in PATH_PARAMETER_MODES:
+        raise ValueError(f"{PATH_PARAMETERS_ENV} must be one of {PATH_PARAMETER_MODES}, not {mode!r}")
+    return mode
 
 
 @dataclass(frozen=True)
@@ -87,12 +101,21 @@ def compile_routes(specs: Iterable[RouteSpec]) -> list[Route]:
     return sorted((compile_route(s) for s in specs), key=lambda r: r.rank)
 
 
-def find_route(routes: Sequence[Route], method: str, raw_path: str) -> tuple[Route, dict[str, str]] | None:
-    """The route for this method and (still encoded) path, with its decoded path parameters."""
+def find_route(
+    routes: Sequence[Route], method: str, raw_path: str, *, decode: bool = True
+) -> tuple[Route, dict[str, str]] | None:
+    """The route for this method and (still encoded) path, with its path parameters.
+
+    Routing is on the encoded path: an encoded ``%2F`` does not split a ``{name}`` segment.
+    ``decode``: the parameters percent-decoded once (``+`` stays ``+``, a path is not form encoding),
+    as AWS's "Set up a proxy integration" guide describes the values; else as the client encoded them,
+    as users of REST proxy integrations report (dherault/serverless-offline#638, fireprox#44).
+    """
     for route in routes:
         match = route.pattern.fullmatch(raw_path)
         if match and route.spec.method in (method, "ANY"):
-            return route, {k: unquote(v) for k, v in match.groupdict().items()}
+            params = match.groupdict()
+            return route, {k: unquote(v) for k, v in params.items()} if decode else params
     return None
 
 
@@ -128,12 +151,16 @@ def proxy_event(
         ("X-Forwarded-Proto", "http"),
         ("X-Amzn-Trace-Id", f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"),
     ]
+    # Decoded: AWS's "Amazon API Gateway important notes" (known issues, REST APIs) say API Gateway
+    # decodes query string parameters before passing them on.
     query = parse_qsl(request.query, keep_blank_values=True)
     body_text, is_base64 = _body(request.body)
     user_agent = next((v for k, v in request.headers if k.lower() == "user-agent"), None)
     host = next((v for k, v in request.headers if k.lower() == "host"), "127.0.0.1")
     return {
         "resource": route.spec.path,
+        # Encoded as the client sent it: live captures of REST APIs (hotsock/voker#8, cited by
+        # middleapi/standard-server#93) keep the percent-encoding; only HTTP APIs decode it.
         "path": request.raw_path,
         "httpMethod": request.method,
         "headers": _last_values(headers),

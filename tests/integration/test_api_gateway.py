@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 import requests
 
 from local.stack import Stack
+from local.stack.apigateway import PATH_PARAMETERS_ENV
 
 pytestmark = pytest.mark.integration
 
@@ -70,3 +73,24 @@ def test_a_bad_color_query_is_a_400_from_the_function(stack: Stack) -> None:
 
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == "BAD_REQUEST"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["a b+c.jpg", "100% sure.jpg", "100%25 text.jpg", "a%20b.jpg", "证件照 张三.jpg", "deep/er/x y.jpg"],
+)
+def test_keys_work_through_every_route_whether_path_parameters_come_decoded_or_encoded(
+    stack: Stack, portrait: bytes, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    full_key = stack.upload(f"it/keys/{name}", portrait)
+    stack.wait_for_photo(full_key)
+    encoded = quote(full_key, safe="/")
+
+    for mode in ("decoded", "encoded"):
+        monkeypatch.setenv(PATH_PARAMETERS_ENV, mode)
+        status = requests.get(f"{stack.api_url}/photos/{encoded}", timeout=10)
+        finals = requests.post(f"{stack.api_url}/finals/{encoded}", timeout=30)
+
+        assert (status.status_code, status.json()["key"]) == (200, full_key), mode
+        assert (finals.status_code, finals.json()["key"]) == (200, full_key), mode
+        assert status.headers["X-IdPhoto-Path-Decoding"] == mode

@@ -209,7 +209,7 @@ def test_a_method_no_route_declares_gets_api_gateways_403(
         (f"/photos//uploads/{HOSTILE_DIR}/ready.jpg", 404, "PHOTO_NOT_FOUND"),
         (f"/photos/uploads/{HOSTILE_DIR}//ready.jpg", 404, "PHOTO_NOT_FOUND"),
         ("/photos/uploads/", 404, "PHOTO_NOT_FOUND"),
-        ("/photos/%ff%fe.jpg", 404, "PHOTO_NOT_FOUND"),  # not UTF-8: decoded with replacements
+        ("/photos/%ff%fe.jpg", 400, "BAD_REQUEST"),  # not UTF-8 once decoded: no S3 key can be that
         # S3 keys are at most 1024 bytes; the function says so before looking anything up.
         ("/photos/uploads/" + "k" * 1100 + ".jpg", 400, "BAD_REQUEST"),
         ("/finals/" + "%41" * 2000, 400, "BAD_REQUEST"),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -128,7 +128,7 @@ def api(name: str, key: str | None = None, **query: str) -> dict[str, Any]:
     event = sample_event(name)
     if key is not None:
         event["pathParameters"] = {"key": key}
-        event["path"] = event["resource"].split("{")[0] + key
+        event["path"] = event["resource"].split("{")[0] + quote(key, safe="/")
     if query:
         event["queryStringParameters"] = query
         event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
@@ -301,3 +301,23 @@ def test_another_callers_photo_answers_404(wired: None, aws: dict[str, Any], ven
     status, body, _ = call(event)
 
     assert (status, body["error"]["code"]) == (404, "PHOTO_NOT_FOUND")
+
+
+@pytest.mark.parametrize("delivery", ["decoded", "encoded"])
+@pytest.mark.parametrize(
+    "key", ["uploads/100% sure.jpg", "uploads/a%20b+c.jpg", "uploads/证件照/张 三.jpg", "uploads/plain.jpg"]
+)
+def test_keys_resolve_from_the_encoded_path_whatever_path_parameters_hold(
+    wired: None, aws: dict[str, Any], key: str, delivery: str
+) -> None:
+    make(aws, key)
+    for name in ("api-get-photo.json", "api-post-finals-all.json"):
+        event = api(name, key)
+        if delivery == "encoded":
+            event["pathParameters"] = {"key": quote(key, safe="/")}
+
+        status, body, headers = call(event)
+
+        assert (status, body["key"]) == (200, key)
+        expected = "plain" if quote(key, safe="/") == key else delivery
+        assert headers["X-IdPhoto-Path-Decoding"] == expected

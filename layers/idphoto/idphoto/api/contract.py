@@ -1,0 +1,214 @@
+"""The get-photo API's contract: its answer types and documented error answers.
+
+The routes' return types are these TypedDicts; :mod:`idphoto.api.openapi` derives the committed
+``docs/openapi.json`` from the routes, and ``tests/unit/test_openapi.py`` fails when the two drift apart.
+Field docstrings become the fields' descriptions in the document.
+"""
+
+from typing import Any, Final, Literal, NotRequired, TypedDict
+
+PATH_DECODING_HEADER: Final = "X-IdPhoto-Path-Decoding"
+"""A route's successful answer says how API Gateway delivered ``pathParameters``: decoded, encoded, plain
+(nothing in the key needed encoding), or mismatch (see :mod:`idphoto.api.keys`)."""
+
+
+class Background(TypedDict):
+    """A result colour: plain when top == bottom, otherwise a vertical gradient."""
+
+    name: str
+    top: int
+    """colour at the top, 0xRRGGBB as a decimal number"""
+    bottom: int
+    """colour at the bottom"""
+
+
+class PhotoOptionsOut(TypedDict, total=False):
+    """The vendor options the photo was (or will be) made with; unset options are left out."""
+
+    spec_id: int
+    width_px: int
+    height_px: int
+    background: list[Background]
+    ratios: list[str]
+    """the 8 portrait ratios, as exact decimal strings"""
+    file_size_max: int
+    """KB"""
+    file_size_min: int
+    """KB"""
+    print_type: int
+    """1: 8 a sheet, 2: 10 a sheet"""
+    hor_align_type: int
+    """0: centre crop, 1: by the ears"""
+    pose_fix: int
+    need_origin_beauty: int
+    clothes: str
+
+
+class PhotoVersion(TypedDict):
+    """The upload's version the photo was made from."""
+
+    etag: str
+    version_id: str | None
+    sequencer: str
+
+
+class Preview(TypedDict):
+    """A colour's watermarked photo and print sheet at the vendor (the URLs expire within about a day)."""
+
+    color: str
+    photo_url: str
+    sheet_url: str
+
+
+class PhotoError(TypedDict):
+    """Why a photo FAILED: INVALID_OPTIONS, UNSUPPORTED_OBJECT, VENDOR_REJECTED or VENDOR_GATEWAY."""
+
+    code: str
+    message: str | None
+    vendor_code: int | None
+
+
+class FinalCheck(TypedDict):
+    """One rule a kept final was checked against (idphoto.checks); a failed one is a warning."""
+
+    rule: Literal["jpeg", "pixel_size", "file_size", "background", "dpi", "checks"]
+    asked: str
+    measured: str
+    ok: bool
+
+
+class PhotoStatus(TypedDict):
+    """A photo's status, options and previews."""
+
+    key: str
+    """the uploaded object's key"""
+    status: Literal["PROCESSING", "READY", "FAILED"]
+    version: PhotoVersion
+    options: PhotoOptionsOut
+    colors: list[str]
+    sheet_count: int | None
+    """photos on one print sheet, once made"""
+    previews: list[Preview]
+    """empty while processing and once the vendor's URLs expired"""
+    previews_expire_at: int | None
+    """Unix time the preview URLs stop working"""
+    previews_expired: bool
+    finals_kept: list[str]
+    """colours whose finals are kept already: fetching them again is free"""
+    checks: NotRequired[dict[str, list[FinalCheck]]]
+    """per kept colour, the checks of its final against what was asked"""
+    finals_uncertain: NotRequired[list[str]]
+    """colours whose billed call got no usable answer (the vendor may have charged): see retry_uncertain"""
+    created_at: int
+    updated_at: int
+    error: NotRequired[PhotoError]
+    """only on a FAILED photo"""
+    last_error: NotRequired[str]
+    """the last transient error while the photo is retried"""
+    ignored_metadata: NotRequired[list[str]]
+    """upload metadata that is no option"""
+    prepared: NotRequired[str]
+    """what was done to the upload before the vendor got it, e.g. "converted from HEIC, rotated 90°";
+    absent when it went as it came"""
+
+
+class FinalLink(TypedDict):
+    """A colour's watermark-free photo and print sheet, presigned GET URLs into our bucket."""
+
+    color: str
+    photo_url: str
+    sheet_url: str
+    expires_in: int
+    """seconds the two URLs stay valid"""
+    checks: list[FinalCheck]
+    """the photo checked against what was asked; a failed check warns, it hides nothing"""
+
+
+class PendingFinal(TypedDict):
+    """A colour this request did not serve. ``retry_after`` (seconds) when asking again will help;
+    null when it will not as is (FINAL_UNCERTAIN: see retry_uncertain; VENDOR_REJECTED)."""
+
+    color: str
+    code: str
+    message: str
+    retry_after: int | None
+
+
+class Finals(TypedDict):
+    """The finals served. When some colours could not be served within the request's time (API
+    Gateway's 29 s) or failed, they are ``pending`` and the answer carries ``Retry-After``: ask again
+    for the rest; what is done is never paid for again."""
+
+    key: str
+    finals: list[FinalLink]
+    pending: list[PendingFinal]
+
+
+class ErrorDetail(TypedDict):
+    code: str
+    """machine-readable, e.g. PHOTO_NOT_FOUND"""
+    message: str
+
+
+class ErrorAnswer(TypedDict):
+    """An error of the API: JSON, never a stack trace."""
+
+    error: ErrorDetail
+
+
+class GatewayError(TypedDict):
+    """An answer of API Gateway itself: bad or missing signature (403), throttled (429), timeout (504)."""
+
+    message: str
+
+
+CONTRACT_TYPES: Final = (
+    Background,
+    PhotoOptionsOut,
+    PhotoVersion,
+    Preview,
+    PhotoError,
+    PhotoStatus,
+    FinalLink,
+    PendingFinal,
+    Finals,
+    ErrorDetail,
+    ErrorAnswer,
+    GatewayError,
+)
+
+
+def responses(success: str, *statuses: tuple[int, str]) -> dict[int, Any]:
+    """OpenAPI responses: 200 is the route's return type; errors are the function's ErrorAnswer, or
+    the gateway's own answer."""
+    decoding = {
+        PATH_DECODING_HEADER: {
+            "description": "how API Gateway delivered pathParameters for this request",
+            "schema": {"type": "string", "enum": ["decoded", "encoded", "plain", "mismatch"]},
+        }
+    }
+    answers: dict[int, Any] = {200: {"description": success, "headers": decoding}}
+    for status, description in statuses:
+        model = GatewayError if status in (403, 429, 504) else ErrorAnswer
+        answers[status] = {"description": description, "content": {"application/json": {"model": model}}}
+    return answers
+
+
+COMMON_ERRORS: Final = (
+    (400, "BAD_REQUEST: malformed key or colour"),
+    (403, "API Gateway: missing or invalid SigV4 signature, or no such route"),
+    (404, "PHOTO_NOT_FOUND: no photo was made from that key (or it is another caller's)"),
+    (429, "API Gateway: throttled"),
+    (500, "INTERNAL: a bug; the request id is in the logs"),
+    (504, "API Gateway: the function did not answer within 29 s"),
+)
+
+
+def param(validation: bool, kind: Literal["Path", "Query"], **constraints: Any) -> Any:
+    """Powertools' ``Path(...)``/``Query(...)`` when validating; nothing otherwise (they import pydantic,
+    which costs more cold start than the rest of the function)."""
+    if not validation:
+        return None
+    from aws_lambda_powertools.event_handler.openapi import params
+
+    return getattr(params, kind)(**constraints)

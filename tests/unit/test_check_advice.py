@@ -1,0 +1,54 @@
+"""``idphoto check``'s advice: each failure a deployment can show maps to what to fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from idphoto_cli import check
+from idphoto_cli.api import ApiError
+
+
+@pytest.mark.parametrize(
+    ("status", "advice"),
+    [
+        (403, check.ADVICE_FORBIDDEN),  # API Gateway: no execute-api:Invoke for the caller
+        (500, check.ADVICE_INVOKE),  # API Gateway cannot invoke the function (its credentials)
+        (502, check.ADVICE_INVOKE),
+    ],
+)
+def test_gateway_answers_map_to_the_permission_to_fix(status: int, advice: str) -> None:
+    assert check.advice_for_api_error(ApiError(status, "", "Internal server error")) == advice
+
+
+def test_the_functions_own_500_is_a_bug_not_a_permission() -> None:
+    advice = check.advice_for_api_error(ApiError(500, "INTERNAL", "internal error"))
+
+    assert advice not in (check.ADVICE_INVOKE, check.ADVICE_FORBIDDEN)
+    assert "bug" in advice
+
+
+@pytest.mark.parametrize(
+    ("record", "advice"),
+    [
+        (
+            {"status": "FAILED", "error": {"code": "VENDOR_GATEWAY", "message": "Invalid AppCode"}},
+            check.ADVICE_APPCODE,
+        ),
+        ({"status": "PROCESSING", "last_error": "VENDOR_GATEWAY: quota exhausted"}, check.ADVICE_APPCODE),
+        (
+            {"status": "FAILED", "error": {"code": "VENDOR_REJECTED", "message": "x", "vendor_code": 507}},
+            check.ADVICE_FETCH,
+        ),
+        (
+            {
+                "status": "PROCESSING",
+                "last_error": "ResourceNotFoundException: no such entry idphoto/appcode",
+            },
+            check.ADVICE_NO_APPCODE,
+        ),
+    ],
+)
+def test_records_map_to_what_to_fix(record: dict[str, Any], advice: str) -> None:
+    assert check.advice_for_record(record) == advice
