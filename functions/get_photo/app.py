@@ -195,6 +195,9 @@ class PhotoStatus(TypedDict):
     """colours whose finals are kept already: fetching them again is free"""
     created_at: int
     updated_at: int
+    stalled: bool
+    """PROCESSING, but its last attempt died (timeout, out of memory, an AWS error): nobody is making
+    it; its upload event is parked in the failed-events queue for a replay"""
     error: NotRequired[PhotoError]
     """only on a FAILED photo"""
     last_error: NotRequired[str]
@@ -374,6 +377,7 @@ def _present(record: PhotoRecord, now: int) -> PhotoStatus:
         "finals_kept": sorted(c for c, f in record.finals.items() if f.get("state") == "KEPT"),
         "created_at": record.created_at,
         "updated_at": record.updated_at,
+        "stalled": record.is_stalled(now, settings.make_attempts),
     }
     if record.error_code:
         answer["error"] = {

@@ -15,12 +15,19 @@ from enum import StrEnum
 from botocore.exceptions import ClientError
 
 from idphoto.config import Settings
-from idphoto.errors import GatewayError, IdPhotoError, InvalidOptions, UnsupportedObject, VendorError
+from idphoto.errors import (
+    GatewayError,
+    IdPhotoError,
+    InvalidOptions,
+    UnsupportedObject,
+    VendorError,
+    VendorUnavailable,
+)
 from idphoto.observability import count, count_by, logger
 from idphoto.options import PhotoOptions, merge, parse_metadata
 from idphoto.records import RETRIES_EXHAUSTED, VENDOR_ACCOUNT, PhotoRecords
 from idphoto.source import SourceObject
-from idphoto.storage import ObjectHead, PhotoStorage
+from idphoto.storage import MAX_KEY_BYTES, ObjectHead, PhotoStorage
 from idphoto.vendor import VendorClient
 
 # A lease outlives the invocation that took it by this much, so a live holder is never robbed.
@@ -101,6 +108,8 @@ class PhotoMaker:
             options = merge(self._settings.defaults, parsed)
         except InvalidOptions as exc:
             problem = problem or exc
+        if options is not None:
+            problem = problem or self._key_problem(source, options)
         claim = self._records.claim(
             source,
             claim_id=request_id,
@@ -113,7 +122,16 @@ class PhotoMaker:
             return MakeResult(source.key, Outcome(claim.outcome.value))
         if problem is not None or options is None:
             return self._fail(source, request_id, problem or InvalidOptions("no options"))
-        return self._call_vendor(source, request_id, options, deadline, claim.attempt)
+        try:
+            return self._call_vendor(source, request_id, options, deadline, claim.attempt)
+        except VendorError:
+            raise  # its outcome is recorded already
+        except Exception as exc:
+            # An AWS error (or a bug) after the claim: hand the claim on as for a vendor outage, so
+            # the photo does not wait for the lease; when this write fails too, the status says
+            # "stalled" once the lease is over (``PhotoRecord.is_stalled``).
+            self._give_back_quietly(source, request_id, exc, claim.attempt)
+            raise
 
     def _skip_reason(self, source: SourceObject) -> str | None:
         if not source.key.startswith(self._storage.upload_prefix):
@@ -128,6 +146,18 @@ class PhotoMaker:
         if source.size == 0:  # S3 refuses a range of an empty object; the event says it is empty
             return ObjectHead(size=0, content_type="", etag=source.etag, metadata={})
         return self._storage.peek(source.key, source.version_id)
+
+    def _key_problem(self, source: SourceObject, options: PhotoOptions) -> UnsupportedObject | None:
+        """A finals key past S3's limit would fail only after the billed call: refuse it before any."""
+        # Without colours the vendor makes its default ones, named default/default<N> (see _call_vendor).
+        colors = options.color_names() or ["default9"]
+        longest = self._storage.longest_final_key_bytes(source.key, source.version_tag, colors)
+        if longest <= MAX_KEY_BYTES:
+            return None
+        return UnsupportedObject(
+            f"the upload's key is too long: its finals would be kept under a key of {longest} bytes,"
+            f" S3 allows {MAX_KEY_BYTES}; upload it under a shorter key"
+        )
 
     def _object_problem(self, head: ObjectHead) -> UnsupportedObject | None:
         if head.size == 0:
@@ -185,11 +215,20 @@ class PhotoMaker:
             self._records.release(source, request_id, error.message)
             return
         message = (
-            f"gave up after {attempt} attempts, the vendor was unavailable: {error.message};"
+            f"gave up after {attempt} attempts: {error.message};"
             " the upload event is parked in the failed-events queue and can be replayed"
         )
         self._records.mark_failed(source, request_id, RETRIES_EXHAUSTED, message, error.vendor_code)
         count_by("PhotosFailed", "code", RETRIES_EXHAUSTED)
+
+    def _give_back_quietly(
+        self, source: SourceObject, request_id: str, error: Exception, attempt: int
+    ) -> None:
+        reason = VendorUnavailable(f"an internal error interrupted the attempt ({type(error).__name__})")
+        try:
+            self._give_back(source, request_id, reason, attempt)
+        except Exception:  # the original error is the one to raise
+            logger.warning("could not hand the claim back", extra={"error": type(error).__name__})
 
     def _park(self, source: SourceObject, request_id: str, error: VendorError, attempt: int) -> None:
         """The gateway refused our account: every upload fails alike until someone acts, so raise the

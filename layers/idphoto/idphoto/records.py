@@ -60,6 +60,11 @@ VENDOR_ACCOUNT = "VENDOR_ACCOUNT"
 RESTARTABLE_CODES = frozenset({RETRIES_EXHAUSTED, VENDOR_ACCOUNT})
 
 
+# The longest an asynchronous event may wait for its retries (EventInvokeConfig's upper bound):
+# https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionEventInvokeConfig.html
+MAX_EVENT_AGE_SECONDS = 21_600
+
+
 @dataclass(frozen=True)
 class Claim:
     outcome: ClaimOutcome
@@ -103,6 +108,20 @@ class PhotoRecord:
     created_at: int = 0
     updated_at: int = 0
     expires_at: int = 0
+
+    def is_stalled(self, now: int, make_attempts: int) -> bool:
+        """PROCESSING, yet nobody is making it: the lease ran out after the last platform attempt
+        (which died without a vendor error: timeout, out of memory, an AWS error), or longer ago than
+        any retry can come (Lambda's longest MaximumEventAgeInSeconds). A replay of the parked event
+        takes it over."""
+        if self.status is not Status.PROCESSING or self.lease_until > now:
+            return False
+        last = max(self.event_attempts.values(), default=self.attempts)
+        return last >= make_attempts or now - self.updated_at > MAX_EVENT_AGE_SECONDS
+
+    def is_expired(self, now: int) -> bool:
+        """Past its TTL: DynamoDB deletes such items lazily (within days), we treat them as gone."""
+        return 0 < self.expires_at < now
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> PhotoRecord:
@@ -152,7 +171,10 @@ class PhotoRecords:
             TableName=self._table, Key={"photo_key": {"S": key}}, ConsistentRead=True
         )
         item = answer.get("Item")
-        return PhotoRecord.from_item(item) if item else None
+        record = PhotoRecord.from_item(item) if item else None
+        # DynamoDB's TTL deletes within days, not at expires_at: a record past it is gone already.
+        # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/howitworks-ttl.html
+        return None if record is None or record.is_expired(self.now()) else record
 
     # --- making ---------------------------------------------------------------------------------
 

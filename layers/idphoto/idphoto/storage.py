@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 MAX_FINAL_BYTES = 20 * 1024 * 1024
 
 
+# S3's limit on an object key, in bytes of UTF-8:
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html
+MAX_KEY_BYTES = 1024
+
+
 # Enough of the file to recognise every image format the vendor could take.
 PEEK_BYTES = 32
 
@@ -77,6 +82,14 @@ class PhotoStorage:
         relative = upload_key.removeprefix(self.upload_prefix)
         base = f"{self.finals_prefix}{relative}/{version_tag}/{color}"
         return f"{base}.jpg", f"{base}_print.jpg"
+
+    def longest_final_key_bytes(self, upload_key: str, version_tag: str, colors: list[str]) -> int:
+        """The longest key the finals of these colours would get, in bytes (S3 allows ``MAX_KEY_BYTES``)."""
+        return max(
+            len(key.encode("utf-8", "surrogatepass"))
+            for color in colors
+            for key in self.final_keys(upload_key, version_tag, color)
+        )
 
     def keep(self, url: str, key: str, session: requests.Session, timeout: float) -> int:
         """Copy one of the vendor's expiring result images into our bucket; returns the bytes moved."""
