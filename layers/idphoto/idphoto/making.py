@@ -12,13 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from botocore.exceptions import ClientError
-
 from idphoto.config import Settings
 from idphoto.errors import (
     GatewayError,
     IdPhotoError,
     InvalidOptions,
+    ObjectMissing,
     UnsupportedObject,
     VendorError,
     VendorUnavailable,
@@ -92,11 +91,9 @@ class PhotoMaker:
             return MakeResult(source.key, Outcome.SKIPPED, skip)
         try:
             head = self._peek(source)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion", "NotFound"):
-                logger.info("object is gone, nothing to make")
-                return MakeResult(source.key, Outcome.SKIPPED, "object no longer exists")
-            raise
+        except ObjectMissing:
+            logger.info("object is gone, nothing to make")
+            return MakeResult(source.key, Outcome.SKIPPED, "object no longer exists")
         if source.version_id is None and source.etag and head.etag not in ("", source.etag):
             # Unversioned bucket overwritten since this event: the newer upload has its own event.
             return MakeResult(source.key, Outcome.STALE, "object was overwritten since this event")

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
+from idphoto.errors import DataAccessError
 from idphoto.source import SourceObject
 from idphoto.vendor import FinalUrls, MadePhoto
 
@@ -167,9 +168,12 @@ class PhotoRecords:
     # --- reading --------------------------------------------------------------------------------
 
     def get(self, key: str) -> PhotoRecord | None:
-        answer = self._client.get_item(
-            TableName=self._table, Key={"photo_key": {"S": key}}, ConsistentRead=True
-        )
+        try:
+            answer = self._client.get_item(
+                TableName=self._table, Key={"photo_key": {"S": key}}, ConsistentRead=True
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise _unavailable("GetItem", exc) from exc
         item = answer.get("Item")
         record = PhotoRecord.from_item(item) if item else None
         # DynamoDB's TTL deletes within days, not at expires_at: a record past it is gone already.
@@ -218,7 +222,9 @@ class PhotoRecords:
             )
             return Claim(ClaimOutcome.CLAIMED)
         except ClientError as exc:
-            old = _failed_item(exc)
+            old = _failed_item(exc, "PutItem")
+        except BotoCoreError as exc:
+            raise _unavailable("PutItem", exc) from exc
         current = PhotoRecord.from_item(old) if old else self.get(source.key)
         if current is None:  # deleted between the two calls: rare enough to let the platform retry
             raise RuntimeError(f"record of {source.key!r} vanished while claiming it")
@@ -306,8 +312,10 @@ class PhotoRecords:
                 ReturnValues="UPDATED_NEW",
             )
         except ClientError as exc:
-            _failed_item(exc)
+            _failed_item(exc, "UpdateItem")
             return None
+        except BotoCoreError as exc:
+            raise _unavailable("UpdateItem", exc) from exc
         return dict(answer.get("Attributes", {}))
 
     def mark_ready(self, source: SourceObject, claim_id: str, made: MadePhoto, colors: list[str]) -> bool:
@@ -432,10 +440,18 @@ class PhotoRecords:
         return written is not None
 
 
-def _failed_item(exc: ClientError) -> dict[str, Any]:
-    """The item a failed condition saw (may be empty); any other error propagates."""
+def _unavailable(action: str, exc: ClientError | BotoCoreError) -> DataAccessError:
+    """botocore's errors as ours: the logic above never sees botocore."""
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        return DataAccessError(f"DynamoDB {action} failed ({code or 'unknown error'})", aws_code=code)
+    return DataAccessError(f"DynamoDB {action} failed ({type(exc).__name__})")
+
+
+def _failed_item(exc: ClientError, action: str) -> dict[str, Any]:
+    """The item a failed condition saw (may be empty); any other error is raised as ours."""
     if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-        raise exc
+        raise _unavailable(action, exc) from exc
     item: dict[str, Any] = exc.response.get("Item", {})  # type: ignore[assignment]
     return item
 

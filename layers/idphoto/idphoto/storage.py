@@ -7,18 +7,39 @@ trigger make-photo and a re-upload never serves the old version's finals.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import requests
+from botocore.exceptions import BotoCoreError, ClientError
 
-from idphoto.errors import VendorUnavailable
+from idphoto.errors import DataAccessError, ObjectMissing, VendorUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 # The vendor's result images are a few hundred KB; anything far larger is not an ID photo.
 MAX_FINAL_BYTES = 20 * 1024 * 1024
+
+
+# What S3 answers for a missing key or version (GetObject: NoSuchKey/NoSuchVersion; HEAD-like: 404).
+MISSING_CODES = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NotFound"})
+
+
+@contextmanager
+def s3_errors(action: str) -> Iterator[None]:
+    """botocore's errors as ours: the logic above never sees botocore."""
+    try:
+        yield
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in MISSING_CODES:
+            raise ObjectMissing(f"S3 {action}: the object is gone ({code})", aws_code=code) from exc
+        raise DataAccessError(f"S3 {action} failed ({code or 'unknown error'})", aws_code=code) from exc
+    except BotoCoreError as exc:
+        raise DataAccessError(f"S3 {action} failed ({type(exc).__name__})") from exc
 
 
 # S3's limit on an object key, in bytes of UTF-8:
@@ -54,11 +75,12 @@ class PhotoStorage:
         Empty objects answer a range with InvalidRange; the caller knows their size from the event.
         """
         extra: dict[str, Any] = {"VersionId": version_id} if version_id else {}
-        answer = self._client.get_object(
-            Bucket=self.bucket, Key=key, Range=f"bytes=0-{PEEK_BYTES - 1}", **extra
-        )
-        with answer["Body"] as body:
-            first = body.read(PEEK_BYTES)
+        with s3_errors("GetObject"):
+            answer = self._client.get_object(
+                Bucket=self.bucket, Key=key, Range=f"bytes=0-{PEEK_BYTES - 1}", **extra
+            )
+            with answer["Body"] as body:
+                first = body.read(PEEK_BYTES)
         total = str(answer.get("ContentRange", "")).rpartition("/")[2]
         return ObjectHead(
             size=int(total) if total.isdigit() else int(answer.get("ContentLength", 0)),
@@ -73,9 +95,10 @@ class PhotoStorage:
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if version_id:
             params["VersionId"] = version_id
-        return self._client.generate_presigned_url(
-            "get_object", Params=params, ExpiresIn=max(1, int(seconds))
-        )
+        with s3_errors("presign"):
+            return self._client.generate_presigned_url(
+                "get_object", Params=params, ExpiresIn=max(1, int(seconds))
+            )
 
     def final_keys(self, upload_key: str, version_tag: str, color: str) -> tuple[str, str]:
         """Where the watermark-free photo and print sheet of one colour are kept."""
@@ -107,5 +130,6 @@ class PhotoStorage:
         content_type = response.headers.get("Content-Type", "image/jpeg").split(";")[0]
         if not content_type.startswith("image/"):
             content_type = "image/jpeg"
-        self._client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+        with s3_errors("PutObject"):
+            self._client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
         return len(body)
