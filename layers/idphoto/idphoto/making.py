@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 
 from idphoto.config import Settings
 from idphoto.errors import (
+    DataAccessError,
     GatewayError,
     IdPhotoError,
     InvalidOptions,
@@ -24,13 +25,15 @@ from idphoto.errors import (
 )
 from idphoto.observability import count, count_by, logger
 from idphoto.options import PhotoOptions, merge, parse_metadata
-from idphoto.records import RETRIES_EXHAUSTED, VENDOR_ACCOUNT, PhotoRecords
+from idphoto.records import RETRIES_EXHAUSTED, VENDOR_ACCOUNT, PhotoRecords, previews_expiry
 from idphoto.source import SourceObject
 from idphoto.storage import MAX_KEY_BYTES, ObjectHead, PhotoStorage
-from idphoto.vendor import VendorClient
+from idphoto.vendor import MadePhoto, VendorClient
 
 # A lease outlives the invocation that took it by this much, so a live holder is never robbed.
 LEASE_MARGIN_SECONDS = 30
+# A kept vendor answer is reused only while its preview URLs work for at least this long.
+ANSWER_MARGIN_SECONDS = 600
 
 
 def image_format(first_bytes: bytes) -> str | None:
@@ -120,7 +123,9 @@ class PhotoMaker:
         if problem is not None or options is None:
             return self._fail(source, request_id, problem or InvalidOptions("no options"))
         try:
-            return self._call_vendor(source, request_id, options, deadline, claim.attempt)
+            return self._call_vendor(
+                source, request_id, options, deadline, claim.attempt, retried=claim.current is not None
+            )
         except VendorError:
             raise  # its outcome is recorded already
         except Exception as exc:
@@ -169,15 +174,23 @@ class PhotoMaker:
         return None
 
     def _call_vendor(
-        self, source: SourceObject, request_id: str, options: PhotoOptions, deadline: float, attempt: int
+        self,
+        source: SourceObject,
+        request_id: str,
+        options: PhotoOptions,
+        deadline: float,
+        attempt: int,
+        *,
+        retried: bool = False,
     ) -> MakeResult:
         read_timeout = (
             self._settings.vendor_beauty_read_timeout
             if options.beauty
             else self._settings.vendor_read_timeout
         )
+        kept = self._kept_answer(source) if retried else None
         try:
-            made = self._vendor.make_photo(
+            made = kept or self._vendor.make_photo(
                 lambda seconds: self._storage.presign_get(source.key, int(seconds), source.version_id),
                 options,
                 read_timeout=read_timeout,
@@ -191,16 +204,53 @@ class PhotoMaker:
                 self._park(source, request_id, exc, attempt)
                 raise  # the invocation fails: Lambda retries, then parks the event for a replay
             return self._fail(source, request_id, exc)
+        if kept is None:
+            self._keep_answer(source, made)
         colors = options.color_names()
         if len(colors) != len(made.names):  # no colours asked: the vendor made its default ones
             colors = (
                 ["default"] if len(made.names) == 1 else [f"default{i + 1}" for i in range(len(made.names))]
             )
-        if not self._records.mark_ready(source, request_id, made, colors):
+        if not self._record_made(source, request_id, made, colors):
             return MakeResult(source.key, Outcome.STALE, "a newer version took over the record")
-        count("PhotosMade")
+        count("PhotosMade")  # only here: the one attempt whose READY write is confirmed
         logger.info("photo made", extra={"colors": colors, "sheet_count": made.sheet_count})
         return MakeResult(source.key, Outcome.MADE)
+
+    def _keep_answer(self, source: SourceObject, made: MadePhoto) -> None:
+        """Keep the vendor's answer outside DynamoDB, so that a retry after a failed result write
+        finishes the record without a second (slow) make call. Best effort: without it the retry asks
+        the vendor again, which is free."""
+        try:
+            self._storage.keep_answer(source.key, source.version_tag, asdict(made))
+        except DataAccessError as exc:
+            logger.warning("could not keep the vendor's answer", extra={"error": exc.message})
+
+    def _kept_answer(self, source: SourceObject) -> MadePhoto | None:
+        """An earlier attempt's answer, while its preview URLs still work (the vendor's lifetime)."""
+        data = self._storage.kept_answer(source.key, source.version_tag)
+        try:
+            made = MadePhoto(**data) if data else None
+        except TypeError:
+            return None
+        expires = previews_expiry(made.previews) if made else None
+        if made is None or (expires is not None and expires < self._records.now() + ANSWER_MARGIN_SECONDS):
+            return None
+        count("VendorAnswersReused")
+        logger.info("the vendor's answer of an earlier attempt finishes the record")
+        return made
+
+    def _record_made(self, source: SourceObject, request_id: str, made: MadePhoto, colors: list[str]) -> bool:
+        """The READY write, with its outcome made certain: an error or a failed condition may hide a
+        write DynamoDB applied (the SDK retries an applied write, whose condition then fails)."""
+        try:
+            if self._records.mark_ready(source, request_id, made, colors):
+                return True
+        except DataAccessError:
+            if self._records.made_by(source, request_id, made.names):  # raises while DynamoDB is down
+                return True
+            raise
+        return self._records.made_by(source, request_id, made.names)
 
     def _give_back(self, source: SourceObject, request_id: str, error: VendorError, attempt: int) -> None:
         """A transient failure: the platform retries; on its last attempt the record says why it gave up.

@@ -334,6 +334,19 @@ class PhotoRecords:
             },
         )
 
+    def made_by(self, source: SourceObject, claim_id: str, names: list[str]) -> bool:
+        """Whether this claim's READY write is in the table: resolves a write whose answer was lost
+        (an error after DynamoDB applied it, or the SDK's retry of an applied write failing its
+        condition)."""
+        record = self.get(source.key)
+        return (
+            record is not None
+            and record.status is Status.READY
+            and record.sequencer == source.sequencer
+            and record.claim_id == claim_id
+            and record.names == names
+        )
+
     def mark_failed(
         self, source: SourceObject, claim_id: str, code: str, message: str, vendor_code: int | None
     ) -> bool:

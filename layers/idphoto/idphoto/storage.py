@@ -7,6 +7,7 @@ trigger make-photo and a re-upload never serves the old version's finals.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,6 +46,10 @@ def s3_errors(action: str) -> Iterator[None]:
 # S3's limit on an object key, in bytes of UTF-8:
 # https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html
 MAX_KEY_BYTES = 1024
+
+
+# A kept vendor answer is a few URLs: anything larger is not ours.
+MAX_ANSWER_BYTES = 256 * 1024
 
 
 # Enough of the file to recognise every image format the vendor could take.
@@ -105,6 +110,35 @@ class PhotoStorage:
         relative = upload_key.removeprefix(self.upload_prefix)
         base = f"{self.finals_prefix}{relative}/{version_tag}/{color}"
         return f"{base}.jpg", f"{base}_print.jpg"
+
+    def answer_key(self, upload_key: str, version_tag: str) -> str:
+        """Where make-photo keeps the vendor's answer for one version (beside its finals; never
+        longer than their keys, so the key check covers it)."""
+        relative = upload_key.removeprefix(self.upload_prefix)
+        return f"{self.finals_prefix}{relative}/{version_tag}/made.json"
+
+    def keep_answer(self, upload_key: str, version_tag: str, answer: dict[str, Any]) -> None:
+        with s3_errors("PutObject"):
+            self._client.put_object(
+                Bucket=self.bucket,
+                Key=self.answer_key(upload_key, version_tag),
+                Body=json.dumps(answer).encode(),
+                ContentType="application/json",
+            )
+
+    def kept_answer(self, upload_key: str, version_tag: str) -> dict[str, Any] | None:
+        """The answer kept by an earlier attempt, or None (none kept, or S3 cannot say: without
+        ListBucket on the finals prefix a missing key answers 403, which means "none" here too)."""
+        try:
+            with s3_errors("GetObject"):
+                answer = self._client.get_object(
+                    Bucket=self.bucket, Key=self.answer_key(upload_key, version_tag)
+                )
+                with answer["Body"] as body:
+                    data = json.loads(body.read(MAX_ANSWER_BYTES))
+        except (DataAccessError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
 
     def longest_final_key_bytes(self, upload_key: str, version_tag: str, colors: list[str]) -> int:
         """The longest key the finals of these colours would get, in bytes (S3 allows ``MAX_KEY_BYTES``)."""
