@@ -19,7 +19,6 @@ schemathesis (``tests/integration/test_openapi_contract.py``).
 """
 
 import inspect
-import os
 import re
 import time
 from typing import Annotated, Any, Final, Literal, NotRequired, TypedDict, cast
@@ -32,7 +31,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from idphoto import services
-from idphoto.config import get_settings
+from idphoto.config import api_validation, get_settings
 from idphoto.errors import (
     FinalsInProgress,
     IdPhotoError,
@@ -51,8 +50,7 @@ MAX_KEY_LENGTH = 1024  # S3's own limit, in bytes of UTF-8
 SAFETY_SECONDS = 2.0
 _COLOR = re.compile(COLOR_NAME_PATTERN)
 API_VERSION: Final = "1.0.0"
-# The handler's own switch (not a deployment setting of the domain, hence not in idphoto.config).
-VALIDATION: Final = os.environ.get("API_VALIDATION", "off").strip().lower() == "on"
+VALIDATION: Final = api_validation()
 
 
 class KeyPathResolver(APIGatewayRestResolver):
