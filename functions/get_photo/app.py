@@ -17,7 +17,6 @@ requests are then the hand checks below, and the answers are checked against the
 schemathesis (``tests/integration/test_openapi_contract.py``).
 """
 
-import os
 import re
 import time
 from typing import Annotated, Any, Final, cast
@@ -42,7 +41,7 @@ from idphoto.api.contract import (
 from idphoto.api.http_errors import BadRequest, ErrorReply
 from idphoto.api.present import present
 from idphoto.api.resolver import KeyPathResolver
-from idphoto.config import get_settings
+from idphoto.config import api_validation, get_settings
 from idphoto.errors import IdPhotoError, VendorError
 from idphoto.finals import FinalsOutcome
 from idphoto.observability import logger, metrics
@@ -51,8 +50,7 @@ from idphoto.source import principal_id
 
 SAFETY_SECONDS = 2.0
 _COLOR = re.compile(COLOR_NAME_PATTERN)
-# The handler's own switch (not a deployment setting of the domain, hence not in idphoto.config).
-VALIDATION: Final = os.environ.get("API_VALIDATION", "off").strip().lower() == "on"
+VALIDATION: Final = api_validation()
 
 settings = get_settings()  # a misconfigured deployment fails at cold start
 app = KeyPathResolver(enable_validation=VALIDATION)
@@ -112,7 +110,7 @@ app.use([path_decoding])
 )
 def photo_status(key: KeyParam) -> PhotoStatus:  # noqa: ARG001 - documents {key}; read from the raw path
     record = services.finals().status(_photo_key(), _caller())
-    return present(record, int(time.time()))
+    return present(record, int(time.time()), settings.make_attempts)
 
 
 @app.post(

@@ -48,3 +48,59 @@ def test_defaults_and_settings_are_parsed() -> None:
 def test_a_bad_deployment_fails_loudly(extra: dict[str, str], fragment: str) -> None:
     with pytest.raises(ConfigurationError, match=fragment):
         Settings.from_env({**BASE, **extra})
+
+
+def test_each_setting_is_written_once_and_the_template_agrees_with_its_default() -> None:
+    from dataclasses import fields
+
+    from tests.template import resource, template
+
+    variables = {
+        **template()["Globals"]["Function"]["Environment"]["Variables"],
+        **resource("MakePhotoFunction")["Properties"]["Environment"]["Variables"],
+    }
+    parameters = template()["Parameters"]
+    checked = []
+    for item in fields(Settings):
+        if item.name == "defaults":
+            continue
+        meta = item.metadata
+        assert "env" in meta, f"{item.name} has no environment variable"
+        reference = variables.get(meta["env"], {})
+        if isinstance(reference, dict) and "Ref" in reference and "default" in meta:
+            deployed = parameters[reference["Ref"]]["Default"]
+            assert meta["parse"](str(deployed)) == meta["parse"](meta["default"]), item.name
+            checked.append(meta["env"])
+
+    assert {"UPLOAD_PREFIX", "MAX_UPLOAD_MB", "PLATFORM_RETRY_ATTEMPTS", "PHOTO_ACCESS"} <= set(checked)
+
+
+def test_unset_variables_take_the_one_default() -> None:
+    assert Settings.from_env(BASE) == Settings(bucket="b", table="t", appcode_secret_name="s")
+
+
+@pytest.mark.parametrize(("value", "expected"), [("on", True), (" ON ", True), ("off", False), ("", False)])
+def test_api_validation_and_vendor_ids_are_read_in_config(value: str, expected: bool) -> None:
+    from idphoto.config import api_validation, spec_vendor_ids
+
+    assert api_validation({"API_VALIDATION": value}) is expected
+    assert api_validation({}) is False
+    assert spec_vendor_ids({"SPEC_VENDOR_IDS": "us-passport=40"}) == "us-passport=40"
+
+
+def test_nothing_but_config_reads_the_environment() -> None:
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    # tracing reads the X-Ray daemon's address as the Lambda runtime sets it, not a setting of ours
+    allowed = {"config.py", "tracing.py"}
+    readers = []
+    for path in [*(root / "layers/idphoto/idphoto").glob("*.py"), *(root / "functions").glob("*/app.py")]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        if path.name not in allowed and any(
+            isinstance(node, ast.Attribute) and node.attr == "environ" for node in ast.walk(tree)
+        ):
+            readers.append(str(path.relative_to(root)))
+
+    assert readers == []

@@ -15,6 +15,7 @@ import pytest
 
 from idphoto import config, services
 from idphoto.errors import VendorRejected, VendorUnavailable
+from idphoto.source import SourceObject
 from tests import images
 from tests.unit.conftest import BUCKET, SECRET, TABLE, FakeSession, FakeVendor
 
@@ -321,3 +322,20 @@ def test_keys_resolve_from_the_encoded_path_whatever_path_parameters_hold(
         assert (status, body["key"]) == (200, key)
         expected = "plain" if quote(key, safe="/") == key else delivery
         assert headers["X-IdPhoto-Path-Decoding"] == expected
+
+
+def test_status_tells_a_stalled_photo_from_one_being_made(wired: None, aws: dict[str, Any]) -> None:
+    # Given a photo whose attempts all died without a word (timeouts), each lease run out
+    event = s3_event_for(aws, "uploads/me.jpg", "uploads/me.jpg")  # uploaded by the API's caller
+    source = SourceObject.from_event_record(event["Records"][0])
+    records = services.records()
+    records.claim(source, claim_id="r1", lease_seconds=-1, options={}, ignored_metadata=[])
+    _, during, _ = call(api("api-get-photo.json", "uploads/me.jpg"))
+    for _ in range(2):  # Lambda's two retries (same request id) took over, and died too
+        records.claim(source, claim_id="r1", lease_seconds=-1, options={}, ignored_metadata=[])
+
+    status, after, _ = call(api("api-get-photo.json", "uploads/me.jpg"))
+
+    # Then while a retry is to come it is being made; after the last attempt it is stalled
+    assert (during["status"], during["stalled"]) == ("PROCESSING", False)
+    assert (status, after["status"], after["stalled"]) == (200, "PROCESSING", True)

@@ -7,13 +7,16 @@ SDK's own settings (region, ``AWS_ENDPOINT_URL`` for local emulation) stay the S
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import Any
 
 from idphoto.errors import ConfigurationError, IdPhotoError
 from idphoto.options import PARSERS, defaults_from
+from idphoto.specs import VENDOR_IDS_ENV
+
+API_VALIDATION_ENV = "API_VALIDATION"
 
 DEFAULT_VENDOR_URL = "https://wnt2.market.alicloudapi.com"
 # Chosen by measurement with the stand-in (README, "Photos as phones take them").
@@ -25,73 +28,6 @@ MIN_MAX_SIDE_PX = 1500
 def default_env_name(option: str) -> str:
     """``spec-id`` -> ``DEFAULT_SPEC_ID``: where the template puts an option's default."""
     return "DEFAULT_" + option.upper().replace("-", "_")
-
-
-@dataclass(frozen=True)
-class Settings:
-    bucket: str
-    table: str
-    appcode_secret_name: str
-    upload_prefix: str = "uploads/"
-    finals_prefix: str = "finals/"
-    # Normalised copies of uploads (idphoto.preparing): never under the upload prefix.
-    work_prefix: str = "work/"
-    # Uploads are scaled down to this long side before the vendor (0: never); see README.
-    max_side_px: int = DEFAULT_MAX_SIDE_PX
-    vendor_base_url: str = DEFAULT_VENDOR_URL
-    vendor_connect_timeout: float = 3.05
-    # The vendor usually answers in ~3 s; beauty mode adds 5-6 s, occasionally 30-40 s.
-    vendor_read_timeout: float = 30.0
-    vendor_beauty_read_timeout: float = 75.0
-    max_upload_bytes: int = 15 * 1024 * 1024
-    finals_url_ttl: int = 300
-    secret_max_age: int = 300
-    # Photo records are personal data too: DynamoDB deletes them this long after the upload (TTL).
-    record_retention_days: int = 30
-    # "uploader": a photo is visible only to the IAM principal that uploaded it; "any": to every
-    # caller the API lets in.
-    photo_access: str = "uploader"
-    # Lambda's first attempt plus the retries of EventInvokeConfig.MaximumRetryAttempts.
-    make_attempts: int = 3
-    # Default option values (field -> value), possibly partial; uploads override them.
-    defaults: Mapping[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        missing = [n for n in ("PHOTO_BUCKET", "PHOTOS_TABLE", "APPCODE_SECRET_NAME") if not env.get(n)]
-        if missing:
-            raise ConfigurationError(f"missing environment variables: {', '.join(missing)}")
-        try:
-            defaults = defaults_from(
-                {o: env[default_env_name(o)] for o in PARSERS if default_env_name(o) in env}
-            )
-            settings = cls(
-                bucket=env["PHOTO_BUCKET"],
-                table=env["PHOTOS_TABLE"],
-                appcode_secret_name=env["APPCODE_SECRET_NAME"],
-                upload_prefix=_prefix(env.get("UPLOAD_PREFIX", "uploads/")),
-                finals_prefix=_prefix(env.get("FINALS_PREFIX", "finals/")),
-                work_prefix=_prefix(env.get("WORK_PREFIX", "work/")),
-                max_side_px=_max_side(env.get("MAX_SIDE_PX", str(DEFAULT_MAX_SIDE_PX))),
-                vendor_base_url=env.get("VENDOR_BASE_URL", DEFAULT_VENDOR_URL).rstrip("/"),
-                vendor_connect_timeout=float(env.get("VENDOR_CONNECT_TIMEOUT", "3.05")),
-                vendor_read_timeout=float(env.get("VENDOR_READ_TIMEOUT", "30")),
-                vendor_beauty_read_timeout=float(env.get("VENDOR_BEAUTY_READ_TIMEOUT", "75")),
-                max_upload_bytes=int(float(env.get("MAX_UPLOAD_MB", "15")) * 1024 * 1024),
-                finals_url_ttl=int(env.get("FINALS_URL_TTL_SECONDS", "300")),
-                secret_max_age=int(env.get("APPCODE_CACHE_SECONDS", "300")),
-                record_retention_days=int(env.get("RECORD_RETENTION_DAYS", "30")),
-                photo_access=_choice(env.get("PHOTO_ACCESS", "uploader"), ("uploader", "any")),
-                make_attempts=1 + int(env.get("PLATFORM_RETRY_ATTEMPTS", "2")),
-                defaults=defaults,
-            )
-            _check_prefixes_apart(settings.upload_prefix, settings.finals_prefix)
-            _check_prefixes_apart(settings.upload_prefix, settings.work_prefix, "WORK_PREFIX")
-            if settings.work_prefix == settings.finals_prefix:
-                raise ValueError("WORK_PREFIX and FINALS_PREFIX must differ: they expire at different times")
-            return settings
-        except (IdPhotoError, ValueError) as exc:
-            raise ConfigurationError(f"bad setting: {exc}") from exc
 
 
 def _choice(value: str, allowed: tuple[str, ...]) -> str:
@@ -118,6 +54,105 @@ def _prefix(value: str) -> str:
     if not value:
         raise ValueError("a prefix must not be empty: the functions' outputs would trigger make-photo")
     return value + "/"
+
+
+def setting(env: str, default: str, parse: Callable[[str], Any] = str) -> Any:
+    """A setting's one source: its environment variable, its default (as the environment would
+    spell it) and its parser, written once. ``Settings()`` holds the parsed default; ``from_env``
+    parses what the environment says instead."""
+    return field(default=parse(default), metadata={"env": env, "parse": parse, "default": default})
+
+
+def _required(env: str) -> Any:
+    return field(metadata={"env": env, "parse": str, "required": True})
+
+
+def _megabytes(value: str) -> int:
+    return int(float(value) * 1024 * 1024)
+
+
+def _attempts(retries: str) -> int:
+    """Lambda's first attempt plus the retries of EventInvokeConfig.MaximumRetryAttempts."""
+    return 1 + int(retries)
+
+
+def _url(value: str) -> str:
+    return value.rstrip("/")
+
+
+def _photo_access(value: str) -> str:
+    return _choice(value, ("uploader", "any"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    bucket: str = _required("PHOTO_BUCKET")
+    table: str = _required("PHOTOS_TABLE")
+    appcode_secret_name: str = _required("APPCODE_SECRET_NAME")
+    upload_prefix: str = setting("UPLOAD_PREFIX", "uploads/", _prefix)
+    finals_prefix: str = setting("FINALS_PREFIX", "finals/", _prefix)
+    # Normalised copies of uploads (idphoto.preparing): never under the upload prefix.
+    work_prefix: str = setting("WORK_PREFIX", "work/", _prefix)
+    # Uploads are scaled down to this long side before the vendor (0: never); see README.
+    max_side_px: int = setting("MAX_SIDE_PX", str(DEFAULT_MAX_SIDE_PX), _max_side)
+    vendor_base_url: str = setting("VENDOR_BASE_URL", DEFAULT_VENDOR_URL, _url)
+    vendor_connect_timeout: float = setting("VENDOR_CONNECT_TIMEOUT", "3.05", float)
+    # The vendor usually answers in ~3 s; beauty mode adds 5-6 s, occasionally 30-40 s.
+    vendor_read_timeout: float = setting("VENDOR_READ_TIMEOUT", "30", float)
+    vendor_beauty_read_timeout: float = setting("VENDOR_BEAUTY_READ_TIMEOUT", "75", float)
+    max_upload_bytes: int = setting("MAX_UPLOAD_MB", "15", _megabytes)
+    finals_url_ttl: int = setting("FINALS_URL_TTL_SECONDS", "300", int)
+    secret_max_age: int = setting("APPCODE_CACHE_SECONDS", "300", int)
+    # Photo records are personal data too: DynamoDB deletes them this long after the upload (TTL).
+    record_retention_days: int = setting("RECORD_RETENTION_DAYS", "30", int)
+    # "uploader": a photo is visible only to the IAM principal that uploaded it; "any": to every
+    # caller the API lets in.
+    photo_access: str = setting("PHOTO_ACCESS", "uploader", _photo_access)
+    make_attempts: int = setting("PLATFORM_RETRY_ATTEMPTS", "2", _attempts)
+    # Default option values (field -> value), possibly partial; uploads override them. Read from
+    # one DEFAULT_<OPTION> variable per option (``default_env_name``), parsed by options.py.
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        variables = [f for f in fields(cls) if "env" in f.metadata]
+        missing = [
+            f.metadata["env"]
+            for f in variables
+            if f.metadata.get("required") and not env.get(f.metadata["env"])
+        ]
+        if missing:
+            raise ConfigurationError(f"missing environment variables: {', '.join(missing)}")
+        try:
+            values = {
+                f.name: f.metadata["parse"](env[f.metadata["env"]])
+                for f in variables
+                if f.metadata["env"] in env
+            }
+            values["defaults"] = defaults_from(
+                {o: env[default_env_name(o)] for o in PARSERS if default_env_name(o) in env}
+            )
+            settings = cls(**values)
+            _check_prefixes_apart(settings.upload_prefix, settings.finals_prefix)
+            _check_prefixes_apart(settings.upload_prefix, settings.work_prefix, "WORK_PREFIX")
+            if settings.work_prefix == settings.finals_prefix:
+                raise ValueError("WORK_PREFIX and FINALS_PREFIX must differ: they expire at different times")
+            return settings
+        except (IdPhotoError, ValueError) as exc:
+            raise ConfigurationError(f"bad setting: {exc}") from exc
+
+
+def api_validation(env: Mapping[str, str] = os.environ) -> bool:
+    """get-photo's switch for Powertools' request/answer validation (``on``/``off``, default off).
+
+    Read at the handler's import, before the settings: it decides how the routes are declared."""
+    return env.get(API_VALIDATION_ENV, "off").strip().lower() == "on"
+
+
+def spec_vendor_ids(env: Mapping[str, str] = os.environ) -> str:
+    """``SPEC_VENDOR_IDS``, unparsed: ``specs.active`` parses it (option parsing needs it where no
+    settings are at hand, so it is not a field of ``Settings``)."""
+    return env.get(VENDOR_IDS_ENV, "")
 
 
 @cache

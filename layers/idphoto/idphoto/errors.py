@@ -136,3 +136,19 @@ class AwsUnavailable(IdPhotoError):
 
     code = "AWS_UNAVAILABLE"
     retry_after = 2
+
+
+class DataAccessError(Exception):
+    """S3 or DynamoDB failed (throttling, 5xx, a timeout, a denied permission): our side, never the
+    caller's. Raised by the data-access modules (storage, records) instead of botocore's errors, so
+    nothing above them imports botocore. Deliberately not an ``IdPhotoError``: no edge maps it to a
+    client error; the API answers 500, make-photo's invocation fails and Lambda retries it."""
+
+    def __init__(self, message: str, *, aws_code: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.aws_code = aws_code
+
+
+class ObjectMissing(DataAccessError):
+    """The object (or the version) the event named is gone: deleted or overwritten since."""

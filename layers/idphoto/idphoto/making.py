@@ -9,24 +9,33 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 
-from botocore.exceptions import ClientError
-
 from idphoto.config import Settings
-from idphoto.errors import GatewayError, IdPhotoError, InvalidOptions, UnsupportedObject, VendorError
+from idphoto.errors import (
+    DataAccessError,
+    GatewayError,
+    IdPhotoError,
+    InvalidOptions,
+    ObjectMissing,
+    UnsupportedObject,
+    VendorError,
+    VendorUnavailable,
+)
 from idphoto.imagefile import image_format as image_format  # re-exported: callers import it from here
 from idphoto.observability import count, count_by, logger
 from idphoto.options import PhotoOptions, merge, parse_metadata
 from idphoto.preparing import Prepared, prepare
-from idphoto.records import RETRIES_EXHAUSTED, VENDOR_ACCOUNT, PhotoRecords
+from idphoto.records import RETRIES_EXHAUSTED, VENDOR_ACCOUNT, PhotoRecords, previews_expiry
 from idphoto.source import SourceObject
-from idphoto.storage import ObjectHead, PhotoStorage
-from idphoto.vendor import VendorClient
+from idphoto.storage import MAX_KEY_BYTES, ObjectHead, PhotoStorage
+from idphoto.vendor import MadePhoto, VendorClient
 
 # A lease outlives the invocation that took it by this much, so a live holder is never robbed.
 LEASE_MARGIN_SECONDS = 30
+# A kept vendor answer is reused only while its preview URLs work for at least this long.
+ANSWER_MARGIN_SECONDS = 600
 
 
 def needs_operator(error: VendorError) -> bool:
@@ -79,11 +88,9 @@ class PhotoMaker:
             return MakeResult(source.key, Outcome.SKIPPED, skip)
         try:
             head = self._peek(source)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion", "NotFound"):
-                logger.info("object is gone, nothing to make")
-                return MakeResult(source.key, Outcome.SKIPPED, "object no longer exists")
-            raise
+        except ObjectMissing:
+            logger.info("object is gone, nothing to make")
+            return MakeResult(source.key, Outcome.SKIPPED, "object no longer exists")
         if source.version_id is None and source.etag and head.etag not in ("", source.etag):
             # Unversioned bucket overwritten since this event: the newer upload has its own event.
             return MakeResult(source.key, Outcome.STALE, "object was overwritten since this event")
@@ -95,6 +102,8 @@ class PhotoMaker:
             options = merge(self._settings.defaults, parsed)
         except InvalidOptions as exc:
             problem = problem or exc
+        if options is not None:
+            problem = problem or self._key_problem(source, options)
         claim = self._records.claim(
             source,
             claim_id=request_id,
@@ -108,10 +117,27 @@ class PhotoMaker:
         if problem is not None or options is None:
             return self._fail(source, request_id, problem or InvalidOptions("no options"))
         try:
-            prepared = prepare(self._storage, source, head, options, self._settings.max_side_px)
-        except UnsupportedObject as exc:
-            return self._fail(source, request_id, exc)
-        return self._call_vendor(source, request_id, options, deadline, claim.attempt, prepared)
+            try:
+                prepared = prepare(self._storage, source, head, options, self._settings.max_side_px)
+            except UnsupportedObject as exc:
+                return self._fail(source, request_id, exc)
+            return self._call_vendor(
+                source,
+                request_id,
+                options,
+                deadline,
+                claim.attempt,
+                prepared,
+                retried=claim.current is not None,
+            )
+        except VendorError:
+            raise  # its outcome is recorded already
+        except Exception as exc:
+            # An AWS error (or a bug) after the claim: hand the claim on as for a vendor outage, so
+            # the photo does not wait for the lease; when this write fails too, the status says
+            # "stalled" once the lease is over (``PhotoRecord.is_stalled``).
+            self._give_back_quietly(source, request_id, exc, claim.attempt)
+            raise
 
     def _skip_reason(self, source: SourceObject) -> str | None:
         if not source.key.startswith(self._storage.upload_prefix):
@@ -130,6 +156,18 @@ class PhotoMaker:
     def _worth_reading(self, first_bytes: bytes, size: int) -> bool:
         """Read the rest of the object only when it may become a photo (idphoto.preparing checks it)."""
         return 0 < size <= self._settings.max_upload_bytes and image_format(first_bytes) is not None
+
+    def _key_problem(self, source: SourceObject, options: PhotoOptions) -> UnsupportedObject | None:
+        """A finals key past S3's limit would fail only after the billed call: refuse it before any."""
+        # Without colours the vendor makes its default ones, named default/default<N> (see _call_vendor).
+        colors = options.color_names() or ["default9"]
+        longest = self._storage.longest_final_key_bytes(source.key, source.version_tag, colors)
+        if longest <= MAX_KEY_BYTES:
+            return None
+        return UnsupportedObject(
+            f"the upload's key is too long: its finals would be kept under a key of {longest} bytes,"
+            f" S3 allows {MAX_KEY_BYTES}; upload it under a shorter key"
+        )
 
     def _object_problem(self, head: ObjectHead) -> UnsupportedObject | None:
         if head.size == 0:
@@ -153,14 +191,17 @@ class PhotoMaker:
         deadline: float,
         attempt: int,
         prepared: Prepared,
+        *,
+        retried: bool = False,
     ) -> MakeResult:
         read_timeout = (
             self._settings.vendor_beauty_read_timeout
             if options.beauty
             else self._settings.vendor_read_timeout
         )
+        kept = self._kept_answer(source) if retried else None
         try:
-            made = self._vendor.make_photo(
+            made = kept or self._vendor.make_photo(
                 lambda seconds: self._storage.presign_get(prepared.key, int(seconds), prepared.version_id),
                 options,
                 read_timeout=read_timeout,
@@ -174,16 +215,55 @@ class PhotoMaker:
                 self._park(source, request_id, exc, attempt)
                 raise  # the invocation fails: Lambda retries, then parks the event for a replay
             return self._fail(source, request_id, exc)
+        if kept is None:
+            self._keep_answer(source, made)
         colors = options.color_names()
         if len(colors) != len(made.names):  # no colours asked: the vendor made its default ones
             colors = (
                 ["default"] if len(made.names) == 1 else [f"default{i + 1}" for i in range(len(made.names))]
             )
-        if not self._records.mark_ready(source, request_id, made, colors, prepared=prepared.note):
+        if not self._record_made(source, request_id, made, colors, prepared.note):
             return MakeResult(source.key, Outcome.STALE, "a newer version took over the record")
-        count("PhotosMade")
+        count("PhotosMade")  # only here: the one attempt whose READY write is confirmed
         logger.info("photo made", extra={"colors": colors, "sheet_count": made.sheet_count})
         return MakeResult(source.key, Outcome.MADE)
+
+    def _keep_answer(self, source: SourceObject, made: MadePhoto) -> None:
+        """Keep the vendor's answer outside DynamoDB, so that a retry after a failed result write
+        finishes the record without a second (slow) make call. Best effort: without it the retry asks
+        the vendor again, which is free."""
+        try:
+            self._storage.keep_answer(source.key, source.version_tag, asdict(made))
+        except DataAccessError as exc:
+            logger.warning("could not keep the vendor's answer", extra={"error": exc.message})
+
+    def _kept_answer(self, source: SourceObject) -> MadePhoto | None:
+        """An earlier attempt's answer, while its preview URLs still work (the vendor's lifetime)."""
+        data = self._storage.kept_answer(source.key, source.version_tag)
+        try:
+            made = MadePhoto(**data) if data else None
+        except TypeError:
+            return None
+        expires = previews_expiry(made.previews) if made else None
+        if made is None or (expires is not None and expires < self._records.now() + ANSWER_MARGIN_SECONDS):
+            return None
+        count("VendorAnswersReused")
+        logger.info("the vendor's answer of an earlier attempt finishes the record")
+        return made
+
+    def _record_made(
+        self, source: SourceObject, request_id: str, made: MadePhoto, colors: list[str], note: str | None
+    ) -> bool:
+        """The READY write, with its outcome made certain: an error or a failed condition may hide a
+        write DynamoDB applied (the SDK retries an applied write, whose condition then fails)."""
+        try:
+            if self._records.mark_ready(source, request_id, made, colors, prepared=note):
+                return True
+        except DataAccessError:
+            if self._records.made_by(source, request_id, made.names):  # raises while DynamoDB is down
+                return True
+            raise
+        return self._records.made_by(source, request_id, made.names)
 
     def _give_back(self, source: SourceObject, request_id: str, error: VendorError, attempt: int) -> None:
         """A transient failure: the platform retries; on its last attempt the record says why it gave up.
@@ -195,11 +275,20 @@ class PhotoMaker:
             self._records.release(source, request_id, error.message)
             return
         message = (
-            f"gave up after {attempt} attempts, the vendor was unavailable: {error.message};"
+            f"gave up after {attempt} attempts: {error.message};"
             " the upload event is parked in the failed-events queue and can be replayed"
         )
         self._records.mark_failed(source, request_id, RETRIES_EXHAUSTED, message, error.vendor_code)
         count_by("PhotosFailed", "code", RETRIES_EXHAUSTED)
+
+    def _give_back_quietly(
+        self, source: SourceObject, request_id: str, error: Exception, attempt: int
+    ) -> None:
+        reason = VendorUnavailable(f"an internal error interrupted the attempt ({type(error).__name__})")
+        try:
+            self._give_back(source, request_id, reason, attempt)
+        except Exception:  # the original error is the one to raise
+            logger.warning("could not hand the claim back", extra={"error": type(error).__name__})
 
     def _park(self, source: SourceObject, request_id: str, error: VendorError, attempt: int) -> None:
         """The gateway refused our account: every upload fails alike until someone acts, so raise the

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
+from idphoto.errors import DataAccessError
 from idphoto.source import SourceObject
 from idphoto.vendor import FinalUrls, MadePhoto
 
@@ -61,6 +62,11 @@ RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"
 VENDOR_ACCOUNT = "VENDOR_ACCOUNT"
 # Failures that say nothing about the photo: the record stays claimable, the event is parked.
 RESTARTABLE_CODES = frozenset({RETRIES_EXHAUSTED, VENDOR_ACCOUNT})
+
+
+# The longest an asynchronous event may wait for its retries (EventInvokeConfig's upper bound):
+# https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionEventInvokeConfig.html
+MAX_EVENT_AGE_SECONDS = 21_600
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,20 @@ class PhotoRecord:
     updated_at: int = 0
     expires_at: int = 0
 
+    def is_stalled(self, now: int, make_attempts: int) -> bool:
+        """PROCESSING, yet nobody is making it: the lease ran out after the last platform attempt
+        (which died without a vendor error: timeout, out of memory, an AWS error), or longer ago than
+        any retry can come (Lambda's longest MaximumEventAgeInSeconds). A replay of the parked event
+        takes it over."""
+        if self.status is not Status.PROCESSING or self.lease_until > now:
+            return False
+        last = max(self.event_attempts.values(), default=self.attempts)
+        return last >= make_attempts or now - self.updated_at > MAX_EVENT_AGE_SECONDS
+
+    def is_expired(self, now: int) -> bool:
+        """Past its TTL: DynamoDB deletes such items lazily (within days), we treat them as gone."""
+        return 0 < self.expires_at < now
+
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> PhotoRecord:
         data = {k: _deserializer.deserialize(v) for k, v in item.items()}
@@ -153,11 +173,17 @@ class PhotoRecords:
     # --- reading --------------------------------------------------------------------------------
 
     def get(self, key: str) -> PhotoRecord | None:
-        answer = self._client.get_item(
-            TableName=self._table, Key={"photo_key": {"S": key}}, ConsistentRead=True
-        )
+        try:
+            answer = self._client.get_item(
+                TableName=self._table, Key={"photo_key": {"S": key}}, ConsistentRead=True
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise _unavailable("GetItem", exc) from exc
         item = answer.get("Item")
-        return PhotoRecord.from_item(item) if item else None
+        record = PhotoRecord.from_item(item) if item else None
+        # DynamoDB's TTL deletes within days, not at expires_at: a record past it is gone already.
+        # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/howitworks-ttl.html
+        return None if record is None or record.is_expired(self.now()) else record
 
     # --- making ---------------------------------------------------------------------------------
 
@@ -201,7 +227,9 @@ class PhotoRecords:
             )
             return Claim(ClaimOutcome.CLAIMED)
         except ClientError as exc:
-            old = _failed_item(exc)
+            old = _failed_item(exc, "PutItem")
+        except BotoCoreError as exc:
+            raise _unavailable("PutItem", exc) from exc
         current = PhotoRecord.from_item(old) if old else self.get(source.key)
         if current is None:  # deleted between the two calls: rare enough to let the platform retry
             raise RuntimeError(f"record of {source.key!r} vanished while claiming it")
@@ -289,8 +317,10 @@ class PhotoRecords:
                 ReturnValues="UPDATED_NEW",
             )
         except ClientError as exc:
-            _failed_item(exc)
+            _failed_item(exc, "UpdateItem")
             return None
+        except BotoCoreError as exc:
+            raise _unavailable("UpdateItem", exc) from exc
         return dict(answer.get("Attributes", {}))
 
     def mark_ready(
@@ -316,6 +346,19 @@ class PhotoRecords:
                 "finals": {},
                 "prepared": prepared,
             },
+        )
+
+    def made_by(self, source: SourceObject, claim_id: str, names: list[str]) -> bool:
+        """Whether this claim's READY write is in the table: resolves a write whose answer was lost
+        (an error after DynamoDB applied it, or the SDK's retry of an applied write failing its
+        condition)."""
+        record = self.get(source.key)
+        return (
+            record is not None
+            and record.status is Status.READY
+            and record.sequencer == source.sequencer
+            and record.claim_id == claim_id
+            and record.names == names
         )
 
     def mark_failed(
@@ -476,10 +519,18 @@ class PhotoRecords:
         return written is not None
 
 
-def _failed_item(exc: ClientError) -> dict[str, Any]:
-    """The item a failed condition saw (may be empty); any other error propagates."""
+def _unavailable(action: str, exc: ClientError | BotoCoreError) -> DataAccessError:
+    """botocore's errors as ours: the logic above never sees botocore."""
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        return DataAccessError(f"DynamoDB {action} failed ({code or 'unknown error'})", aws_code=code)
+    return DataAccessError(f"DynamoDB {action} failed ({type(exc).__name__})")
+
+
+def _failed_item(exc: ClientError, action: str) -> dict[str, Any]:
+    """The item a failed condition saw (may be empty); any other error is raised as ours."""
     if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-        raise exc
+        raise _unavailable(action, exc) from exc
     item: dict[str, Any] = exc.response.get("Item", {})  # type: ignore[assignment]
     return item
 

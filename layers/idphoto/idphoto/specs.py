@@ -25,7 +25,6 @@ so that a client can say which catalogue it lists.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -1058,10 +1057,12 @@ CATALOGUE: Final = Catalogue(SPECS)
 def active() -> Catalogue:
     """The deployment's catalogue: the built-in one with ``SPEC_VENDOR_IDS`` applied, read once.
 
-    This is the one setting the package reads outside :mod:`idphoto.config`: option parsing needs it
-    and is called from places that have no settings at hand. A bad value raises ConfigurationError.
+    Option parsing needs it and is called from places that have no settings at hand; the variable
+    is read by :mod:`idphoto.config` like every other. A bad value raises ConfigurationError.
     """
-    text = os.environ.get(VENDOR_IDS_ENV, "")
+    from idphoto.config import spec_vendor_ids  # config imports options, which imports this module
+
+    text = spec_vendor_ids()
     try:
         return CATALOGUE.with_vendor_ids(parse_vendor_ids(text)) if text.strip() else CATALOGUE
     except ValueError as exc:

@@ -7,14 +7,16 @@ trigger make-photo and a re-upload never serves the old version's finals.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import requests
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from idphoto.errors import VendorUnavailable
+from idphoto.errors import DataAccessError, ObjectMissing, VendorUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -25,6 +27,33 @@ MAX_FINAL_BYTES = 20 * 1024 * 1024
 
 # Object metadata of a kept final: when the vendor's billed call answered (Unix time).
 BILLED_AT_METADATA = "billed-at"
+
+# What S3 answers for a missing key or version (GetObject: NoSuchKey/NoSuchVersion; HEAD-like: 404).
+MISSING_CODES = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NotFound"})
+
+
+@contextmanager
+def s3_errors(action: str) -> Iterator[None]:
+    """botocore's errors as ours: the logic above never sees botocore."""
+    try:
+        yield
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in MISSING_CODES:
+            raise ObjectMissing(f"S3 {action}: the object is gone ({code})", aws_code=code) from exc
+        raise DataAccessError(f"S3 {action} failed ({code or 'unknown error'})", aws_code=code) from exc
+    except BotoCoreError as exc:
+        raise DataAccessError(f"S3 {action} failed ({type(exc).__name__})") from exc
+
+
+# S3's limit on an object key, in bytes of UTF-8:
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html
+MAX_KEY_BYTES = 1024
+
+
+# A kept vendor answer is a few URLs: anything larger is not ours.
+MAX_ANSWER_BYTES = 256 * 1024
+
 
 # Enough of the file to recognise every image format, and for a JPEG its EXIF orientation and frame
 # header (APP1 comes first and holds at most 64 KB): idphoto.imagefile decides from these bytes.
@@ -73,12 +102,13 @@ class PhotoStorage:
         extra: dict[str, Any] = {"VersionId": version_id} if version_id else {}
         if read_all is None:
             extra["Range"] = f"bytes=0-{PEEK_BYTES - 1}"
-        answer = self._client.get_object(Bucket=self.bucket, Key=key, **extra)
-        total = str(answer.get("ContentRange", "")).rpartition("/")[2]
-        size = int(total) if total.isdigit() else int(answer.get("ContentLength", 0))
-        with answer["Body"] as body:
-            first = body.read(PEEK_BYTES)
-            data = first + body.read() if read_all is not None and read_all(first, size) else b""
+        with s3_errors("GetObject"):
+            answer = self._client.get_object(Bucket=self.bucket, Key=key, **extra)
+            total = str(answer.get("ContentRange", "")).rpartition("/")[2]
+            size = int(total) if total.isdigit() else int(answer.get("ContentLength", 0))
+            with answer["Body"] as body:
+                first = body.read(PEEK_BYTES)
+                data = first + body.read() if read_all is not None and read_all(first, size) else b""
         return ObjectHead(
             size=size,
             content_type=str(answer.get("ContentType", "")),
@@ -93,22 +123,61 @@ class PhotoStorage:
         return f"{self.work_prefix}{upload_key.removeprefix(self.upload_prefix)}/{version_tag}.jpg"
 
     def put_work(self, key: str, jpeg: bytes) -> None:
-        self._client.put_object(Bucket=self.bucket, Key=key, Body=jpeg, ContentType="image/jpeg")
+        with s3_errors("PutObject"):
+            self._client.put_object(Bucket=self.bucket, Key=key, Body=jpeg, ContentType="image/jpeg")
 
     def presign_get(self, key: str, seconds: int, version_id: str | None = None) -> str:
         """A SigV4 GET URL; signing is local (no AWS call)."""
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if version_id:
             params["VersionId"] = version_id
-        return self._client.generate_presigned_url(
-            "get_object", Params=params, ExpiresIn=max(1, int(seconds))
-        )
+        with s3_errors("presign"):
+            return self._client.generate_presigned_url(
+                "get_object", Params=params, ExpiresIn=max(1, int(seconds))
+            )
 
     def final_keys(self, upload_key: str, version_tag: str, color: str) -> tuple[str, str]:
         """Where the watermark-free photo and print sheet of one colour are kept."""
         relative = upload_key.removeprefix(self.upload_prefix)
         base = f"{self.finals_prefix}{relative}/{version_tag}/{color}"
         return f"{base}.jpg", f"{base}_print.jpg"
+
+    def answer_key(self, upload_key: str, version_tag: str) -> str:
+        """Where make-photo keeps the vendor's answer for one version (beside its finals; never
+        longer than their keys, so the key check covers it)."""
+        relative = upload_key.removeprefix(self.upload_prefix)
+        return f"{self.finals_prefix}{relative}/{version_tag}/made.json"
+
+    def keep_answer(self, upload_key: str, version_tag: str, answer: dict[str, Any]) -> None:
+        with s3_errors("PutObject"):
+            self._client.put_object(
+                Bucket=self.bucket,
+                Key=self.answer_key(upload_key, version_tag),
+                Body=json.dumps(answer).encode(),
+                ContentType="application/json",
+            )
+
+    def kept_answer(self, upload_key: str, version_tag: str) -> dict[str, Any] | None:
+        """The answer kept by an earlier attempt, or None (none kept, or S3 cannot say: without
+        ListBucket on the finals prefix a missing key answers 403, which means "none" here too)."""
+        try:
+            with s3_errors("GetObject"):
+                answer = self._client.get_object(
+                    Bucket=self.bucket, Key=self.answer_key(upload_key, version_tag)
+                )
+                with answer["Body"] as body:
+                    data = json.loads(body.read(MAX_ANSWER_BYTES))
+        except (DataAccessError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def longest_final_key_bytes(self, upload_key: str, version_tag: str, colors: list[str]) -> int:
+        """The longest key the finals of these colours would get, in bytes (S3 allows ``MAX_KEY_BYTES``)."""
+        return max(
+            len(key.encode("utf-8", "surrogatepass"))
+            for color in colors
+            for key in self.final_keys(upload_key, version_tag, color)
+        )
 
     def keep(
         self,
@@ -142,9 +211,10 @@ class PhotoStorage:
         if not content_type.startswith("image/"):
             content_type = "image/jpeg"
         metadata = {BILLED_AT_METADATA: str(billed_at)} if billed_at is not None else {}
-        self._client.put_object(
-            Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, Metadata=metadata
-        )
+        with s3_errors("PutObject"):
+            self._client.put_object(
+                Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, Metadata=metadata
+            )
         return len(body)
 
     def kept(self, photo_key: str, sheet_key: str) -> int | None:

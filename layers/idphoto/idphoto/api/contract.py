@@ -101,6 +101,9 @@ class PhotoStatus(TypedDict):
     """colours whose billed call got no usable answer (the vendor may have charged): see retry_uncertain"""
     created_at: int
     updated_at: int
+    stalled: bool
+    """PROCESSING, but its last attempt died (timeout, out of memory, an AWS error): nobody is making
+    it; its upload event is parked in the failed-events queue for a replay"""
     error: NotRequired[PhotoError]
     """only on a FAILED photo"""
     last_error: NotRequired[str]

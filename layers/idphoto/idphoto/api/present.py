@@ -12,7 +12,7 @@ from idphoto.api.contract import FinalCheck, PhotoError, PhotoOptionsOut, PhotoS
 from idphoto.records import PhotoRecord
 
 
-def present(record: PhotoRecord, now: int) -> PhotoStatus:
+def present(record: PhotoRecord, now: int, make_attempts: int) -> PhotoStatus:
     expired = previews_expired(record, now)
     answer: PhotoStatus = {
         "key": record.key,
@@ -27,6 +27,7 @@ def present(record: PhotoRecord, now: int) -> PhotoStatus:
         "finals_kept": sorted(c for c, f in record.finals.items() if f.get("state") == "KEPT"),
         "created_at": record.created_at,
         "updated_at": record.updated_at,
+        "stalled": record.is_stalled(now, make_attempts),
     }
     # Optional parts: present only when they say something.
     if record.error_code:
