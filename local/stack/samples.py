@@ -49,6 +49,13 @@ def phone_portrait(width: int = 3000, height: int = 4000) -> Image.Image:
 
 
 @cache
+def large_portrait() -> bytes:
+    """A 1500 x 2000 upright portrait: enough pixels for every named spec's photo (the 512 px
+    astronaut would have to be blown up for the larger ones, which make-photo refuses)."""
+    return _jpeg(phone_portrait(1500, 2000))
+
+
+@cache
 def phone_sideways() -> bytes:
     """A 12 MP phone photo as phones store it: pixels sideways (landscape), EXIF orientation 6."""
     stored = phone_portrait().transpose(Image.Transpose.ROTATE_90)

@@ -18,7 +18,7 @@ from PIL import Image
 
 from idphoto.checks import jfif_dpi
 from idphoto.specs import CATALOGUE, PhotoSpec
-from local.stack import Stack
+from local.stack import Stack, samples
 from local.standin.geometry import measure
 from local.standin.vision import FaceDetector, Segmenter, as_image
 
@@ -73,12 +73,12 @@ def within(value: float, low: float, high: float) -> bool:
 
 @pytest.mark.parametrize("name", NAMED)
 def test_a_named_specs_final_is_framed_to_its_rule_and_passes_every_check(
-    stack: Stack, key: str, portrait: bytes, name: str, detector: FaceDetector, segmenter: Segmenter
+    stack: Stack, key: str, name: str, detector: FaceDetector, segmenter: Segmenter
 ) -> None:
     spec = CATALOGUE.get(name)
     assert isinstance(spec, PhotoSpec) and spec.ratios is not None
 
-    full_key = stack.upload(key, portrait, {"spec": name})
+    full_key = stack.upload(key, samples.large_portrait(), {"spec": name})
     record = stack.wait_for_photo(full_key)
     assert record["status"] == "READY", record
     assert [float(r) for r in record["options"]["ratios"]] == list(spec.ratios)

@@ -107,6 +107,7 @@ def test_a_refused_appcode_is_never_repeated_back(
     status = stack.wait_for_photo(stack.upload(key, portrait))
 
     logs = our_log_lines(capfd.readouterr().out)
-    assert (status["status"], status["error"]["code"]) == ("FAILED", "VENDOR_GATEWAY")
+    # A refused AppCode parks the photo, restartable, after Lambda's attempts (issue 10, breaker 3).
+    assert (status["status"], status["error"]["code"]) == ("FAILED", "VENDOR_ACCOUNT")
     for text in [*logs, json.dumps(status)]:
         assert_clean(text, rejected_appcode, allowed=[])
