@@ -45,6 +45,8 @@ class Settings:
     photo_access: str = "uploader"
     # Lambda's first attempt plus the retries of EventInvokeConfig.MaximumRetryAttempts.
     make_attempts: int = 3
+    # The EventBridge bus photo events go to ("default": the account's); empty: no events.
+    event_bus: str = ""
     # Default option values (field -> value), possibly partial; uploads override them.
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
@@ -73,6 +75,7 @@ class Settings:
                 record_retention_days=int(env.get("RECORD_RETENTION_DAYS", "30")),
                 photo_access=_choice(env.get("PHOTO_ACCESS", "uploader"), ("uploader", "any")),
                 make_attempts=1 + int(env.get("PLATFORM_RETRY_ATTEMPTS", "2")),
+                event_bus=env.get("EVENT_BUS_NAME", "").strip(),
                 defaults=defaults,
             )
             _check_prefixes_apart(settings.upload_prefix, settings.finals_prefix)

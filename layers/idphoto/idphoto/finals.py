@@ -23,6 +23,7 @@ from idphoto.errors import (
     UnknownColor,
     VendorError,
 )
+from idphoto.events import NO_EVENTS, PhotoEvents
 from idphoto.observability import count, logger
 from idphoto.records import FinalState, PhotoRecord, PhotoRecords, Status
 from idphoto.source import version_tag
@@ -56,7 +57,9 @@ class PhotoFinals:
         session: requests.Session,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        events: PhotoEvents = NO_EVENTS,
     ) -> None:
+        self._events = events
         self._settings = settings
         self._storage = storage
         self._records = records
@@ -91,7 +94,9 @@ class PhotoFinals:
                 f"the photo {key!r} has no colour {color!r}; it has {', '.join(record.colors)}"
             )
         colors = [color] if color is not None else record.colors
-        return [self._final(record, c, request_id, deadline) for c in colors]
+        links = [self._final(record, c, request_id, deadline) for c in colors]
+        self._events.finals_kept(record, colors, [k.billed_at for k in links], self._storage.final_keys)
+        return links
 
     def _final(self, record: PhotoRecord, color: str, request_id: str, deadline: float) -> FinalLinks:
         waited_until = self._clock() + WAIT_FOR_OTHER_SECONDS
