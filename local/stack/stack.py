@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import requests
 
-from local.stack import s3_events
+from local.stack import eventbridge, s3_events
 from local.stack.api import LocalApi
 from local.stack.aws import MotoServer, check_port_free, client, create_resources
 from local.stack.events import DeliveryLog, EventPump, subscribe
@@ -86,6 +86,7 @@ class Stack:
         self.modules: list[ModuleType] = []
         self.deliveries = DeliveryLog()  # every S3 event document handed to a function
         self.standin: Any = None  # the vendor stand-in's handle (local.standin.server.StandinHandle)
+        self.eventbridge: eventbridge.EventBridge | None = None  # the template's rules, delivered
         self._cleanup = cleanup
         self._http = requests.Session()
 
@@ -223,6 +224,7 @@ def start_stack(
         create_resources(template, moto.url, (template.parameters[APPCODE_PARAMETER], appcode))
         _start_functions(stack, cleanup, retry_delays, concurrency or {})
         _start_events(stack, cleanup)
+        stack.eventbridge = eventbridge.start(stack, cleanup)
         api = LocalApi(
             template.apis[0], stack.functions, account_id=pseudo.account_id, host=host, port=ports.api
         )

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from local.stack import Ports, Stack, samples, start_stack
+from local.stack.webhook import WebhookReceiver
 
 RETRY_DELAYS = (0.2, 0.4)  # Lambda waits about 1 and 2 minutes; the semantics are the same
 
@@ -27,9 +28,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: item.get_closest_marker("integration") is not None)
 
 
+WEBHOOK_KEY = "local-webhook-key"  # obviously fake; the receiver records what it is sent
+
+
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
-    with start_stack(ports=Ports.ephemeral(), retry_delays=RETRY_DELAYS) as running:
+def webhook() -> Iterator[WebhookReceiver]:
+    """The user's HTTPS endpoint the template's webhook parameters point EventBridge at."""
+    with WebhookReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
+def stack(webhook: WebhookReceiver) -> Iterator[Stack]:
+    parameters = {"WebhookUrl": webhook.url, "WebhookAuthHeaderValue": WEBHOOK_KEY}
+    with start_stack(ports=Ports.ephemeral(), retry_delays=RETRY_DELAYS, parameters=parameters) as running:
+        assert running.eventbridge is not None
+        running.eventbridge.trust(webhook.ca_file)
         yield running
 
 
