@@ -115,3 +115,30 @@ def test_an_event_the_endpoint_refuses_for_good_is_parked_in_the_dead_letter_que
     [message] = parked
     assert message["MessageAttributes"]["ERROR_CODE"]["StringValue"] == "400"
     assert len(of(webhook, full_key, "Photo Failed")()) == 1, "a 400 is not retried"
+
+
+def test_an_upload_asking_for_automatic_finals_gets_them_kept_billed_once_with_a_manifest(
+    stack: Stack, webhook: WebhookReceiver, key: str, portrait: bytes
+) -> None:
+    billed_before = stack.vendor_stats()["billed_calls"]
+    full_key = stack.upload(key, portrait, metadata={"background": "white,blue", "finals": "auto"})
+
+    kept = wait_for(of(webhook, full_key, "Finals Kept"), count=2)
+
+    assert sorted(k.body["detail"]["color"] for k in kept) == ["blue", "white"]
+    s3 = stack.client("s3")
+    detail = kept[0].body["detail"]
+    manifest_key = detail["photo_key"].rsplit("/", 1)[0] + "/manifest.json"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            manifest = json.loads(s3.get_object(Bucket=stack.bucket, Key=manifest_key)["Body"].read())
+            break
+        except s3.exceptions.NoSuchKey:
+            assert time.monotonic() < deadline, "no manifest"
+            time.sleep(0.2)
+    assert manifest["checks"]["complete"] is True
+    assert stack.wait_idle(60)
+    assert stack.vendor_stats()["billed_calls"] - billed_before == 2
+    assert stack.finals(full_key).status_code == 200, "the API serves the kept copies"
+    assert stack.vendor_stats()["billed_calls"] - billed_before == 2, "and does not pay again"

@@ -47,6 +47,8 @@ class Settings:
     make_attempts: int = 3
     # The EventBridge bus photo events go to ("default": the account's); empty: no events.
     event_bus: str = ""
+    # Automatic finals for uploads that say nothing ("off" or "auto"); they cost money per photo.
+    auto_finals: str = "off"
     # Default option values (field -> value), possibly partial; uploads override them.
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
@@ -76,6 +78,7 @@ class Settings:
                 photo_access=_choice(env.get("PHOTO_ACCESS", "uploader"), ("uploader", "any")),
                 make_attempts=1 + int(env.get("PLATFORM_RETRY_ATTEMPTS", "2")),
                 event_bus=env.get("EVENT_BUS_NAME", "").strip(),
+                auto_finals=_choice(env.get("AUTO_FINALS", "off").strip().lower(), ("off", "auto")),
                 defaults=defaults,
             )
             _check_prefixes_apart(settings.upload_prefix, settings.finals_prefix)

@@ -10,6 +10,7 @@ from functools import cache
 import requests
 from aws_lambda_powertools.utilities import parameters
 
+from idphoto.autofinals import AutoFinals
 from idphoto.aws import dynamodb_client, events_client, s3_client
 from idphoto.config import Settings, get_settings
 from idphoto.events import NO_EVENTS, EventPublisher, PhotoEvents
@@ -85,3 +86,8 @@ def maker() -> PhotoMaker:
 @cache
 def finals() -> PhotoFinals:
     return PhotoFinals(get_settings(), storage(), records(), vendor(), http_session(), events=events())
+
+
+@cache
+def auto_finals() -> AutoFinals:
+    return AutoFinals(get_settings(), storage(), records(), finals())

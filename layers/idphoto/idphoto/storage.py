@@ -7,6 +7,8 @@ trigger make-photo and a re-upload never serves the old version's finals.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +79,15 @@ class PhotoStorage:
         relative = upload_key.removeprefix(self.upload_prefix)
         base = f"{self.finals_prefix}{relative}/{version_tag}/{color}"
         return f"{base}.jpg", f"{base}_print.jpg"
+
+    def manifest_key(self, upload_key: str, version_tag: str) -> str:
+        """Beside the finals of that version (see ``final_keys``)."""
+        relative = upload_key.removeprefix(self.upload_prefix)
+        return f"{self.finals_prefix}{relative}/{version_tag}/manifest.json"
+
+    def put_json(self, key: str, document: Mapping[str, Any]) -> None:
+        body = json.dumps(document, indent=2, sort_keys=True).encode()
+        self._client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")
 
     def keep(self, url: str, key: str, session: requests.Session, timeout: float) -> int:
         """Copy one of the vendor's expiring result images into our bucket; returns the bytes moved."""
