@@ -187,16 +187,26 @@ class Batch:
     def _finals_one(self, item: Item) -> None:
         if item.outputs and all(Path(p).is_file() for p in item.outputs):
             return  # on disk from an earlier run
-        record = self._api.status(item.key)
-        kept_before = set(record.get("finals_kept") or [])
-        answer = _post_finals(self._api, item.key, None, time.monotonic() + self._timeout, self._out)
+        try:
+            record = self._api.status(item.key)
+            kept_before = set(record.get("finals_kept") or [])
+            answer = _post_finals(self._api, item.key, None, time.monotonic() + self._timeout, self._out)
+        except ApiError as exc:  # this photo's finals only: the rest of the batch goes on
+            item.reason = f"finals not fetched: {exc}"
+            return
         stem = PurePosixPath(item.key).stem
         outputs = []
-        for final in answer["finals"]:
-            outputs.append(str(_download(final["photo_url"], self._out_dir / f"{stem}-{final['color']}.jpg")))
-            outputs.append(
-                str(_download(final["sheet_url"], self._out_dir / f"{stem}-{final['color']}-sheet.jpg"))
-            )
+        try:
+            for final in answer["finals"]:
+                outputs.append(
+                    str(_download(final["photo_url"], self._out_dir / f"{stem}-{final['color']}.jpg"))
+                )
+                outputs.append(
+                    str(_download(final["sheet_url"], self._out_dir / f"{stem}-{final['color']}-sheet.jpg"))
+                )
+        except CliError as exc:  # kept in the bucket (and paid for): a re-run downloads it, free
+            item.reason = f"finals kept but not downloaded: {exc.message}"
+            outputs = []  # incomplete: a re-run fetches them again (from our copy)
         item.billed = sorted(
             set(item.billed) | {f["color"] for f in answer["finals"] if f["color"] not in kept_before}
         )
