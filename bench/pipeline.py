@@ -126,9 +126,9 @@ def batch_run(n: int) -> dict[str, Any]:
                 sys.stderr,
             )
             seconds = time.monotonic() - started
-            stack.wait_idle(120)
-            stack.eventbridge.wait_idle(120)
+            drained = stack.wait_idle(600) and stack.eventbridge.wait_idle(600)
             stats = stack.vendor_stats()
+            refused = sum(1 for d in stack.eventbridge.log.attempts if not d.ok)
         report = (out / "report.csv").read_text().splitlines()[1:]
         received = webhook.received()
     ready = sum(1 for line in report if ",READY," in line)
@@ -137,6 +137,7 @@ def batch_run(n: int) -> dict[str, Any]:
         by_type.setdefault(request.body["detail-type"], set()).add(request.body["detail"]["event_id"])
     return {
         "exit": code,
+        "drained": drained,
         "seconds": seconds,
         "portraits": n,
         "ready": ready,
@@ -148,6 +149,7 @@ def batch_run(n: int) -> dict[str, Any]:
         "ready_events": len(by_type.get("Photo Ready", ())),
         "kept_events": len(by_type.get("Finals Kept", ())),
         "webhook_requests": len(received),
+        "webhook_attempts_failed_then_retried": refused,
     }
 
 

@@ -269,6 +269,7 @@ class EventBridge:
         self._http = requests.Session()
         self._stopped = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._queues: list[str] = []
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="eventbridge-target")
         self._pending = 0
         self._idle = threading.Condition()
@@ -282,6 +283,7 @@ class EventBridge:
             for target in rule.targets:
                 self._check_target(rule, target)
             queue = self._internal_queue(stack_name, rule)
+            self._queues.append(queue)
             thread = threading.Thread(
                 target=self._pump, args=(rule, queue), name=f"eventbridge-{rule.logical_id}", daemon=True
             )
@@ -407,15 +409,26 @@ class EventBridge:
         )
 
     def wait_idle(self, timeout: float) -> bool:
-        """True once no matched event waits for a delivery (events still in moto's queue excepted)."""
+        """True once every matched event is delivered or parked: none waits in a rule's internal queue
+        (visible or being received) and none is being delivered or waiting for a retry."""
         deadline = time.monotonic() + timeout
-        with self._idle:
-            while self._pending:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(left)
-        return True
+        quiet = 0
+        while time.monotonic() < deadline:
+            with self._idle:
+                busy = self._pending > 0
+            quiet = 0 if busy or self._queued() else quiet + 1
+            if quiet >= 2:  # twice in a row: a message between receive and submit is not missed
+                return True
+            time.sleep(0.2)
+        return False
+
+    def _queued(self) -> int:
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        total = 0
+        for url in self._queues:
+            attributes = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+            total += sum(int(attributes.get(n, 0)) for n in names)
+        return total
 
     def stop(self) -> None:
         self._stopped.set()

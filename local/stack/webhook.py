@@ -60,6 +60,10 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
     return cert_file, key_file
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # EventBridge's deliveries arrive in bursts; the default backlog is 5
+
+
 class WebhookReceiver:
     """``with WebhookReceiver() as hook:`` ... ``hook.url``, ``hook.ca_file``, ``hook.received()``."""
 
@@ -86,7 +90,7 @@ class WebhookReceiver:
             def log_message(self, *_: Any) -> None:  # quiet: tests read received() instead
                 return
 
-        self._server = ThreadingHTTPServer((host, 0), Handler)
+        self._server = _Server((host, 0), Handler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert_file, key_file)
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
