@@ -87,7 +87,7 @@ def advice_for_record(record: Mapping[str, Any]) -> str:
     text = f"{error.get('message') or ''} {record.get('last_error') or ''}".lower()
     if "secret" in text or "resourcenotfound" in text:
         return ADVICE_NO_APPCODE
-    if code == "VENDOR_GATEWAY" or "gateway" in text or "appcode" in text:
+    if code in ("VENDOR_ACCOUNT", "VENDOR_GATEWAY") or "gateway" in text or "appcode" in text:
         return ADVICE_APPCODE
     if error.get("vendor_code") == 507 or "507" in text or "download" in text:
         return ADVICE_FETCH

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from idphoto_cli import check, commands, target
+from idphoto_cli import batch, check, commands, target
 from idphoto_cli.api import PhotoApi
 from idphoto_cli.commands import Output
 from idphoto_cli.errors import EXIT_HELP, CliError, Exit
@@ -117,6 +117,31 @@ def parser() -> Parser:
     specs.add_argument("--json", action="store_true", help="print JSON for scripts")
     specs.add_argument("--country", metavar="CC", help="only this country (ISO code, e.g. CN, US; EU, INT)")
     specs.add_argument("--kind", metavar="KIND", help="only this kind (passport, visa, id-card, exam, ...)")
+
+    batch_command = commands_.add_parser(
+        "batch",
+        help="a folder of portraits -> photos, optionally finals, and a CSV report (resumable)",
+        description="Upload every portrait of DIR (bounded concurrency), wait for the photos, with --finals "
+        "download the watermark-free finals (BILLED once per colour), and write report.csv. Run again "
+        "after an interruption: nothing is uploaded or paid for twice.",
+        epilog=EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    batch_command.add_argument("folder", type=Path, metavar="DIR", help="the folder of portraits")
+    batch_command.add_argument(
+        "--spec", metavar="NAME", help="a named spec (see `idphoto specs`), e.g. us-passport"
+    )
+    batch_command.add_argument("--background", metavar="COLOURS", help="result colours, e.g. white or blue")
+    batch_command.add_argument(
+        "--finals", action="store_true", help="fetch the finals too (billed once per colour)"
+    )
+    batch_command.add_argument(
+        "--out", type=Path, metavar="OUT", help="output folder (default DIR/idphoto-out)"
+    )
+    batch_command.add_argument(
+        "--concurrency", type=int, default=8, metavar="N", help="uploads at once (default 8)"
+    )
+    _common(batch_command)
     return root
 
 
@@ -173,6 +198,19 @@ def run(args: argparse.Namespace, out: Output) -> Exit:
         )
     if args.command == "check":
         return check.run_check(where, api, args.portrait, finals=args.finals, timeout=args.timeout, out=out)
+    if args.command == "batch":
+        return batch.run_batch(
+            where,
+            api,
+            args.folder,
+            spec=args.spec,
+            background=args.background,
+            finals=args.finals,
+            out_dir=args.out,
+            concurrency=args.concurrency,
+            timeout=args.timeout,
+            out=out,
+        )
     if args.command == "status":
         return commands.run_status(api, args.key, wait=args.wait, timeout=args.timeout, out=out)
     return commands.run_finals(

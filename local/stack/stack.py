@@ -22,7 +22,7 @@ from urllib.parse import quote
 import requests
 from botocore.credentials import ReadOnlyCredentials
 
-from local.stack import access, s3_events
+from local.stack import access, eventbridge, s3_events
 from local.stack.access import Call, CallLog
 from local.stack.api import LocalApi
 from local.stack.aws import (
@@ -104,6 +104,7 @@ class Stack:
         self.calls = CallLog()  # every AWS call the functions made (and Lambda made for them)
         self.evaluator = Evaluator()  # the IAM policy evaluator, one node process
         self.secret_arns: dict[str, str] = {}
+        self.eventbridge: eventbridge.EventBridge | None = None  # the template's rules, delivered
         self._cleanup = cleanup
         self._http = requests.Session()
 
@@ -268,6 +269,7 @@ def start_stack(
             account_id=pseudo.account_id,
             roles={role.logical_id: role for role in template.roles},
         )
+        stack.eventbridge = eventbridge.start(stack, cleanup)
         api = LocalApi(
             template.apis[0],
             stack.functions,

@@ -5,8 +5,8 @@ GET   /_admin/stats      counters (see :mod:`local.standin.stats`) plus ``stored
 POST  /_admin/reset      clear counters and faults; validity and code mode back to startup values
 GET   /_admin/faults     current faults (see :mod:`local.standin.faults`)
 POST  /_admin/faults     merge faults from a JSON object (``null`` clears one); 400 on a bad spec
-GET   /_admin/config     ``{"preview_ttl_s", "final_ttl_s", "code_as_http_status"}``
-POST  /_admin/config     set any of those three
+GET   /_admin/config     ``{"preview_ttl_s", "final_ttl_s", "code_as_http_status", "thin"}``
+POST  /_admin/config     set any of those (thin: canned images, no image work, for benchmarks)
 ====  =================  ===========================================================================
 
 Stored results survive a reset, so URLs handed out before it keep working until they expire.
@@ -22,7 +22,7 @@ from local.standin.service import Vendor
 from local.standin.stats import Stats
 
 MAX_ADMIN_BODY = 64 << 10
-CONFIG_KEYS = frozenset({"preview_ttl_s", "final_ttl_s", "code_as_http_status"})
+CONFIG_KEYS = frozenset({"preview_ttl_s", "final_ttl_s", "code_as_http_status", "thin"})
 
 
 class AdminError(ValueError):
@@ -51,6 +51,7 @@ def _config(vendor: Vendor, faults: Faults) -> dict[str, Any]:
         "preview_ttl_s": vendor.validity.preview_ttl_s,
         "final_ttl_s": vendor.validity.final_ttl_s,
         "code_as_http_status": faults.snapshot()["code_as_http_status"],
+        "thin": vendor.thin,
     }
 
 
@@ -60,6 +61,10 @@ def _set_config(body: dict[str, Any], vendor: Vendor, faults: Faults) -> None:
         raise AdminError(f"unknown setting: {unknown[0]}")
     preview = _ttl(body["preview_ttl_s"], "preview_ttl_s") if "preview_ttl_s" in body else None
     final = _ttl(body["final_ttl_s"], "final_ttl_s") if "final_ttl_s" in body else None
+    if "thin" in body:
+        if not isinstance(body["thin"], bool):
+            raise AdminError("thin must be true or false")
+        vendor.thin = body["thin"]
     if "code_as_http_status" in body:
         faults.update({"code_as_http_status": body["code_as_http_status"]})
     vendor.set_validity(preview, final)
@@ -77,6 +82,7 @@ def handle_admin(
             faults.reset()
             stats.reset()
             vendor.reset_validity()
+            vendor.thin = False
             send_json(handler, 200, {"ok": True})
         elif (method, route) == ("GET", "/_admin/faults"):
             send_json(handler, 200, faults.snapshot())

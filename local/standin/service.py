@@ -14,11 +14,14 @@ an integer (423 otherwise, as API.md says) and otherwise unused, since nothing s
 Watermark-free files are the JPEGs bound by ``file_size_*``; previews and sheets use quality 92.
 """
 
+import functools
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from local.standin.contract import MakeRequest, VendorError, parse_body, validate_get, validate_make
 from local.standin.fetch import download
@@ -36,6 +39,23 @@ from local.standin.store import FINAL_PREFIX, PREVIEW_PREFIX, ResultSet, ResultS
 from local.standin.vision import FaceDetector, Image, Segmenter
 
 DAY_S = 86_400.0
+
+
+@functools.cache
+def _canned() -> tuple[bytes, bytes, bytes, bytes]:
+    """photo, photo_wm, sheet, sheet_wm of thin mode: small real JPEGs, made once.
+
+    Small on purpose (about 110 KB a set): the result store evicts beyond 256 MB, and a benchmark's
+    thousand photos must all stay fetchable.
+    """
+    photo = np.full((531, 413, 3), 255, dtype=np.uint8)
+    sheet = np.full((600, 900, 3), 255, dtype=np.uint8)
+    return (
+        encode_jpeg(photo),
+        encode_jpeg(watermark(photo)),
+        encode_jpeg(sheet),
+        encode_jpeg(watermark(sheet)),
+    )
 
 
 @dataclass(slots=True)
@@ -56,6 +76,10 @@ class Vendor:
         self.store = ResultStore()
         self.signer = Signer()
         self._lock = threading.Lock()
+        # Thin mode (benchmarks of the pipeline itself): the same contract, checks, pic_url download,
+        # latency faults and counters, but canned result images instead of any image work, so the
+        # stand-in's CPU no longer hides ours.
+        self.thin = False
 
     def set_validity(self, preview_ttl_s: float | None = None, final_ttl_s: float | None = None) -> None:
         with self._lock:
@@ -69,6 +93,8 @@ class Vendor:
 
     def make(self, raw_body: bytes) -> dict[str, Any]:
         request = validate_make(parse_body(raw_body))
+        if self.thin:
+            return self._make_thin(request)
         data = download(request.pic_url)
         source = decode(data)
         time.sleep(input_delay_s(len(data), source.shape[0] * source.shape[1]))
@@ -87,6 +113,20 @@ class Vendor:
             "final_pic_name": names,
             "wm_pic_url": previews,
             "print_wm_pic_url": sheets,
+            "one_sheet_num": per_sheet,
+        }
+
+    def _make_thin(self, request: MakeRequest) -> dict[str, Any]:
+        download(request.pic_url)  # the vendor reads the upload: the presigned URL is still proven
+        per_sheet = 8 if request.print_type == 1 else 10
+        names = [f"{uuid.uuid4().hex}clothes{request.clothes}{c.name}" for c in request.colours]
+        for name in names:
+            self.store.put(ResultSet(name, *_canned(), created=time.time()))
+        return {
+            "code": 200,
+            "final_pic_name": names,
+            "wm_pic_url": [self._url(PREVIEW_PREFIX, n, sheet=False) for n in names],
+            "print_wm_pic_url": [self._url(PREVIEW_PREFIX, n, sheet=True) for n in names],
             "one_sheet_num": per_sheet,
         }
 

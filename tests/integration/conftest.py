@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 from local.stack import Ports, Stack, samples, start_stack
+from local.stack.webhook import WebhookReceiver
 
 RETRY_DELAYS = (0.2, 0.4)  # Lambda waits about 1 and 2 minutes; the semantics are the same
 
@@ -43,10 +44,25 @@ def _judges(item: pytest.Item) -> bool:
     return Path(str(item.path)).name == "test_least_privilege.py"
 
 
+WEBHOOK_KEY = "local-webhook-key"  # obviously fake; the receiver records what it is sent
+
+
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
+def webhook() -> Iterator[WebhookReceiver]:
+    """The user's HTTPS endpoint the template's webhook parameters point EventBridge at."""
+    with WebhookReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
+def stack(webhook: WebhookReceiver) -> Iterator[Stack]:
     # The AWS fault proxy sits between the functions and moto; without faults it only forwards.
-    with start_stack(ports=Ports.ephemeral(), retry_delays=RETRY_DELAYS, aws_faults=True) as running:
+    parameters = {"WebhookUrl": webhook.url, "WebhookAuthHeaderValue": WEBHOOK_KEY}
+    with start_stack(
+        ports=Ports.ephemeral(), retry_delays=RETRY_DELAYS, parameters=parameters, aws_faults=True
+    ) as running:
+        assert running.eventbridge is not None
+        running.eventbridge.trust(webhook.ca_file)
         yield running
 
 

@@ -36,6 +36,10 @@ def test_the_functions_own_500_is_a_bug_not_a_permission() -> None:
             {"status": "FAILED", "error": {"code": "VENDOR_GATEWAY", "message": "Invalid AppCode"}},
             check.ADVICE_APPCODE,
         ),
+        (
+            {"status": "FAILED", "error": {"code": "VENDOR_ACCOUNT", "message": "refused our account"}},
+            check.ADVICE_APPCODE,
+        ),
         ({"status": "PROCESSING", "last_error": "VENDOR_GATEWAY: quota exhausted"}, check.ADVICE_APPCODE),
         (
             {"status": "FAILED", "error": {"code": "VENDOR_REJECTED", "message": "x", "vendor_code": 507}},

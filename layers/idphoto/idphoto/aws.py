@@ -15,6 +15,7 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
 
 # Short timeouts: AWS answers in milliseconds; a hung call must not eat the vendor's time budget.
@@ -41,3 +42,8 @@ def s3_client() -> S3Client:
 @cache
 def dynamodb_client() -> DynamoDBClient:
     return boto3.client("dynamodb", config=CLIENT_CONFIG)
+
+
+@cache
+def events_client() -> EventBridgeClient:
+    return boto3.client("events", config=CLIENT_CONFIG)

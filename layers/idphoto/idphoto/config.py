@@ -84,6 +84,10 @@ def _photo_access(value: str) -> str:
     return _choice(value, ("uploader", "any"))
 
 
+def _auto_finals(value: str) -> str:
+    return _choice(value.strip().lower(), ("off", "auto"))
+
+
 @dataclass(frozen=True)
 class Settings:
     bucket: str = _required("PHOTO_BUCKET")
@@ -109,6 +113,10 @@ class Settings:
     # caller the API lets in.
     photo_access: str = setting("PHOTO_ACCESS", "uploader", _photo_access)
     make_attempts: int = setting("PLATFORM_RETRY_ATTEMPTS", "2", _attempts)
+    # The EventBridge bus photo events go to ("default": the account's); empty: no events.
+    event_bus: str = setting("EVENT_BUS_NAME", "", str.strip)
+    # Automatic finals for uploads that say nothing ("off" or "auto"); they cost money per photo.
+    auto_finals: str = setting("AUTO_FINALS", "off", _auto_finals)
     # Default option values (field -> value), possibly partial; uploads override them. Read from
     # one DEFAULT_<OPTION> variable per option (``default_env_name``), parsed by options.py.
     defaults: Mapping[str, Any] = field(default_factory=dict)

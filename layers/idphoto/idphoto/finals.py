@@ -39,6 +39,7 @@ from idphoto.errors import (
     VendorError,
     VendorRejected,
 )
+from idphoto.events import NO_EVENTS, PhotoEvents
 from idphoto.observability import count, logger
 from idphoto.records import FinalState, PhotoRecord, PhotoRecords, Status
 from idphoto.source import version_tag
@@ -138,7 +139,9 @@ class PhotoFinals:
         session: requests.Session,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        events: PhotoEvents = NO_EVENTS,
     ) -> None:
+        self._events = events
         self._settings = settings
         self._storage = storage
         self._records = records
@@ -197,7 +200,9 @@ class PhotoFinals:
         colors = [color] if color is not None else record.colors
         request = _Request(request_id, deadline, retry_uncertain)
         if len(colors) == 1:
-            return self._gather(colors, {colors[0]: self._attempt(record, colors[0], request)})
+            return self._announced(
+                record, self._gather(colors, {colors[0]: self._attempt(record, colors[0], request)})
+            )
         # One thread per colour (at most 6): the billed calls and downloads of different colours are
         # independent. The boto3 clients are thread-safe; the requests.Session is shared for its
         # connection pool (urllib3's pool is thread-safe and sized for this in services.http_session).
@@ -214,7 +219,16 @@ class PhotoFinals:
                 results[c] = FinalsInProgress(
                     f"the {c!r} final is still being fetched", retry_after=RETRY_SOON
                 )
-        return self._gather(colors, results)
+        return self._announced(record, self._gather(colors, results))
+
+    def _announced(self, record: PhotoRecord, outcome: FinalsOutcome) -> FinalsOutcome:
+        """Each answer announces the finals it hands out ("Finals Kept", the same event ids every
+        time): a caller's retry after an EventBridge failure announces them again."""
+        colors = [link.color for link in outcome.done]
+        self._events.finals_kept(
+            record, colors, [k.billed_at for k in outcome.done], self._storage.final_keys
+        )
+        return outcome
 
     @staticmethod
     def _gather(colors: list[str], results: dict[str, FinalLinks | IdPhotoError]) -> FinalsOutcome:

@@ -23,6 +23,7 @@ from idphoto.errors import (
     VendorError,
     VendorUnavailable,
 )
+from idphoto.events import NO_EVENTS, PhotoEvents
 from idphoto.imagefile import image_format as image_format  # re-exported: callers import it from here
 from idphoto.observability import count, count_by, logger
 from idphoto.options import PhotoOptions, merge, parse_metadata
@@ -73,15 +74,21 @@ class PhotoMaker:
         records: PhotoRecords,
         vendor: VendorClient,
         clock: Callable[[], float] = time.monotonic,
+        events: PhotoEvents = NO_EVENTS,
     ) -> None:
         self._settings = settings
         self._storage = storage
         self._records = records
         self._vendor = vendor
         self._clock = clock
+        self._events = events
 
     def make(self, source: SourceObject, *, request_id: str, deadline: float) -> MakeResult:
         """``deadline`` is on ``clock``'s scale; transient vendor errors are raised for a platform retry."""
+        with self._events.announcing(source.key):  # "Photo Ready" / "Photo Failed", see idphoto.events
+            return self._make(source, request_id=request_id, deadline=deadline)
+
+    def _make(self, source: SourceObject, *, request_id: str, deadline: float) -> MakeResult:
         skip = self._skip_reason(source)
         if skip:
             logger.info("not a portrait upload, skipped", extra={"reason": skip})

@@ -280,6 +280,10 @@ class ParsedOptions:
             raise InvalidOptions(f"invalid {self.source}: " + "; ".join(self.problems))
 
 
+# Upload metadata that is not a photo option but is read elsewhere (idphoto.autofinals): not "ignored".
+OTHER_METADATA = frozenset({"finals"})
+
+
 def parse_metadata(metadata: Mapping[str, str], *, source: str = "metadata") -> ParsedOptions:
     """Parse option strings; never raises: problems are collected in the result."""
     parsed = ParsedOptions(source)
@@ -288,6 +292,8 @@ def parse_metadata(metadata: Mapping[str, str], *, source: str = "metadata") -> 
     given: set[str] = set()
     for raw_name, raw_value in metadata.items():
         name = raw_name.strip().lower().replace("_", "-")
+        if name in OTHER_METADATA:
+            continue
         if name not in PARSERS and name != SPEC_OPTION:
             parsed.ignored.append(raw_name)
             continue

@@ -11,8 +11,10 @@ import requests
 import requests.adapters
 from aws_lambda_powertools.utilities import parameters
 
-from idphoto.aws import dynamodb_client, s3_client
+from idphoto.autofinals import AutoFinals
+from idphoto.aws import dynamodb_client, events_client, s3_client
 from idphoto.config import Settings, get_settings
+from idphoto.events import NO_EVENTS, EventPublisher, PhotoEvents
 from idphoto.finals import PhotoFinals
 from idphoto.making import PhotoMaker
 from idphoto.records import PhotoRecords
@@ -85,10 +87,21 @@ def vendor() -> VendorClient:
 
 
 @cache
+def events() -> PhotoEvents:
+    bus = get_settings().event_bus
+    return PhotoEvents(EventPublisher(events_client(), bus), records()) if bus else NO_EVENTS
+
+
+@cache
 def maker() -> PhotoMaker:
-    return PhotoMaker(get_settings(), storage(), records(), vendor())
+    return PhotoMaker(get_settings(), storage(), records(), vendor(), events=events())
 
 
 @cache
 def finals() -> PhotoFinals:
-    return PhotoFinals(get_settings(), storage(), records(), vendor(), http_session())
+    return PhotoFinals(get_settings(), storage(), records(), vendor(), http_session(), events=events())
+
+
+@cache
+def auto_finals() -> AutoFinals:
+    return AutoFinals(get_settings(), storage(), records(), finals())

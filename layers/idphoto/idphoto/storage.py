@@ -8,7 +8,7 @@ trigger make-photo and a re-upload never serves the old version's finals.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -178,6 +178,16 @@ class PhotoStorage:
             for color in colors
             for key in self.final_keys(upload_key, version_tag, color)
         )
+
+    def manifest_key(self, upload_key: str, version_tag: str) -> str:
+        """Beside the finals of that version (see ``final_keys``)."""
+        relative = upload_key.removeprefix(self.upload_prefix)
+        return f"{self.finals_prefix}{relative}/{version_tag}/manifest.json"
+
+    def put_json(self, key: str, document: Mapping[str, Any]) -> None:
+        body = json.dumps(document, indent=2, sort_keys=True).encode()
+        with s3_errors("PutObject"):
+            self._client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")
 
     def keep(
         self,

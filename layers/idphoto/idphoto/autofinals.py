@@ -1,0 +1,117 @@
+"""Automatic finals (opt-in, and it spends money per photo): once a photo is READY, fetch and keep its
+finals through the API's own pay-once path, then write a manifest beside them.
+
+Triggered by the "Photo Ready" event (an EventBridge rule invokes the auto-finals function). Which
+finals: the upload's metadata ``finals`` (``auto``/``all``, ``off``/``none``, or colour names
+``white,blue``), else the deployment's default (``AutoFinals``: ``off`` unless the operator says so).
+Every final goes through :class:`idphoto.finals.PhotoFinals`, so duplicates of the event, Lambda's
+retries and concurrent API requests for the same final share its claim and the billed call happens
+at most once per final; a final already kept costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from idphoto.config import Settings
+from idphoto.finals import FinalLinks, PhotoFinals
+from idphoto.observability import count, logger
+from idphoto.options import OTHER_METADATA
+from idphoto.records import PhotoRecord, PhotoRecords, Status
+from idphoto.source import version_tag
+from idphoto.storage import PhotoStorage
+
+# One of options.OTHER_METADATA, so make-photo does not record it as ignored metadata.
+(METADATA_KEY,) = sorted(OTHER_METADATA)
+ALL: Final = ("auto", "all")
+NONE: Final = ("off", "none", "")
+MANIFEST_VERSION: Final = "1"
+
+
+def wanted_colors(choice: str, colors: list[str]) -> tuple[list[str], list[str]]:
+    """(colours to fetch, names asked for that the photo does not have)."""
+    choice = choice.strip().lower()
+    if choice in ALL:
+        return list(colors), []
+    if choice in NONE:
+        return [], []
+    asked = [c.strip() for c in choice.split(",") if c.strip()]
+    return [c for c in colors if c in asked], [c for c in asked if c not in colors]
+
+
+@dataclass(frozen=True)
+class AutoResult:
+    key: str
+    fetched: tuple[str, ...]
+    detail: str = ""
+
+
+class AutoFinals:
+    def __init__(
+        self, settings: Settings, storage: PhotoStorage, records: PhotoRecords, finals: PhotoFinals
+    ) -> None:
+        self._settings = settings
+        self._storage = storage
+        self._records = records
+        self._finals = finals
+
+    def on_ready(self, detail: dict[str, Any], *, request_id: str, deadline: float) -> AutoResult:
+        key = str(detail["key"])
+        record = self._records.get(key)
+        if record is None or record.status is not Status.READY or record.sequencer != detail.get("sequencer"):
+            return AutoResult(key, (), "not the version this event announced, or not ready")
+        colors, unknown = wanted_colors(self._choice(record), record.colors)
+        if unknown:
+            logger.warning("automatic finals: unknown colours ignored", extra={"unknown": unknown})
+        if not colors:
+            return AutoResult(key, (), "no automatic finals wanted")
+        links = [
+            link
+            for color in colors
+            for link in self._finals.finals(
+                key, color, caller=record.owner, request_id=request_id, deadline=deadline
+            )
+        ]
+        self._write_manifest(record, colors, unknown, links)
+        count("AutoFinalsPhotos")
+        return AutoResult(key, tuple(colors))
+
+    def _choice(self, record: PhotoRecord) -> str:
+        """The upload's own wish, read from its metadata, else the deployment's default."""
+        metadata = self._storage.peek(record.key, record.version_id).metadata
+        return metadata.get(METADATA_KEY, self._settings.auto_finals)
+
+    def _write_manifest(
+        self, record: PhotoRecord, colors: list[str], unknown: list[str], links: list[FinalLinks]
+    ) -> None:
+        tag = version_tag(record.sequencer)
+        files = []
+        for link in links:
+            photo_key, sheet_key = self._storage.final_keys(record.key, tag, link.color)
+            files.append(
+                {
+                    "color": link.color,
+                    "photo_key": photo_key,
+                    "sheet_key": sheet_key,
+                    "billed_at": link.billed_at,
+                }
+            )
+        manifest = {
+            "manifest_version": MANIFEST_VERSION,
+            "key": record.key,
+            "version_id": record.version_id,
+            "sequencer": record.sequencer,
+            "owner": record.owner,
+            "spec": record.options.get("spec_id"),
+            "options": record.options,
+            "files": files,
+            "checks": {
+                "colors_wanted": colors,
+                "colors_kept": [f["color"] for f in files],
+                "unknown_colors": unknown,
+                "complete": sorted(colors) == sorted(str(f["color"]) for f in files),
+            },
+            "billed_at": max((link.billed_at for link in links), default=0),
+        }
+        self._storage.put_json(self._storage.manifest_key(record.key, tag), manifest)

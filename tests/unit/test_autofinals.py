@@ -1,0 +1,152 @@
+"""Automatic finals: opt-in per upload or per deployment, through the pay-once path, with a manifest."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from idphoto.autofinals import AutoFinals, wanted_colors
+from idphoto.config import Settings
+from idphoto.finals import PhotoFinals
+from idphoto.making import PhotoMaker
+from idphoto.records import PhotoRecords
+from idphoto.source import SourceObject
+from idphoto.storage import PhotoStorage
+from tests.unit.conftest import BUCKET, FakeSession, FakeVendor, upload
+
+OWNER = "AIDAOWNER"
+DEADLINE = 170.0
+
+
+def as_any(fake: object) -> Any:
+    return fake
+
+
+@pytest.fixture
+def vendor() -> FakeVendor:
+    return FakeVendor()
+
+
+def auto(settings: Settings, storage: PhotoStorage, records: PhotoRecords, vendor: FakeVendor) -> AutoFinals:
+    finals = PhotoFinals(
+        settings, storage, records, as_any(vendor), as_any(FakeSession()), sleep=lambda _: None
+    )
+    return AutoFinals(settings, storage, records, finals)
+
+
+def ready_photo(
+    aws: dict[str, Any],
+    settings: Settings,
+    storage: PhotoStorage,
+    records: PhotoRecords,
+    vendor: FakeVendor,
+    metadata: dict[str, str],
+) -> dict[str, Any]:
+    """A photo made from an upload with this metadata; returns the "Photo Ready" detail's essentials."""
+    made = upload(aws["s3"], "uploads/me.jpg", metadata={"background": "white,blue", **metadata})
+    source = SourceObject(**{**made.__dict__, "uploader": OWNER})
+    PhotoMaker(settings, storage, records, as_any(vendor), clock=lambda: 0.0).make(
+        source, request_id="m", deadline=DEADLINE
+    )
+    return {"key": source.key, "sequencer": source.sequencer}
+
+
+def manifest(aws: dict[str, Any], detail: dict[str, Any]) -> dict[str, Any]:
+    key = f"finals/me.jpg/{detail['sequencer'].lstrip('0')}/manifest.json"
+    return dict(json.loads(aws["s3"].get_object(Bucket=BUCKET, Key=key)["Body"].read()))
+
+
+@pytest.mark.parametrize(
+    ("choice", "fetched", "unknown"),
+    [
+        ("auto", ["white", "blue"], []),
+        ("ALL", ["white", "blue"], []),
+        ("off", [], []),
+        ("", [], []),
+        ("blue", ["blue"], []),
+        ("blue, pink", ["blue"], ["pink"]),
+    ],
+)
+def test_the_choice_names_the_colours_to_fetch(choice: str, fetched: list[str], unknown: list[str]) -> None:
+    assert wanted_colors(choice, ["white", "blue"]) == (fetched, unknown)
+
+
+def test_an_upload_asking_for_auto_finals_gets_them_billed_once_with_a_manifest(
+    aws: dict[str, Any], settings: Settings, storage: PhotoStorage, records: PhotoRecords, vendor: FakeVendor
+) -> None:
+    detail = ready_photo(aws, settings, storage, records, vendor, {"finals": "auto"})
+    finals = auto(settings, storage, records, vendor)
+
+    result = finals.on_ready(detail, request_id="e1", deadline=DEADLINE)
+    again = finals.on_ready(detail, request_id="e2", deadline=DEADLINE)  # the event delivered twice
+
+    assert result.fetched == again.fetched == ("white", "blue")
+    record = records.get(detail["key"])
+    assert record is not None and record.ignored_metadata == [], "finals is read, not ignored"
+    assert vendor.stats.billed_calls == 2, "one billed call per final, whatever the duplicates"
+    document = manifest(aws, detail)
+    assert [f["color"] for f in document["files"]] == ["white", "blue"]
+    assert document["checks"]["complete"] is True
+    assert document["owner"] == OWNER and document["spec"] == 1
+    for file in document["files"]:
+        assert aws["s3"].head_object(Bucket=BUCKET, Key=file["photo_key"])["ContentLength"] > 0
+        assert file["billed_at"] > 0
+
+
+def test_finals_the_api_already_bought_are_not_bought_again(
+    aws: dict[str, Any], settings: Settings, storage: PhotoStorage, records: PhotoRecords, vendor: FakeVendor
+) -> None:
+    detail = ready_photo(aws, settings, storage, records, vendor, {"finals": "blue"})
+    api = PhotoFinals(settings, storage, records, as_any(vendor), as_any(FakeSession()), sleep=lambda _: None)
+    api.finals(detail["key"], "blue", caller=OWNER, request_id="api", deadline=DEADLINE)
+
+    auto(settings, storage, records, vendor).on_ready(detail, request_id="e1", deadline=DEADLINE)
+
+    assert vendor.stats.billed_calls == 1
+    assert manifest(aws, detail)["checks"]["colors_kept"] == ["blue"]
+
+
+@pytest.mark.parametrize(("default", "billed"), [("off", 0), ("auto", 2)])
+def test_an_upload_that_says_nothing_follows_the_deployment_default(
+    aws: dict[str, Any],
+    settings: Settings,
+    storage: PhotoStorage,
+    records: PhotoRecords,
+    vendor: FakeVendor,
+    default: str,
+    billed: int,
+) -> None:
+    settings = replace(settings, auto_finals=default)
+    detail = ready_photo(aws, settings, storage, records, vendor, {})
+
+    auto(settings, storage, records, vendor).on_ready(detail, request_id="e1", deadline=DEADLINE)
+
+    assert vendor.stats.billed_calls == billed
+
+
+def test_an_upload_saying_off_pays_nothing_even_with_the_default_on(
+    aws: dict[str, Any], settings: Settings, storage: PhotoStorage, records: PhotoRecords, vendor: FakeVendor
+) -> None:
+    settings = replace(settings, auto_finals="auto")
+    detail = ready_photo(aws, settings, storage, records, vendor, {"finals": "off"})
+
+    result = auto(settings, storage, records, vendor).on_ready(detail, request_id="e1", deadline=DEADLINE)
+
+    assert result.fetched == ()
+    assert vendor.stats.billed_calls == 0
+
+
+def test_an_event_of_an_older_version_fetches_nothing(
+    aws: dict[str, Any], settings: Settings, storage: PhotoStorage, records: PhotoRecords, vendor: FakeVendor
+) -> None:
+    detail = ready_photo(aws, settings, storage, records, vendor, {"finals": "auto"})
+
+    result = auto(settings, storage, records, vendor).on_ready(
+        detail | {"sequencer": "0" * 31 + "1"}, request_id="e1", deadline=DEADLINE
+    )
+
+    assert result.fetched == ()
+    assert vendor.stats.billed_calls == 0
