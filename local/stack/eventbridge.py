@@ -40,7 +40,6 @@ from typing import Any, Final
 
 import requests
 
-from local.stack.cfn_yaml import load_template
 from local.stack.intrinsics import Resolver
 from local.stack.naming import Pseudo, ResourceNames, generated_name
 
@@ -117,24 +116,11 @@ class _Names(ResourceNames):
     def __init__(self, resources: Mapping[str, Any], pseudo: Pseudo, sqs_endpoint: str) -> None:
         self._resolver: Resolver | None = None
         super().__init__(resources, pseudo, lambda v: self._text(v), sqs_endpoint)
-        self._events_pseudo = pseudo
 
     def _text(self, value: Any) -> str:
         if self._resolver is None:
             raise RuntimeError("names used before their resolver was set")
         return self._resolver.text(value)
-
-    def arn(self, logical_id: str) -> str:
-        p, kind = self._events_pseudo, self.type_of(logical_id)
-        resource = {
-            "AWS::Events::Rule": "rule",
-            "AWS::Events::ApiDestination": "api-destination",
-            "AWS::Events::Connection": "connection",
-        }.get(kind)
-        if resource is None:
-            return super().arn(logical_id)
-        name = generated_name(p.stack_name, logical_id, kind)
-        return f"arn:{p.partition}:events:{p.region}:{p.account_id}:{resource}/{name}"
 
 
 def read_rules(
@@ -443,8 +429,8 @@ def start(
 ) -> EventBridge:
     """The hook of ``local.stack.stack``: the template's rules, delivered, until ``cleanup`` closes."""
     template = stack.template
-    raw = load_template(template.path)
-    rules = read_rules(raw, template.parameters, template.pseudo, stack.aws_url)
+    # The CloudFormation SAM's translator made of the template (what a deployment creates).
+    rules = read_rules(template.translated, template.parameters, template.pseudo, stack.aws_url)
     functions = {f.spec.arn: stack.invokers[logical_id].invoke for logical_id, f in stack.functions.items()}
     sqs = stack.client("sqs")
 

@@ -26,6 +26,9 @@ NAME_PROPERTY: Final[Mapping[str, str]] = {
     "AWS::Lambda::LayerVersion": "LayerName",
     "AWS::ApiGateway::RestApi": "Name",
     "AWS::IAM::Role": "RoleName",
+    "AWS::Events::Rule": "Name",
+    "AWS::Events::ApiDestination": "Name",
+    "AWS::Events::Connection": "Name",
 }
 
 
@@ -122,6 +125,10 @@ class ResourceNames:
             "AWS::Logs::LogGroup": regional.format(service="logs") + f"log-group:{name}:*",
             "AWS::KMS::Key": regional.format(service="kms") + f"key/{self.ref(logical_id)}",
             "AWS::IAM::Role": f"arn:{p.partition}:iam::{p.account_id}:role/{name}",
+            # EventBridge: arn:aws:events:region:account:rule/name (api-destination/, connection/ alike).
+            "AWS::Events::Rule": regional.format(service="events") + f"rule/{name}",
+            "AWS::Events::ApiDestination": regional.format(service="events") + f"api-destination/{name}",
+            "AWS::Events::Connection": regional.format(service="events") + f"connection/{name}",
         }
         if kind not in arns:
             raise TemplateError(f"no local ARN for {logical_id} ({kind})")

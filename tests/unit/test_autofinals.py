@@ -32,7 +32,13 @@ def vendor() -> FakeVendor:
 
 def auto(settings: Settings, storage: PhotoStorage, records: PhotoRecords, vendor: FakeVendor) -> AutoFinals:
     finals = PhotoFinals(
-        settings, storage, records, as_any(vendor), as_any(FakeSession()), sleep=lambda _: None
+        settings,
+        storage,
+        records,
+        as_any(vendor),
+        as_any(FakeSession()),
+        sleep=lambda _: None,
+        clock=lambda: 0.0,
     )
     return AutoFinals(settings, storage, records, finals)
 
@@ -100,7 +106,15 @@ def test_finals_the_api_already_bought_are_not_bought_again(
     aws: dict[str, Any], settings: Settings, storage: PhotoStorage, records: PhotoRecords, vendor: FakeVendor
 ) -> None:
     detail = ready_photo(aws, settings, storage, records, vendor, {"finals": "blue"})
-    api = PhotoFinals(settings, storage, records, as_any(vendor), as_any(FakeSession()), sleep=lambda _: None)
+    api = PhotoFinals(
+        settings,
+        storage,
+        records,
+        as_any(vendor),
+        as_any(FakeSession()),
+        sleep=lambda _: None,
+        clock=lambda: 0.0,
+    )
     api.finals(detail["key"], "blue", caller=OWNER, request_id="api", deadline=DEADLINE)
 
     auto(settings, storage, records, vendor).on_ready(detail, request_id="e1", deadline=DEADLINE)

@@ -263,6 +263,7 @@ def test_kept_finals_are_announced_per_colour_with_their_keys(
         as_any(vendor),
         as_any(FakeSession()),
         sleep=lambda _: None,
+        clock=lambda: 0.0,
         events=photo_events(bus.client, records),
     )
 

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from local.stack.cfn_yaml import load_template
 from local.stack.eventbridge import RuleSpec, read_rules
 from local.stack.naming import Pseudo
-from local.stack.template import TEMPLATE_PATH, resolve_parameters
-
-RAW = load_template(TEMPLATE_PATH)
+from local.stack.template import load
 
 
 def rules(**overrides: str) -> dict[str, RuleSpec]:
-    parameters = resolve_parameters(RAW.get("Parameters", {}), overrides)
-    return {r.logical_id: r for r in read_rules(RAW, parameters, Pseudo(), "http://127.0.0.1:4566")}
+    """Read from what SAM's translator makes of the template, as the local stack does."""
+    template = load(overrides=overrides, pseudo=Pseudo())
+    return {
+        r.logical_id: r
+        for r in read_rules(
+            template.translated, template.parameters, template.pseudo, "http://127.0.0.1:4566"
+        )
+    }
 
 
 def test_without_a_webhook_url_no_webhook_rule_exists() -> None:
