@@ -114,7 +114,7 @@ class Settings:
     photo_access: str = setting("PHOTO_ACCESS", "uploader", _photo_access)
     make_attempts: int = setting("PLATFORM_RETRY_ATTEMPTS", "2", _attempts)
     # The EventBridge bus photo events go to ("default": the account's); empty: no events.
-    event_bus: str = setting("EVENT_BUS_NAME", "", str.strip)
+    event_bus: str = setting("EVENT_BUS_NAME", "default", str.strip)
     # Automatic finals for uploads that say nothing ("off" or "auto"); they cost money per photo.
     auto_finals: str = setting("AUTO_FINALS", "off", _auto_finals)
     # Default option values (field -> value), possibly partial; uploads override them. Read from
