@@ -20,3 +20,17 @@ def test_managed_logging_role_survives_stack_deletion() -> None:
         assert definition["Condition"] == "ManageApiGatewayLoggingRole"
         assert definition.get("DeletionPolicy") == "Retain", logical_id
         assert definition.get("UpdateReplacePolicy") == "Retain", logical_id
+
+
+def test_sse_kms_uploads_are_refused_by_the_bucket_policy() -> None:
+    # Given the photo bucket's policy, an upload asking for SSE-KMS (which make-photo could not read)
+    # is denied at PUT time under the upload prefix, instead of failing later with no record.
+    statements = resource("PhotoBucketPolicy")["Properties"]["PolicyDocument"]["Statement"]
+    deny = [s for s in statements if s.get("Sid") == "NoKmsUploads"]
+    assert len(deny) == 1
+    (statement,) = deny
+    assert statement["Effect"] == "Deny"
+    assert statement["Action"] == "s3:PutObject"
+    assert statement["Resource"] == {"Sub": "${PhotoBucket.Arn}/${UploadPrefix}*"}
+    values = statement["Condition"]["StringEquals"]["s3:x-amz-server-side-encryption"]
+    assert set(values) == {"aws:kms", "aws:kms:dsse"}
