@@ -37,6 +37,9 @@ ON_BEHALF: Final[Mapping[str, str]] = {
     "kms:Decrypt": "DynamoDB and SQS use the data key on the caller's behalf (kms:ViaService)",
     "kms:GenerateDataKey": "DynamoDB and SQS use the data key on the caller's behalf (kms:ViaService)",
     "s3:ListBucket": "S3 checks it on GetObject of a missing key, to answer 404 instead of 403",
+    "sqs:SendMessage": "Lambda sends a failed asynchronous invocation's record to the OnFailure queue"
+    " with the execution role (Lambda docs, 'Configuring destinations for asynchronous invocation');"
+    " a suite where no event exhausts its retries never does",
 }
 
 

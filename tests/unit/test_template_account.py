@@ -31,6 +31,6 @@ def test_sse_kms_uploads_are_refused_by_the_bucket_policy() -> None:
     (statement,) = deny
     assert statement["Effect"] == "Deny"
     assert statement["Action"] == "s3:PutObject"
-    assert statement["Resource"] == {"Sub": "${PhotoBucket.Arn}/${UploadPrefix}*"}
+    assert statement["Resource"] == {"Fn::Sub": "${PhotoBucket.Arn}/${UploadPrefix}*"}
     values = statement["Condition"]["StringEquals"]["s3:x-amz-server-side-encryption"]
     assert set(values) == {"aws:kms", "aws:kms:dsse"}
