@@ -59,6 +59,12 @@ def parser() -> Parser:
         help="result colours, e.g. white,blue or sky=#87ceeb:#ffffff (default: the spec's)",
     )
     make.add_argument(
+        "--beauty-level",
+        metavar="N",
+        help="beauty strength 1 (light, the vendor's default) to 5 (strongest); the same as "
+        "--option beauty-level=N",
+    )
+    make.add_argument(
         "--option",
         action="append",
         default=[],
@@ -178,6 +184,14 @@ def main(
         return 130
 
 
+def make_options(args: argparse.Namespace) -> list[str]:
+    """``--option`` items, plus the options that have a flag of their own (checked like any other)."""
+    options = list(args.option)
+    if args.beauty_level is not None:
+        options.append(f"beauty-level={args.beauty_level}")
+    return options
+
+
 def run(args: argparse.Namespace, out: Output) -> Exit:
     if args.command == "specs":
         return commands.run_specs(args.name, out, country=args.country, kind=args.kind)
@@ -190,7 +204,7 @@ def run(args: argparse.Namespace, out: Output) -> Exit:
             args.portraits,
             spec=args.spec,
             background=args.background,
-            options=args.option,
+            options=make_options(args),
             key=args.key,
             wait=args.wait,
             timeout=args.timeout,

@@ -11,7 +11,8 @@ Steps, all of them real (no canned output):
 3. measure head top, chin, eyes, face width and centre, and solve the crop for the ``ratios``;
 4. warp the full-resolution source straight into the output size (one affine: scale, rotate, crop);
    areas beyond the source's edges become background;
-5. segment the crop itself (sharper than the first pass) and, with ``need_origin_beauty`` = 1, smooth.
+5. segment the crop itself (sharper than the first pass) and, with ``need_origin_beauty`` = 1 or a
+   ``fair_level``, smooth (more at a higher level).
 """
 
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ import numpy as np
 
 from local.standin.contract import MakeRequest, VendorError
 from local.standin.geometry import Unfit, measure, shoulder_tilt_deg, solve_crop
-from local.standin.imaging import beautify
+from local.standin.imaging import beautify, beauty_level
 from local.standin.vision import Face, FaceDetector, GroupPhoto, Image, Mask, Segmenter, as_image, as_mask
 
 WORK_SIDE = 640
@@ -117,6 +118,6 @@ def make_portrait(
         cv2.invertAffineTransform(matrix[:2]), out_w, out_h, source.shape[1], source.shape[0]
     )
     mask = _soften(segmenter.mask(rgb)) * inside
-    if request.need_origin_beauty == 1:
-        rgb = beautify(rgb)
+    if request.need_origin_beauty == 1 or request.fair_level is not None:
+        rgb = beautify(rgb, beauty_level(request.fair_level))
     return Portrait(np.ascontiguousarray(rgb), mask.astype(np.float32))

@@ -10,7 +10,8 @@ hex, so repeated colour names never collide. Retention and URL validity:
 - an unknown (or evicted) ``file_name`` -> 422 ``unknown file_name``.
 
 ``clothes`` is recorded in the name only: no clothing template is drawn. ``fair_level`` is checked to be
-an integer (423 otherwise, as API.md says) and otherwise unused, since nothing says what it does.
+an integer (423 otherwise, as API.md says) and sets the retouch's strength (``imaging.beautify``: the
+vendor's direct API calls it a beauty level 1-5, default 1; other integers are clamped to that).
 Watermark-free files are the JPEGs bound by ``file_size_*``; previews and sheets use quality 92.
 """
 

@@ -42,6 +42,7 @@ VENDOR_PARAMETERS = {
     "pose_fix",
     "need_origin_beauty",
     "clothes",
+    "fair_level",
 }
 
 
@@ -90,6 +91,9 @@ VALID = [
     ("need-origin-beauty", "TRUE", "need_origin_beauty", 1),
     ("need-origin-beauty", "0", "need_origin_beauty", 0),
     ("clothes", "api_20240521-3-boy", "clothes", "api_20240521-3-boy"),
+    ("beauty-level", "1", "fair_level", 1),
+    ("beauty-level", " 5 ", "fair_level", 5),
+    ("beauty-level", "+3", "fair_level", 3),
 ]
 
 
@@ -157,6 +161,12 @@ INVALID = [
     ("hor-align-type", "left"),
     ("pose-fix", "maybe"),
     ("need-origin-beauty", "2"),
+    ("beauty-level", "0"),
+    ("beauty-level", "6"),
+    ("beauty-level", "-1"),
+    ("beauty-level", "2.5"),
+    ("beauty-level", "high"),
+    ("beauty-level", "3,4"),
     ("clothes", "boy suit"),
     ("clothes", "-boy"),
     ("clothes", "b" * 65),
@@ -282,6 +292,7 @@ def test_given_every_option_when_rendered_for_vendor_then_body_matches_the_api_e
             "pose-fix": "yes",
             "need-origin-beauty": "no",
             "clothes": "api_20240521-3-boy",
+            "beauty-level": "4",
         }
     )
 
@@ -304,6 +315,7 @@ def test_given_every_option_when_rendered_for_vendor_then_body_matches_the_api_e
         "pose_fix": 1,
         "need_origin_beauty": 0,
         "clothes": "api_20240521-3-boy",
+        "fair_level": 4,
     }
     assert set(body) == VENDOR_PARAMETERS
     assert json.loads(json.dumps(body)) == body
@@ -341,6 +353,7 @@ def test_given_every_option_when_recorded_and_read_back_then_equal_and_json_with
         pose_fix=0,
         need_origin_beauty=1,
         clothes="suit",
+        fair_level=5,
     )
 
     record = options.to_record()
@@ -450,6 +463,7 @@ def valid_options(draw: st.DrawFn) -> PhotoOptions:
         pose_fix=maybe(st.sampled_from([0, 1])),
         need_origin_beauty=maybe(st.sampled_from([0, 1])),
         clothes=maybe(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", fullmatch=True)),
+        fair_level=maybe(st.integers(1, 5)),
     )
 
 

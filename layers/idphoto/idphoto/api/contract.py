@@ -42,6 +42,8 @@ class PhotoOptionsOut(TypedDict, total=False):
     pose_fix: int
     need_origin_beauty: int
     clothes: str
+    fair_level: int
+    """beauty strength 1-5 (the vendor's default: 1)"""
 
 
 class PhotoVersion(TypedDict):
