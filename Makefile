@@ -112,8 +112,13 @@ build: $(SAM)  ## sam build (no Docker needed)
 validate: $(SAM)
 	$(SAM) validate --lint
 
-deploy: build  ## sam deploy --guided (needs AWS credentials; see README)
-	$(SAM) deploy --guided
+# STACK_NAME / REGION: the stack name and region to check and deploy (default: samconfig.toml's, and
+# without a region the longest region name AWS has). The check runs first: a stack name that makes an
+# invalid bucket or function name would otherwise fail only deep in the deploy.
+deploy: .venv/.synced $(SAM)  ## check the stack name, then sam build && sam deploy --guided (needs AWS credentials; see README)
+	$(PY) -m ops.preflight $(if $(STACK_NAME),--stack $(STACK_NAME)) $(if $(REGION),--region $(REGION))
+	$(SAM) build
+	$(SAM) deploy --guided $(if $(STACK_NAME),--stack-name $(STACK_NAME)) $(if $(REGION),--region $(REGION))
 
 demo: setup  ## the main job on this machine: portraits -> ID photos in out/demo/
 	$(PY) -m local.stack demo
