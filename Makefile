@@ -73,11 +73,13 @@ requirements: $(UV)  ## export the layer's requirements.txt from uv.lock
 	$(UV) export --locked --no-default-groups --no-hashes --no-emit-project --no-header \
 	  --format requirements-txt -o layers/idphoto/requirements.txt --quiet
 
-lint: .venv/.synced $(SAM)  ## ruff, mypy, cfn-lint, sam validate --lint, layer requirements in sync
+lint: .venv/.synced $(SAM)  ## ruff, mypy, cfn-lint (+ serverless rules), sam validate --lint, layer requirements in sync
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 	.venv/bin/cfn-lint template.yaml
+	@# AWS's serverless rules (cfn-lint-serverless): each finding is fixed, or suppressed in template.yaml with its reason.
+	.venv/bin/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
 	$(SAM) validate --lint
 	@$(UV) export --locked --no-default-groups --no-hashes --no-emit-project --no-header \
 	  --format requirements-txt --quiet | diff -u layers/idphoto/requirements.txt - \
@@ -110,8 +112,13 @@ build: $(SAM)  ## sam build (no Docker needed)
 validate: $(SAM)
 	$(SAM) validate --lint
 
-deploy: build  ## sam deploy --guided (needs AWS credentials; see README)
-	$(SAM) deploy --guided
+# STACK_NAME / REGION: the stack name and region to check and deploy (default: samconfig.toml's, and
+# without a region the longest region name AWS has). The check runs first: a stack name that makes an
+# invalid bucket or function name would otherwise fail only deep in the deploy.
+deploy: .venv/.synced $(SAM)  ## check the stack name, then sam build && sam deploy --guided (needs AWS credentials; see README)
+	$(PY) -m ops.preflight $(if $(STACK_NAME),--stack $(STACK_NAME)) $(if $(REGION),--region $(REGION))
+	$(SAM) build
+	$(SAM) deploy --guided $(if $(STACK_NAME),--stack-name $(STACK_NAME)) $(if $(REGION),--region $(REGION))
 
 demo: setup  ## the main job on this machine: portraits -> ID photos in out/demo/
 	$(PY) -m local.stack demo

@@ -94,6 +94,8 @@ class ChaosConfig:
     finals: bool = True
     seed: int = 4
     rate_limit: float | None = None  # vendor calls a second (the stand-in's rate_limit_per_s)
+    # Every n-th make call throttled (the stand-in's throttle_every): a limit that bites on any machine.
+    throttle_every: int | None = None
     concurrency: int | None = None  # overrides the template's MakePhotoConcurrency
     retry_delays: tuple[float, ...] = (0.5, 1.0)  # Lambda's async retry delays (AWS: ~60 s, ~120 s)
     timeout_s: float = 600.0  # for everything to settle after the uploads
@@ -218,7 +220,9 @@ def plan(config: ChaosConfig, prefix: str) -> list[Upload]:
     return uploads
 
 
-def burst_config(uploads: int, rate_limit: float, base: ChaosConfig) -> ChaosConfig:
+def burst_config(
+    uploads: int, rate_limit: float | None, base: ChaosConfig, throttle_every: int | None = None
+) -> ChaosConfig:
     return ChaosConfig(
         uploads=uploads,
         transient_rate=0.0,
@@ -228,6 +232,7 @@ def burst_config(uploads: int, rate_limit: float, base: ChaosConfig) -> ChaosCon
         finals=False,
         seed=base.seed,
         rate_limit=rate_limit,
+        throttle_every=throttle_every,
         concurrency=base.concurrency,
         retry_delays=base.retry_delays,
         timeout_s=base.timeout_s,
@@ -297,6 +302,8 @@ def run(config: ChaosConfig, stack: Stack) -> Report:
         faults["transient_rate"] = {"rate": config.transient_rate, "seed": config.seed}
     if config.rate_limit:
         faults["rate_limit_per_s"] = config.rate_limit
+    if config.throttle_every:
+        faults["throttle_every"] = {"every": config.throttle_every, "call": "make"}
     stack.vendor_faults(faults)
     if config.aws_fault_rate and stack.aws_faults is not None:
         stack.aws_faults.reset()
@@ -330,7 +337,7 @@ def run(config: ChaosConfig, stack: Stack) -> Report:
                         before.status, before.code = "CHANGED", f"{before.label}->{after.label}"
             made_twice, made, made_per_key = counter.twice(), counter.total(), counter.per_key()
     finally:
-        stack.vendor_faults({"transient_rate": None, "rate_limit_per_s": None})
+        stack.vendor_faults({"transient_rate": None, "rate_limit_per_s": None, "throttle_every": None})
         aws = stack.aws_faults.stats() if stack.aws_faults is not None else {}
         if stack.aws_faults is not None:
             stack.aws_faults.set({"rate": None})

@@ -10,6 +10,9 @@ Counted faults take ``count`` (>= 1) and an optional ``call``: ``"make"``, ``"ge
   headers, as when the vendor's backend falls over.
 - ``throttle_next``: ``{"count", "call"}``, the gateway's flow-control answer (429, ``T429PR``).
 - ``rate_limit_per_s``: number, a token bucket over both calls; beyond it, the flow-control answer.
+- ``throttle_every``: ``{"every", "call"}``, flow control by count: of the matching calls that reach
+  it, the ``every``-th, 2x``every``-th, ... get the flow-control answer (``every`` >= 2). The same calls
+  on any machine, where ``rate_limit_per_s`` bites only when the calls come fast enough.
 - ``hang_next``: ``{"count", "seconds", "call"}``, sleep before handling; the call still completes
   afterwards (and a ``get_pic_3`` is still billed), like a real answer that arrives too late.
 - ``malformed_next``: ``{"count", "call"}``, HTTP 200 with a truncated JSON body; nothing is made
@@ -27,13 +30,21 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from local.standin.gateway import TokenBucket
+from local.standin.gateway import EveryNth, TokenBucket
 
 CALLS = ("make", "get", "any")
 VENDOR_FAIL_CODES = (400, 422, 423, 506, 507)
 COUNTED = ("fail_next", "http_status_next", "throttle_next", "hang_next", "malformed_next")
 KNOWN = frozenset(
-    {*COUNTED, "latency_ms", "rate_limit_per_s", "quota_remaining", "code_as_http_status", "transient_rate"}
+    {
+        *COUNTED,
+        "latency_ms",
+        "rate_limit_per_s",
+        "throttle_every",
+        "quota_remaining",
+        "code_as_http_status",
+        "transient_rate",
+    }
 )
 
 
@@ -114,6 +125,7 @@ class Faults:
             self.quota_remaining: int | None = None
             self._counted: dict[str, Counted] = {}
             self._bucket: TokenBucket | None = None
+            self._every: EveryNth | None = None
             self._transient: tuple[float, int, random.Random] | None = None
 
     def update(self, changes: dict[str, Any]) -> None:
@@ -134,6 +146,13 @@ class Faults:
             return _int(spec, name, 0, 600_000)
         if name == "rate_limit_per_s":
             return TokenBucket(_number(spec, name, 0.001, 1_000_000))
+        if name == "throttle_every":
+            if not isinstance(spec, dict) or set(spec) - {"every", "call"}:
+                raise FaultSpecError("throttle_every must be an object with every and optional call")
+            call = spec.get("call", "any")
+            if call not in CALLS:
+                raise FaultSpecError(f"throttle_every.call must be one of {', '.join(CALLS)}")
+            return EveryNth(_int(spec.get("every"), "throttle_every.every", 2, 1_000_000), call)
         if name == "quota_remaining":
             return _int(spec, name, 0, 1_000_000_000)
         if name == "code_as_http_status":
@@ -158,6 +177,8 @@ class Faults:
             self.latency_ms = parsed or 0
         elif name == "rate_limit_per_s":
             self._bucket = parsed
+        elif name == "throttle_every":
+            self._every = parsed
         elif name == "quota_remaining":
             self.quota_remaining = parsed
         elif name == "code_as_http_status":
@@ -180,6 +201,11 @@ class Faults:
         with self._lock:
             bucket = self._bucket
         return bucket is not None and not bucket.take()
+
+    def count_limited(self, call: str) -> bool:
+        with self._lock:
+            every = self._every
+        return every is not None and every.refuses(call)
 
     def transient_hit(self) -> bool:
         with self._lock:
@@ -204,6 +230,9 @@ class Faults:
                 "code_as_http_status": self.code_as_http_status,
                 "quota_remaining": self.quota_remaining,
                 "rate_limit_per_s": self._bucket.rate if self._bucket else None,
+                "throttle_every": (
+                    {"every": self._every.every, "call": self._every.call} if self._every else None
+                ),
                 "transient_rate": (
                     {"rate": self._transient[0], "seed": self._transient[1]} if self._transient else None
                 ),

@@ -11,7 +11,7 @@ code    HTTP  X-Ca-Error-Message                          when
 A401AC  401   Invalid AppCode ``not exists``               no ``Authorization: APPCODE`` header
 A403AC  403   Invalid AppCode                              wrong AppCode
 B403MQ  403   Api Market Subscription quota exhausted      admin ``quota_remaining`` hit 0
-T429PR  429   Throttled by APP Flow Control                ``throttle_next`` or ``rate_limit_per_s``
+T429PR  429   Throttled by APP Flow Control                ``throttle_next``, ``throttle_every``, ``rate_limit_per_s``
 I404NF  404   API not found                                unknown path
 I405UM  405   Unsupported Method                           wrong method on a known path
 I413RL  413   Request body too Large                       body over 1 MiB
@@ -62,6 +62,28 @@ def check_appcode(header: str | None, appcode: str) -> None:
     # Constant-time comparison: cheap, and the habit matters more than the threat here.
     if not hmac.compare_digest(value.strip().encode(), appcode.encode()):
         raise GatewayError(WRONG_APPCODE)
+
+
+class EveryNth:
+    """Flow control by count, not by time: the ``every``-th, 2x``every``-th, ... call is refused.
+
+    A token bucket refuses calls only when they come faster than its rate, which depends on how fast the
+    machine makes them; this refuses the same calls on any machine, so a test can rely on the limit
+    biting (never two refusals in a row, so a retried call always gets through eventually).
+    """
+
+    def __init__(self, every: int, call: str) -> None:
+        self.every = every
+        self.call = call
+        self._seen = 0
+        self._lock = threading.Lock()
+
+    def refuses(self, call: str) -> bool:
+        if self.call not in (call, "any"):
+            return False
+        with self._lock:
+            self._seen += 1
+            return self._seen % self.every == 0
 
 
 class TokenBucket:

@@ -1,7 +1,7 @@
 """The HTTP server: gateway in front, vendor behind, result files and admin beside.
 
 A vendor call goes through, in order: route (unknown path -> gateway 404, wrong method -> 405), AppCode,
-quota, flow control (``throttle_next``, ``rate_limit_per_s``), then the injected backend faults
+quota, flow control (``throttle_next``, ``throttle_every``, ``rate_limit_per_s``), then the injected backend faults
 (``http_status_next``, ``transient_rate``, ``malformed_next``, ``hang_next``, ``latency_ms``,
 ``fail_next``) and finally the vendor. The vendor's code travels inside an HTTP 200 by default; with
 ``code_as_http_status`` (``--code-as-http-status`` or admin) the HTTP status mirrors it. An unexpected
@@ -119,7 +119,7 @@ class Handler(BaseHTTPRequestHandler):
         faults = self.app.faults
         if faults.quota_exhausted():
             raise GatewayError(gateway.QUOTA_EXHAUSTED)
-        if faults.take("throttle_next", call) or faults.rate_limited():
+        if faults.take("throttle_next", call) or faults.count_limited(call) or faults.rate_limited():
             raise GatewayError(gateway.THROTTLED)
 
     def _vendor_call(self, call: str) -> None:

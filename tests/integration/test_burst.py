@@ -1,9 +1,11 @@
-"""A burst of uploads against a rate-limited vendor (issue 4), small enough for the suite.
+"""A burst of uploads against a throttling vendor (issue 4), small enough for the suite.
 
-``python -m local.stack.chaos --burst 500 --rate-limit 5`` is the full-size run; this is the same code
-with 40 uploads and 4 vendor calls a second (below what the stand-in makes on two cores, so that the
-limit bites), make-photo's reserved concurrency from the template. Every photo must end READY, none
-lost, none made twice, and the vendor must really have throttled.
+``python -m local.stack.chaos --burst 500 --rate-limit 5`` is the full-size run against a time-based
+rate limit. Whether such a limit bites depends on how fast the machine makes the calls, so this test
+throttles by count instead (the stand-in's ``throttle_every``: every third make call gets the gateway's
+429 ``T429PR``): the same calls are refused on any machine. 40 uploads, make-photo's reserved
+concurrency from the template. Every photo must end READY, none lost, none made twice, and exactly the
+throttled calls the count implies were refused, so each refused call was retried until it got through.
 """
 
 from __future__ import annotations
@@ -16,11 +18,30 @@ from local.stack.chaos import MAKE_PHOTO, ChaosConfig, burst_config, run, table
 pytestmark = pytest.mark.integration
 
 UPLOADS = 40
-RATE_LIMIT_PER_S = 4.0
+THROTTLE_EVERY = 3
 
 
-def test_a_burst_against_a_rate_limited_vendor_makes_every_photo_once(stack: Stack) -> None:
-    config = burst_config(UPLOADS, RATE_LIMIT_PER_S, ChaosConfig(seed=60, timeout_s=120))
+def throttled_calls(made: int, every: int) -> int:
+    """How many make calls were refused when every ``every``-th is and ``made`` got through.
+
+    The calls stop with the last photo made: after ``n`` calls, ``n - n // every`` got through, so the
+    run makes the smallest such ``n`` and refuses ``n // every`` of them.
+    """
+    calls = made
+    while calls - calls // every < made:
+        calls += 1
+    return calls // every
+
+
+def test_the_throttle_count_follows_from_the_calls() -> None:
+    # 1 2 [3] 4 5 [6] ... : 4 made after 2 passes and 1 refusal, then 2 more passes.
+    assert throttled_calls(4, 3) == 1
+    assert throttled_calls(40, 3) == 19
+    assert throttled_calls(40, 2) == 39
+
+
+def test_a_burst_against_a_throttling_vendor_makes_every_photo_once(stack: Stack) -> None:
+    config = burst_config(UPLOADS, None, ChaosConfig(seed=60, timeout_s=300), throttle_every=THROTTLE_EVERY)
 
     report = run(config, stack)
 
@@ -31,7 +52,9 @@ def test_a_burst_against_a_rate_limited_vendor_makes_every_photo_once(stack: Sta
     assert report.made == UPLOADS, summary
     # Made-twice is counted per source key: each upload's own key, once.
     assert report.made_per_key == {o.upload.key: 1 for o in report.outcomes}
-    assert report.vendor["gateway_errors"].get("T429PR", 0) > 0, summary  # the limit really bit
+    # The limit bit exactly as often as the count says, and every refused call was retried to success.
+    refused = {code: n for code, n in report.vendor["gateway_errors"].items() if n}
+    assert refused == {"T429PR": throttled_calls(UPLOADS, THROTTLE_EVERY)}, summary
     assert report.parked == 0, summary
     template_concurrency = int(stack.template.parameters["MakePhotoConcurrency"])
     assert report.concurrency == template_concurrency == stack.invokers[MAKE_PHOTO].concurrency

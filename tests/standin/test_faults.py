@@ -75,6 +75,27 @@ def test_rate_limit_throttles_beyond_the_bucket(client: Client) -> None:
     assert client.get_pic(UNKNOWN).status_code == 200
 
 
+def test_throttle_every_refuses_by_count_whatever_the_pace(client: Client) -> None:
+    client.admin("faults", {"throttle_every": {"every": 3, "call": "get"}})
+    statuses = [client.get_pic(UNKNOWN).status_code for _ in range(7)]
+    assert statuses == [200, 200, 429, 200, 200, 429, 200]
+    assert client.admin("stats")["gateway_errors"] == {"T429PR": 2}
+    assert client.admin("faults", {})["throttle_every"] == {"every": 3, "call": "get"}
+
+
+def test_throttle_every_counts_only_its_call(client: Client) -> None:
+    client.admin("faults", {"throttle_every": {"every": 2, "call": "make"}})
+    assert [client.get_pic(UNKNOWN).status_code for _ in range(3)] == [200, 200, 200]
+
+
+@pytest.mark.parametrize(
+    "spec", [{"every": 1}, {"every": "3"}, {"count": 3}, {"every": 3, "call": "both"}, 3]
+)
+def test_throttle_every_refuses_a_bad_spec(client: Client, spec: object) -> None:
+    response = client.http.post(client.base + "/_admin/faults", json={"throttle_every": spec})
+    assert response.status_code == 400
+
+
 def test_hang_next_outlasts_the_client_timeout_and_still_completes(
     client: Client, made: dict[str, Any]
 ) -> None:
