@@ -31,7 +31,7 @@ from idphoto.making import Outcome, PhotoMaker
 from idphoto.records import RETRIES_EXHAUSTED, PhotoRecord, PhotoRecords, Status
 from idphoto.source import SourceObject
 from idphoto.storage import PhotoStorage
-from tests.unit.conftest import FakeSession, FakeVendor, upload
+from tests.unit.conftest import TABLE, FakeSession, FakeVendor, upload
 
 SCHEMAS = Path(__file__).parents[2] / "docs" / "events"
 SCHEMA_FILES = {
@@ -178,6 +178,55 @@ def test_a_duplicate_delivery_announces_again_with_the_same_id_and_makes_nothing
     first, second = bus.received()
     assert first["detail"]["event_id"] == second["detail"]["event_id"]
     assert first["id"] != second["id"], "EventBridge's own id differs per PutEvents: dedupe on ours"
+
+
+class CountingDynamoDB:
+    """The moto-backed client, counting the calls by operation."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        self.calls.append(name)
+        return getattr(self._client, name)
+
+
+@pytest.mark.parametrize("answer", ["made", "rejected"])
+def test_an_outcome_is_announced_from_the_record_as_written_without_reading_it_back(
+    aws: dict[str, Any],
+    settings: Settings,
+    storage: PhotoStorage,
+    clock: Any,
+    vendor: FakeVendor,
+    bus: Bus,
+    answer: str,
+) -> None:
+    # The READY or FAILED write returns the item (ReturnValues=ALL_NEW): no GetItem per photo, and
+    # no copy of the vendor's answer in S3 while the write works (it is kept only when it fails).
+    dynamodb = CountingDynamoDB(aws["dynamodb"])
+    records = PhotoRecords(as_any(dynamodb), TABLE, clock=clock)
+    maker = PhotoMaker(
+        settings,
+        storage,
+        records,
+        as_any(vendor),
+        clock=lambda: 0.0,
+        events=photo_events(bus.client, records),
+    )
+    if answer == "rejected":
+        vendor.make_answers.append(VendorRejected("no face found", code="VENDOR_REJECTED", vendor_code=422))
+    source = owned_upload(aws, "uploads/me.jpg")
+
+    maker.make(source, request_id="r1", deadline=DEADLINE)
+
+    assert dynamodb.calls == ["put_item", "update_item"]
+    [event] = bus.received()
+    record = records.get(source.key)
+    expected = outcome_event(record) if record else None
+    assert expected is not None and event["detail"] == expected.detail, "as a read-back would announce it"
+    kept = aws["s3"].list_objects_v2(Bucket=settings.bucket, Prefix=settings.finals_prefix)
+    assert kept.get("KeyCount", 0) == 0
 
 
 class RefusingEvents:

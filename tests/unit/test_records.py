@@ -134,7 +134,7 @@ def test_given_takeover_when_old_holder_finishes_then_its_result_is_refused(
 
     written = records.mark_ready(SOURCE, "req-1", made_photo(["white"]), ["white"])
 
-    assert written is False
+    assert written is None
     record = records.get(SOURCE.key)
     assert record is not None and record.status is Status.PROCESSING
 

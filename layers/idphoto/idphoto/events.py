@@ -177,6 +177,13 @@ class EventPublisher:
         }
 
 
+@dataclass
+class Announcement:
+    """What one make attempt wrote, when it knows: the record to announce without reading it back."""
+
+    written: PhotoRecord | None = None
+
+
 class RecordReader(Protocol):
     def get(self, key: str) -> PhotoRecord | None: ...
 
@@ -193,14 +200,16 @@ class PhotoEvents:
         self._records = records
 
     @contextmanager
-    def announcing(self, key: str) -> Iterator[None]:
+    def announcing(self, key: str) -> Iterator[Announcement]:
         """Around one make attempt: afterwards, announce the record's outcome, if it has one.
 
-        Read back from the record rather than taken from the attempt, so a duplicate delivery (whose
-        attempt did nothing) announces again what an earlier attempt may have failed to announce.
+        Taken from the record, never from the attempt: the record as the attempt's own write returned
+        it (``Announcement.written``), or else read back, so a duplicate delivery (whose attempt did
+        nothing) announces again what an earlier attempt may have failed to announce.
         """
+        announcement = Announcement()
         try:
-            yield
+            yield announcement
         except Exception:
             # The attempt failed (a transient vendor error): on its last try the record says FAILED.
             try:
@@ -208,12 +217,12 @@ class PhotoEvents:
             except Exception:  # DynamoDB down too: the attempt's own error is the one to raise
                 logger.warning("could not read the outcome back to announce it", extra={"key": key})
             raise
-        self._announce_outcome(key, raising=True)
+        self._announce_outcome(key, raising=True, written=announcement.written)
 
-    def _announce_outcome(self, key: str, *, raising: bool) -> None:
+    def _announce_outcome(self, key: str, *, raising: bool, written: PhotoRecord | None = None) -> None:
         if self._publisher is None or self._records is None:
             return
-        record = self._records.get(key)
+        record = written or self._records.get(key)
         event = outcome_event(record) if record is not None else None
         if event is None:
             return

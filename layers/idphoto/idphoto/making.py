@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
 from idphoto.config import Settings
@@ -28,7 +28,7 @@ from idphoto.imagefile import image_format as image_format  # re-exported: calle
 from idphoto.observability import count, count_by, logger
 from idphoto.options import PhotoOptions, merge, parse_metadata
 from idphoto.preparing import Prepared, prepare
-from idphoto.records import RETRIES_EXHAUSTED, VENDOR_ACCOUNT, PhotoRecords, previews_expiry
+from idphoto.records import RETRIES_EXHAUSTED, VENDOR_ACCOUNT, PhotoRecord, PhotoRecords, previews_expiry
 from idphoto.source import SourceObject
 from idphoto.storage import MAX_KEY_BYTES, ObjectHead, PhotoStorage
 from idphoto.vendor import MadePhoto, VendorClient
@@ -64,6 +64,9 @@ class MakeResult:
     key: str
     outcome: Outcome
     detail: str = ""
+    # The record as this attempt wrote it (READY or FAILED), when DynamoDB returned it: its event is
+    # announced from it without reading the item back.
+    record: PhotoRecord | None = field(default=None, compare=False, repr=False)
 
 
 class PhotoMaker:
@@ -85,8 +88,10 @@ class PhotoMaker:
 
     def make(self, source: SourceObject, *, request_id: str, deadline: float) -> MakeResult:
         """``deadline`` is on ``clock``'s scale; transient vendor errors are raised for a platform retry."""
-        with self._events.announcing(source.key):  # "Photo Ready" / "Photo Failed", see idphoto.events
-            return self._make(source, request_id=request_id, deadline=deadline)
+        with self._events.announcing(source.key) as announcement:  # "Photo Ready" / "Photo Failed"
+            result = self._make(source, request_id=request_id, deadline=deadline)
+            announcement.written = result.record
+            return result
 
     def _make(self, source: SourceObject, *, request_id: str, deadline: float) -> MakeResult:
         skip = self._skip_reason(source)
@@ -222,23 +227,23 @@ class PhotoMaker:
                 self._park(source, request_id, exc, attempt)
                 raise  # the invocation fails: Lambda retries, then parks the event for a replay
             return self._fail(source, request_id, exc)
-        if kept is None:
-            self._keep_answer(source, made)
         colors = options.color_names()
         if len(colors) != len(made.names):  # no colours asked: the vendor made its default ones
             colors = (
                 ["default"] if len(made.names) == 1 else [f"default{i + 1}" for i in range(len(made.names))]
             )
-        if not self._record_made(source, request_id, made, colors, prepared.note):
+        confirmed, written = self._record_made(source, request_id, made, colors, prepared.note, kept)
+        if not confirmed:
             return MakeResult(source.key, Outcome.STALE, "a newer version took over the record")
         count("PhotosMade")  # only here: the one attempt whose READY write is confirmed
         logger.info("photo made", extra={"colors": colors, "sheet_count": made.sheet_count})
-        return MakeResult(source.key, Outcome.MADE)
+        return MakeResult(source.key, Outcome.MADE, record=written)
 
     def _keep_answer(self, source: SourceObject, made: MadePhoto) -> None:
-        """Keep the vendor's answer outside DynamoDB, so that a retry after a failed result write
-        finishes the record without a second (slow) make call. Best effort: without it the retry asks
-        the vendor again, which is free."""
+        """Keep the vendor's answer outside DynamoDB when the result write failed, so that the retry
+        finishes the record without a second (slow) make call. Only then: on the way that works it
+        would cost a PutObject per photo. Best effort: without it the retry asks the vendor again,
+        which is free."""
         try:
             self._storage.keep_answer(source.key, source.version_tag, asdict(made))
         except DataAccessError as exc:
@@ -259,18 +264,28 @@ class PhotoMaker:
         return made
 
     def _record_made(
-        self, source: SourceObject, request_id: str, made: MadePhoto, colors: list[str], note: str | None
-    ) -> bool:
+        self,
+        source: SourceObject,
+        request_id: str,
+        made: MadePhoto,
+        colors: list[str],
+        note: str | None,
+        kept: MadePhoto | None,
+    ) -> tuple[bool, PhotoRecord | None]:
         """The READY write, with its outcome made certain: an error or a failed condition may hide a
-        write DynamoDB applied (the SDK retries an applied write, whose condition then fails)."""
+        write DynamoDB applied (the SDK retries an applied write, whose condition then fails).
+        Returns whether it is confirmed, and the record as written when DynamoDB answered it."""
         try:
-            if self._records.mark_ready(source, request_id, made, colors, prepared=note):
-                return True
+            written = self._records.mark_ready(source, request_id, made, colors, prepared=note)
+            if written is not None:
+                return True, written
         except DataAccessError:
+            if kept is None:
+                self._keep_answer(source, made)
             if self._records.made_by(source, request_id, made.names):  # raises while DynamoDB is down
-                return True
+                return True, None
             raise
-        return self._records.made_by(source, request_id, made.names)
+        return self._records.made_by(source, request_id, made.names), None
 
     def _give_back(self, source: SourceObject, request_id: str, error: VendorError, attempt: int) -> None:
         """A transient failure: the platform retries; on its last attempt the record says why it gave up.
@@ -278,15 +293,11 @@ class PhotoMaker:
         The event itself then lands in the on-failure queue, from where it can be replayed: the
         record stays claimable (see ``records.RETRIES_EXHAUSTED``).
         """
-        if attempt < self._settings.make_attempts:
-            self._records.release(source, request_id, error.message)
-            return
         message = (
             f"gave up after {attempt} attempts: {error.message};"
             " the upload event is parked in the failed-events queue and can be replayed"
         )
-        self._records.mark_failed(source, request_id, RETRIES_EXHAUSTED, message, error.vendor_code)
-        count_by("PhotosFailed", "code", RETRIES_EXHAUSTED)
+        self._hand_on_or_park(source, request_id, error, attempt, RETRIES_EXHAUSTED, message)
 
     def _give_back_quietly(
         self, source: SourceObject, request_id: str, error: Exception, attempt: int
@@ -303,21 +314,28 @@ class PhotoMaker:
         instead of failing it for good; a replay after the fix makes it."""
         count("VendorAccountRefusals")  # watched by the template's VendorAccountAlarm
         logger.error("the vendor's gateway refused our account", extra={"error": error.message})
-        if attempt < self._settings.make_attempts:
-            self._records.release(source, request_id, error.message)
-            return
         message = (
             f"the vendor's gateway refused our account (AppCode, quota or arrears): {error.message};"
             " the upload event is parked in the failed-events queue: fix the account, then replay it"
         )
-        self._records.mark_failed(source, request_id, VENDOR_ACCOUNT, message, error.vendor_code)
-        count_by("PhotosFailed", "code", VENDOR_ACCOUNT)
+        self._hand_on_or_park(source, request_id, error, attempt, VENDOR_ACCOUNT, message)
+
+    def _hand_on_or_park(
+        self, source: SourceObject, request_id: str, error: VendorError, attempt: int, code: str, message: str
+    ) -> None:
+        """Release the claim so the platform's retry takes over at once; on the last attempt, record
+        the photo FAILED under a restartable ``code`` (the event goes to the failed-events queue)."""
+        if attempt < self._settings.make_attempts:
+            self._records.release(source, request_id, error.message)
+            return
+        self._records.mark_failed(source, request_id, code, message, error.vendor_code)
+        count_by("PhotosFailed", "code", code)
 
     def _fail(self, source: SourceObject, request_id: str, error: IdPhotoError) -> MakeResult:
         vendor_code = error.vendor_code if isinstance(error, VendorError) else None
-        self._records.mark_failed(source, request_id, error.code, error.message, vendor_code)
+        written = self._records.mark_failed(source, request_id, error.code, error.message, vendor_code)
         count_by("PhotosFailed", "code", str(vendor_code) if vendor_code else error.code)
         logger.warning(
             "photo failed", extra={"code": error.code, "error": error.message, "vendor_code": vendor_code}
         )
-        return MakeResult(source.key, Outcome.FAILED, error.message)
+        return MakeResult(source.key, Outcome.FAILED, error.message, record=written)

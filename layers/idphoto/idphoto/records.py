@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -303,9 +303,10 @@ class PhotoRecords:
         condition: str,
         values: dict[str, Any],
         names: dict[str, str],
+        returned: Literal["UPDATED_NEW", "ALL_NEW"] = "UPDATED_NEW",
     ) -> dict[str, Any] | None:
-        """Every conditional write but the claim's put: the updated attributes, or None when the
-        condition failed (someone else's write came first); any other error propagates."""
+        """Every conditional write but the claim's put: the attributes ``returned`` says, or None when
+        the condition failed (someone else's write came first); any other error propagates."""
         try:
             answer = self._client.update_item(
                 TableName=self._table,
@@ -314,7 +315,7 @@ class PhotoRecords:
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=_values(values),
-                ReturnValues="UPDATED_NEW",
+                ReturnValues=returned,
             )
         except ClientError as exc:
             _failed_item(exc, "UpdateItem")
@@ -331,8 +332,9 @@ class PhotoRecords:
         colors: list[str],
         *,
         prepared: str | None = None,
-    ) -> bool:
-        return self._finish(
+    ) -> PhotoRecord | None:
+        """The record as written, or None when a newer version or a takeover owns the item."""
+        return self._finish_returning(
             source,
             claim_id,
             {
@@ -363,8 +365,9 @@ class PhotoRecords:
 
     def mark_failed(
         self, source: SourceObject, claim_id: str, code: str, message: str, vendor_code: int | None
-    ) -> bool:
-        return self._finish(
+    ) -> PhotoRecord | None:
+        """The record as written, or None when a newer version or a takeover owns the item."""
+        return self._finish_returning(
             source,
             claim_id,
             {
@@ -381,9 +384,27 @@ class PhotoRecords:
 
     def _finish(self, source: SourceObject, claim_id: str, values: dict[str, Any]) -> bool:
         """Write an attempt's outcome, only while this claim still holds this version."""
+        return self._finish_update(source, claim_id, values, "UPDATED_NEW") is not None
+
+    def _finish_returning(
+        self, source: SourceObject, claim_id: str, values: dict[str, Any]
+    ) -> PhotoRecord | None:
+        """As :meth:`_finish`, returning the whole item as written (``ALL_NEW``): what the outcome's
+        event announces, without reading the item back (a GetItem per photo)."""
+        item = self._finish_update(source, claim_id, values, "ALL_NEW")
+        return None if item is None else PhotoRecord.from_item(item)
+
+    def _finish_update(
+        self,
+        source: SourceObject,
+        claim_id: str,
+        values: dict[str, Any],
+        returned: Literal["UPDATED_NEW", "ALL_NEW"],
+    ) -> dict[str, Any] | None:
         values = {k: v for k, v in values.items() if v is not None}
         values["updated_at"] = self.now()
-        written = self._conditional_update(
+        # None: a newer version or a takeover owns the item, and its result wins.
+        return self._conditional_update(
             source.key,
             "SET " + ", ".join(f"#{k} = :{k}" for k in values),
             "sequencer = :expected_sequencer AND claim_id = :expected_claim AND #status = :processing",
@@ -394,8 +415,8 @@ class PhotoRecords:
                 "processing": Status.PROCESSING.value,
             },
             {**{f"#{k}": k for k in values}, "#status": "status"},
+            returned,
         )
-        return written is not None  # None: a newer version or a takeover owns the item: its result wins
 
     # --- finals ---------------------------------------------------------------------------------
 
