@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable
 from typing import Final
 
-from bench import api, cold_start, cost, phone, sizes, throughput, warm
+from bench import api, bytecode, cold_start, cost, phone, sizes, throughput, warm
 from bench.context import ROOT, Context
 from bench.report import Section, table
 
@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     # Powertools warns on every status read (it records no metric): expected, and not ours to show.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     started, load = time.perf_counter(), os.getloadavg()[0]
+    bytecode.compile_all()  # before any timing: the same figures whatever PYTHONDONTWRITEBYTECODE says
     out = sys.stdout
     LOG.parent.mkdir(parents=True, exist_ok=True)
     results: list[Section] = []

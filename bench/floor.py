@@ -2,6 +2,11 @@
 
 * cold start: ``import boto3, requests`` and create the S3 and DynamoDB clients and an HTTP session;
 * make a photo: one presign (local), one vendor POST, one ``put_item`` of the result;
+* make a photo with our guarantees (:meth:`Floor.make_photo_guaranteed`), the least an at-least-once
+  make-photo that announces its outcome must do: a ranged GET (metadata and first bytes, to refuse
+  what is no image before the vendor), a conditional ``put_item`` claiming the version, the presign and
+  the same vendor POST, a conditional ``update_item`` of the result that returns the item, and one
+  ``put_events`` announcing it;
 * status: one ``get_item``, answered as JSON;
 * a kept final: one ``get_item`` and one presign per URL of the answer (photo and print sheet: the
   answer carries both, as ours does);
@@ -39,6 +44,11 @@ VENDOR_OPTIONS: Final = {
     "print_type": 1,
 }
 URL_TTL_SECONDS: Final = 300
+# What make-photo's ranged GET reads first (idphoto.storage.PEEK_BYTES is the same size).
+PEEK_BYTES: Final = 64 * 1024
+LEASE_SECONDS: Final = 200
+# Not "idphoto": no rule of the stack's bus reacts to the floor's events (ours start automatic finals).
+EVENT_SOURCE: Final = "idphoto.floor"
 TIMEOUT: Final = (3.05, 60.0)
 
 COLD_START: Final = """
@@ -60,6 +70,7 @@ class Floor:
         session = boto3.session.Session()
         self._s3: Any = session.client("s3", config=Config(signature_version="s3v4"))
         self._dynamodb: Any = session.client("dynamodb")
+        self._events: Any = session.client("events")
         self._http = requests.Session()
 
     @classmethod
@@ -92,6 +103,63 @@ class Floor:
                 "sheet_count": {"N": str(answer["one_sheet_num"])},
                 "updated_at": {"N": str(int(time.time()))},
             },
+        )
+        return record_key
+
+    def make_photo_guaranteed(self, key: str, version_id: str | None, sequencer: str, claim_id: str) -> str:
+        """At-least-once and announced: ranged GET, claim, vendor POST, conditional result, event."""
+        params = {"Bucket": self.bucket, "Key": key} | ({"VersionId": version_id} if version_id else {})
+        head = self._s3.get_object(**params, Range=f"bytes=0-{PEEK_BYTES - 1}")
+        if not head["Body"].read(4).startswith(b"\xff\xd8"):  # what the metadata and bytes decide
+            raise RuntimeError("the floor's source is not a JPEG")
+        record_key = RECORD_PREFIX + "guaranteed/" + key
+        now = int(time.time())
+        self._dynamodb.put_item(
+            TableName=self.table,
+            Item={
+                "photo_key": {"S": record_key},
+                "sequencer": {"S": sequencer},
+                "status": {"S": "PROCESSING"},
+                "claim_id": {"S": claim_id},
+                "lease_until": {"N": str(now + LEASE_SECONDS)},
+            },
+            # A newer version, or a retry of this very claim (Lambda retries with the same request id).
+            ConditionExpression="attribute_not_exists(photo_key) OR sequencer < :sequencer OR claim_id = :claim",
+            ExpressionAttributeValues={":sequencer": {"S": sequencer}, ":claim": {"S": claim_id}},
+        )
+        pic_url = self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=120)
+        answer = self._http.post(
+            self._vendor + MAKE_PATH,
+            json={"pic_url": pic_url, **VENDOR_OPTIONS},
+            headers=self._auth,
+            timeout=TIMEOUT,
+        ).json()
+        if answer.get("code") != 200:
+            raise RuntimeError(f"the vendor refused the floor's photo: {answer}")
+        item = self._dynamodb.update_item(
+            TableName=self.table,
+            Key={"photo_key": {"S": record_key}},
+            UpdateExpression=(
+                "SET #status = :ready, #names = :names, previews = :previews,"
+                " sheet_previews = :sheets, sheet_count = :count, updated_at = :now"
+            ),
+            ConditionExpression="claim_id = :claim AND sequencer = :sequencer",
+            ExpressionAttributeNames={"#status": "status", "#names": "names"},
+            ExpressionAttributeValues={
+                ":ready": {"S": "READY"},
+                ":names": {"L": [{"S": n} for n in answer["final_pic_name"]]},
+                ":previews": {"L": [{"S": u} for u in answer["wm_pic_url"]]},
+                ":sheets": {"L": [{"S": u} for u in answer["print_wm_pic_url"]]},
+                ":count": {"N": str(answer["one_sheet_num"])},
+                ":now": {"N": str(now)},
+                ":claim": {"S": claim_id},
+                ":sequencer": {"S": sequencer},
+            },
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+        detail = {"key": key, "sequencer": sequencer, "status": item["status"]["S"]}
+        self._events.put_events(
+            Entries=[{"Source": EVENT_SOURCE, "DetailType": "Photo Ready", "Detail": json.dumps(detail)}]
         )
         return record_key
 

@@ -33,10 +33,13 @@ RETRY_DELAYS: Final = (0.2, 0.4)
 
 
 def event_key(event: dict[str, Any]) -> str:
-    """The S3 key of an S3 event (decoded), or the path parameter of an API event."""
+    """The S3 key of an S3 event (decoded), the photo of an EventBridge event, or the path parameter
+    of an API event."""
     records = event.get("Records")
     if records:
         return unquote_plus(records[0]["s3"]["object"]["key"])
+    if isinstance(event.get("detail"), dict):
+        return str(event["detail"].get("key", ""))
     return str((event.get("pathParameters") or {}).get("key", ""))
 
 
