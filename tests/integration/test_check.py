@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,9 +14,14 @@ from urllib.parse import urlsplit
 import pytest
 
 from idphoto_cli import check
+from idphoto_cli.errors import Exit
 from idphoto_cli.main import main
 from local.stack import Stack
+from local.stack.api import LocalApi
 from local.stack.apigateway import PATH_PARAMETERS_ENV
+from local.stack.invoke_access import InvokeAccess
+from local.stack.lambdas import LocalFunction
+from local.stack.template import CALLER_CREDENTIALS
 
 pytestmark = pytest.mark.integration
 
@@ -97,3 +104,100 @@ def test_check_fails_with_fetch_advice_when_the_presigned_url_is_unreachable(
     assert code == 2
     failed = [s for s in report["steps"] if not s["ok"]]
     assert failed and all(s["advice"] == check.ADVICE_FETCH for s in failed), err
+
+
+GET_PHOTO = "GetPhotoFunction"
+
+
+class CountedGetPhoto:
+    """The running stack's own get-photo handler, counted. It is looked up on every call, so a cold
+    start (which reloads the handlers) is followed."""
+
+    def __init__(self, stack: Stack) -> None:
+        self._stack = stack
+        self._lock = threading.Lock()
+        self.calls = 0
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        with self._lock:
+            self.calls += 1
+        return self._stack.functions[GET_PHOTO].handler(event, context)
+
+
+@dataclasses.dataclass
+class BrokenApi:
+    api: LocalApi
+    get_photo: CountedGetPhoto
+
+
+@pytest.fixture
+def broken_api(
+    stack: Stack, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[BrokenApi]:
+    """A second API Gateway over the running stack, its get-photo the stack's real one, broken on purpose
+    for the invoke permission (``request.param``; ``"intact"`` breaks nothing). The CLI is pointed at it;
+    uploads still go to the stack's bucket, whose make-photo runs as usual. The running stack's objects
+    are not changed (the specs are frozen copies, the access decisions a new cache)."""
+    breakage: str = request.param
+    api_spec = stack.template.apis[0]
+    spec = stack.functions[GET_PHOTO].spec
+    if breakage == "no permissions":  # the function's AWS::Lambda::Permission resources removed
+        assert spec.permissions
+        spec = dataclasses.replace(spec, permissions=())
+    elif breakage == "caller credentials":  # the template before `InvokeRole: NONE`
+        api_spec = dataclasses.replace(
+            api_spec,
+            routes=tuple(dataclasses.replace(r, credentials=CALLER_CREDENTIALS) for r in api_spec.routes),
+        )
+    else:
+        assert breakage == "intact", breakage
+    assert {route.function_logical_id for route in api_spec.routes} == {GET_PHOTO}
+    pseudo = stack.template.pseudo
+    access = InvokeAccess(
+        stack.evaluator,
+        region=pseudo.region,
+        account_id=pseudo.account_id,
+        roles={role.logical_id: role for role in stack.template.roles},
+    )
+    get_photo = CountedGetPhoto(stack)
+    api = LocalApi(
+        api_spec,
+        {GET_PHOTO: LocalFunction(spec, get_photo)},
+        account_id=pseudo.account_id,
+        access=access,
+        port=0,
+    )
+    try:
+        monkeypatch.setenv("IDPHOTO_API_PORT", str(api.port))  # after local_ports: this API, not the stack's
+        yield BrokenApi(api, get_photo)
+    finally:
+        api.stop()
+
+
+@pytest.mark.parametrize("broken_api", ["no permissions", "caller credentials"], indirect=True)
+def test_check_fails_with_invoke_advice_when_api_gateway_may_not_invoke_get_photo(
+    stack: Stack, broken_api: BrokenApi, portrait_file: Path
+) -> None:
+    code, report, err = run_check(str(portrait_file))
+
+    assert code == Exit.UNAVAILABLE, err
+    assert report["ok"] is False
+    steps = {s["step"]: s for s in report["steps"]}
+    assert steps["upload"]["ok"] is True, err
+    failed = [s for s in report["steps"] if not s["ok"]]
+    assert [s["step"] for s in failed] == ["status"], err
+    assert failed[0]["advice"] == check.ADVICE_INVOKE
+    assert "HTTP 500" in failed[0]["detail"]
+    assert broken_api.get_photo.calls == 0  # API Gateway refused before the function ran
+
+
+@pytest.mark.parametrize("broken_api", ["intact"], indirect=True)
+def test_the_second_api_unbroken_passes_the_check_through_the_real_get_photo(
+    stack: Stack, broken_api: BrokenApi, portrait_file: Path
+) -> None:
+    """The control: the same harness with nothing broken passes, so the failures above are the breakage's."""
+    code, report, err = run_check(str(portrait_file))
+
+    assert code == Exit.OK, err
+    assert report["ok"] is True
+    assert broken_api.get_photo.calls >= len(check.NAMES)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import io
+from typing import Any, cast
 
 import pytest
 
-from idphoto_cli import check
-from idphoto_cli.api import ApiError
+from idphoto_cli import check, commands
+from idphoto_cli.api import ApiError, PhotoApi
 
 
 @pytest.mark.parametrize(
@@ -56,3 +57,29 @@ def test_the_functions_own_500_is_a_bug_not_a_permission() -> None:
 )
 def test_records_map_to_what_to_fix(record: dict[str, Any], advice: str) -> None:
     assert check.advice_for_record(record) == advice
+
+
+class GatewayRefuses:
+    """API Gateway that may not invoke get-photo: 500 without a ``code`` on every status."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def status(self, key: str) -> dict[str, Any]:
+        self.calls += 1
+        raise ApiError(500, "", "Internal server error")
+
+
+def test_a_gateway_500_ends_the_wait_at_once_with_the_invoke_advice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A configuration error does not heal by waiting: ``idphoto check`` must not poll it until the timeout."""
+    api = GatewayRefuses()
+    now = iter(range(10_000))
+    monkeypatch.setattr("idphoto_cli.commands.time.sleep", lambda seconds: None)
+
+    with pytest.raises(ApiError) as raised:
+        commands.wait_for(
+            cast(PhotoApi, api), ["a.jpg", "b.jpg"], 90.0, io.StringIO(), clock=lambda: next(now)
+        )
+
+    assert api.calls == 1
+    assert check.advice_for_api_error(raised.value) == check.ADVICE_INVOKE
