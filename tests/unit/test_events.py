@@ -12,12 +12,13 @@ import jsonschema
 import pytest
 
 from idphoto.config import Settings
-from idphoto.errors import VendorRejected, VendorUnavailable
+from idphoto.errors import AwsUnavailable, VendorRejected, VendorUnavailable
 from idphoto.events import (
     DETAIL_TYPES,
     FINALS_KEPT,
     PHOTO_FAILED,
     PHOTO_READY,
+    PUBLISH_ATTEMPTS,
     SOURCE,
     EventPublisher,
     EventsUndelivered,
@@ -322,8 +323,8 @@ def test_kept_finals_are_announced_per_colour_with_their_keys(
     events = bus.received()
     for event in events:
         assert_valid(event)
-    assert [e["detail"]["color"] for e in events] == ["white", "blue", "blue"]
-    assert events[1]["detail"]["event_id"] == events[2]["detail"]["event_id"]
+    # Once each, when kept: the second answer, from the copy, costs no PutEvents.
+    assert sorted(e["detail"]["color"] for e in events) == ["blue", "white"]
     assert vendor.stats.billed_calls == 2
     kept = {
         aws["s3"].head_object(Bucket=e["detail"]["bucket"], Key=e["detail"]["photo_key"])["ContentLength"]
@@ -354,3 +355,57 @@ def test_every_detail_type_has_a_schema_that_refuses_what_it_does_not_document()
             jsonschema.validate(event.detail | {"image": "base64..."}, documented)
         with pytest.raises(jsonschema.ValidationError, match="'key' is a required property"):
             jsonschema.validate({k: v for k, v in event.detail.items() if k != "key"}, documented)
+
+
+def test_a_refused_finals_event_is_announced_by_the_next_answer_with_the_same_id(
+    aws: dict[str, Any],
+    settings: Settings,
+    storage: PhotoStorage,
+    records: PhotoRecords,
+    vendor: FakeVendor,
+    maker: PhotoMaker,
+    bus: Bus,
+) -> None:
+    source = owned_upload(aws, "uploads/me.jpg", metadata={"background": "white"})
+    maker.make(source, request_id="r1", deadline=DEADLINE)
+    bus.received()
+    client = RefusingEvents(bus.client, refusals=PUBLISH_ATTEMPTS)  # every attempt of the first request
+
+    def answer(request_id: str) -> list[Any]:
+        finals = PhotoFinals(
+            settings,
+            storage,
+            records,
+            as_any(vendor),
+            as_any(FakeSession()),
+            sleep=lambda _: None,
+            clock=lambda: 0.0,
+            events=photo_events(client, records),
+        )
+        return finals.finals(source.key, "white", caller=OWNER, request_id=request_id, deadline=DEADLINE)
+
+    # The first request pays and keeps the final, but EventBridge refuses its event: the request
+    # fails (so its caller, or Lambda's retry of automatic finals, asks again) and the record says so.
+    with pytest.raises(AwsUnavailable):
+        answer("api-1")
+    record = records.get(source.key)
+    assert record is not None and record.finals["white"]["state"] == "KEPT"
+    assert record.finals["white"]["announced"] is False
+    assert bus.received() == []
+
+    # The next answer, from the copy, announces it; the one after that has nothing to announce.
+    [first] = answer("api-2")
+    [again] = answer("api-3")
+
+    [event] = bus.received()
+    assert_valid(event)
+    assert (
+        event["detail"]["event_id"]
+        == finals_event(
+            record, "white", *storage.final_keys(source.key, source.version_tag, "white"), first.billed_at
+        ).event_id
+    )
+    assert vendor.stats.billed_calls == 1, "paid once"
+    after = records.get(source.key)
+    assert after is not None and after.finals["white"]["announced"] is True
+    assert first.photo_url and again.photo_url

@@ -199,6 +199,10 @@ class PhotoEvents:
         self._publisher = publisher
         self._records = records
 
+    @property
+    def enabled(self) -> bool:
+        return self._publisher is not None
+
     @contextmanager
     def announcing(self, key: str) -> Iterator[Announcement]:
         """Around one make attempt: afterwards, announce the record's outcome, if it has one.
@@ -235,7 +239,8 @@ class PhotoEvents:
     def finals_kept(
         self, record: PhotoRecord, colors: Sequence[str], billed_at: Sequence[int], final_keys: FinalKeys
     ) -> None:
-        """Announced each time finals are handed out (same ids): a caller's retry re-announces."""
+        """Announced when finals are kept, and again (same ids) while their record says the event
+        may not have reached EventBridge (``idphoto.finals``); raises :class:`EventsUndelivered`."""
         if self._publisher is None or not colors:
             return
         events = []

@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -39,7 +39,7 @@ from idphoto.errors import (
     VendorError,
     VendorRejected,
 )
-from idphoto.events import NO_EVENTS, PhotoEvents
+from idphoto.events import NO_EVENTS, EventsUndelivered, PhotoEvents
 from idphoto.observability import count, logger
 from idphoto.records import FinalState, PhotoRecord, PhotoRecords, Status
 from idphoto.source import version_tag
@@ -71,6 +71,8 @@ class FinalLinks:
     expires_in: int
     billed_at: int
     checks: tuple[dict[str, Any], ...] = ()
+    # Whether "Finals Kept" is known to have reached EventBridge (the record's ``announced``).
+    announced: bool = field(default=True, compare=False)
 
 
 @dataclass(frozen=True)
@@ -222,13 +224,37 @@ class PhotoFinals:
         return self._announced(record, self._gather(colors, results))
 
     def _announced(self, record: PhotoRecord, outcome: FinalsOutcome) -> FinalsOutcome:
-        """Each answer announces the finals it hands out ("Finals Kept", the same event ids every
-        time): a caller's retry after an EventBridge failure announces them again."""
-        colors = [link.color for link in outcome.done]
-        self._events.finals_kept(
-            record, colors, [k.billed_at for k in outcome.done], self._storage.final_keys
-        )
+        """Announce again what a kept final's own announcement may have missed: the finals whose
+        record says ``announced: false`` (EventBridge refused it, or the record was repaired from the
+        bucket). The others were announced when they were kept: a kept answer costs no PutEvents.
+        Announced again with the same event ids, so consumers see a duplicate at worst."""
+        unannounced = [link for link in outcome.done if not link.announced]
+        if unannounced and self._events.enabled:
+            self._events.finals_kept(
+                record,
+                [link.color for link in unannounced],
+                [link.billed_at for link in unannounced],
+                self._storage.final_keys,
+            )
+            for link in unannounced:
+                self._mark_announced(record, link.color)
         return outcome
+
+    def _announce_kept(self, record: PhotoRecord, color: str, billed_at: int) -> EventsUndelivered | None:
+        """ "Finals Kept" for one final just put in the bucket, or why EventBridge refused it: the
+        record then says ``announced: false``, the caller raises it after recording (so this request,
+        or Lambda's retry of automatic finals, asks again) and the next answer announces it again."""
+        try:
+            self._events.finals_kept(record, [color], [billed_at], self._storage.final_keys)
+        except EventsUndelivered as exc:
+            return exc
+        return None
+
+    def _mark_announced(self, record: PhotoRecord, color: str) -> None:
+        try:
+            self._records.mark_final_announced(record, color)
+        except Exception:  # announced again by the next answer: a duplicate event, nothing lost
+            logger.exception("cannot record that the final was announced", extra={"color": color})
 
     @staticmethod
     def _gather(colors: list[str], results: dict[str, FinalLinks | IdPhotoError]) -> FinalsOutcome:
@@ -291,11 +317,17 @@ class PhotoFinals:
             return None
         count("FinalsRepairedFromBucket")
         logger.warning("final found in the bucket, not in the record: repaired", extra={"color": color})
+        refused = self._announce_kept(record, color, billed_at)
         try:
-            self._records.record_kept(record, color, photo_key, sheet_key, billed_at, repaired=True)
+            self._records.record_kept(
+                record, color, photo_key, sheet_key, billed_at, repaired=True, announced=refused is None
+            )
         except Exception:  # the bucket stays the last word; the next request repairs it again
             logger.exception("cannot repair the final's record", extra={"color": color})
-        return self._links(color, {"photo_key": photo_key, "sheet_key": sheet_key, "billed_at": billed_at})
+        if refused is not None:
+            raise refused
+        final = {"photo_key": photo_key, "sheet_key": sheet_key, "billed_at": billed_at, "announced": True}
+        return self._links(color, final)
 
     def _fetch(self, record: PhotoRecord, color: str, request: _Request) -> FinalLinks:
         # Before paying: what the record lost (a failed write after an earlier billed call), the
@@ -364,16 +396,30 @@ class PhotoFinals:
                 urls.photo_url, photo_key, self._session, timeout, billed_at, prepare=checked
             )
             moved += sheet.result()
+        # Announced once both images are in the bucket, before the record says KEPT: a consumer that
+        # asks at once is answered from the bucket (``_from_bucket``) until the record catches up.
+        refused = self._announce_kept(record, color, billed_at)
         try:
-            self._records.record_kept(record, color, photo_key, sheet_key, billed_at, checks=checked.results)
+            self._records.record_kept(
+                record,
+                color,
+                photo_key,
+                sheet_key,
+                billed_at,
+                checks=checked.results,
+                announced=refused is None,
+            )
         except Exception:  # both images are in the bucket: the next request repairs the record from it
             logger.exception("cannot record the kept final", extra={"color": color})
         logger.info("final kept", extra={"color": color, "bytes": moved, "failed_checks": checked.failed})
+        if refused is not None:
+            raise refused
         final = {
             "photo_key": photo_key,
             "sheet_key": sheet_key,
             "billed_at": billed_at,
             "checks": checked.results,
+            "announced": True,
         }
         return self._links(color, final)
 
@@ -386,6 +432,7 @@ class PhotoFinals:
             expires_in=ttl,
             billed_at=int(final.get("billed_at", 0)),
             checks=tuple(final.get("checks") or ()),
+            announced=final.get("announced") is not False,  # absent: kept before the flag existed
         )
 
 

@@ -496,15 +496,19 @@ class PhotoRecords:
         checks: list[dict[str, Any]] | None = None,
         *,
         repaired: bool = False,
+        announced: bool = False,
     ) -> bool:
         """Our copy is in the bucket. ``repaired``: the bucket says so while the record lost it (a
-        failed write after the billed call), so the entry may be missing or in any state."""
+        failed write after the billed call), so the entry may be missing or in any state.
+        ``announced``: whether its "Finals Kept" event reached EventBridge (if not, the next answer
+        announces it)."""
         state: dict[str, Any] = {
             "state": FinalState.KEPT.value,
             "photo_key": photo_key,
             "sheet_key": sheet_key,
             "billed_at": billed_at,
             "kept_at": self.now(),
+            "announced": announced,
         }
         if checks is not None:
             state["checks"] = checks  # idphoto.checks: strings and booleans only, DynamoDB-safe
@@ -513,6 +517,17 @@ class PhotoRecords:
             condition = "attribute_not_exists(finals.#color) OR finals.#color.#state <> :kept"
             return self._set_final(record, color, state, condition, {"kept": FinalState.KEPT.value})
         return self._set_final(record, color, state, "attribute_exists(finals.#color)", {})
+
+    def mark_final_announced(self, record: PhotoRecord, color: str) -> bool:
+        """The kept final's "Finals Kept" event has reached EventBridge after all."""
+        written = self._conditional_update(
+            record.key,
+            "SET finals.#color.announced = :announced",
+            "sequencer = :sequencer AND finals.#color.#state = :kept",
+            {"announced": True, "sequencer": record.sequencer, "kept": FinalState.KEPT.value},
+            {"#color": color, "#state": "state"},
+        )
+        return written is not None
 
     def release_final(self, record: PhotoRecord, color: str, claim_id: str) -> bool:
         released = self._conditional_update(
