@@ -1,10 +1,11 @@
 """``python -m bench [--quick] [--only NAME ...]``: every benchmark, one Markdown table, short notes.
 
 Sections, in the order they run: cold_start and sizes need no stack (cold starts go first, before the
-stack's threads exist, to keep their processes' timings quiet); warm, api, throughput, rss and cost share
-one local stack started on first use. While the stack runs, the functions' logs and metrics (written to
+stack's threads exist, to keep their processes' timings quiet); warm, api, rss and cost share one local
+stack started on first use; throughput (:mod:`bench.pipeline`) starts a fresh stack per run, with the
+stand-in in thin mode. Every section starts from compiled bytecode (:mod:`bench.bytecode`). While a stack runs, the functions' logs and metrics (written to
 stdout, as on Lambda) go to ``out/bench/functions.log``; the table is printed to the real stdout at the
-end. ``--quick`` is a smoke run (fewer samples, 100 uploads for throughput) in well under a minute.
+end. ``--quick`` is a smoke run (fewer samples, 40 uploads for throughput) in a few minutes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import warnings
 from collections.abc import Callable
 from typing import Final
 
-from bench import api, bytecode, cold_start, cost, phone, sizes, throughput, warm
+from bench import api, bytecode, cold_start, cost, phone, pipeline, sizes, throughput, warm
 from bench.context import ROOT, Context
 from bench.report import Section, table
 
@@ -27,7 +28,7 @@ SECTIONS: Final[dict[str, Callable[[Context], Section]]] = {
     "sizes": sizes.run,
     "warm": warm.run,
     "api": api.run,
-    "throughput": throughput.run,
+    "throughput": pipeline.run,
     "rss": throughput.run_rss,
     "cost": cost.run,
     "phone": phone.run,

@@ -6,15 +6,21 @@ import json
 from dataclasses import replace
 from typing import Any
 
+import boto3
 import pytest
 
-from idphoto.autofinals import AutoFinals, wanted_colors
+from idphoto.autofinals import AutoFinals
 from idphoto.config import Settings
+from idphoto.events import PHOTO_READY, SOURCE, outcome_event
 from idphoto.finals import PhotoFinals
 from idphoto.making import PhotoMaker
+from idphoto.options import wanted_colors
 from idphoto.records import PhotoRecords
 from idphoto.source import SourceObject
 from idphoto.storage import PhotoStorage
+from local.stack.eventbridge import read_rules
+from local.stack.naming import Pseudo
+from local.stack.template import load
 from tests.unit.conftest import BUCKET, FakeSession, FakeVendor, upload
 
 OWNER = "AIDAOWNER"
@@ -164,3 +170,78 @@ def test_an_event_of_an_older_version_fetches_nothing(
 
     assert result.fetched == ()
     assert vendor.stats.billed_calls == 0
+
+
+@pytest.mark.parametrize(
+    ("metadata", "default", "wanted"),
+    [
+        ({}, "off", False),
+        ({}, "auto", True),
+        ({"finals": "auto"}, "off", True),
+        ({"finals": "off"}, "auto", False),
+        ({"finals": "blue"}, "off", True),
+        ({"finals": "pink"}, "off", False),  # no such colour: nothing to fetch
+    ],
+)
+def test_photo_ready_says_whether_automatic_finals_are_wanted(
+    aws: dict[str, Any],
+    settings: Settings,
+    storage: PhotoStorage,
+    records: PhotoRecords,
+    vendor: FakeVendor,
+    metadata: dict[str, str],
+    default: str,
+    wanted: bool,
+) -> None:
+    settings = replace(settings, auto_finals=default)
+    detail = ready_photo(aws, settings, storage, records, vendor, metadata)
+
+    record = records.get(detail["key"])
+    assert record is not None
+    event = outcome_event(record)
+
+    assert record.auto_finals == metadata.get("finals", default)
+    assert event is not None and event.detail["auto_finals"] is wanted
+
+
+def test_the_auto_finals_rule_lets_through_only_the_photos_that_want_them(aws: dict[str, Any]) -> None:
+    # The rule's pattern as SAM's translation gives it, matched by moto's EventBridge.
+    [rule] = [r for r in read_rules(*_translated()) if r.logical_id == "AutoFinalsRule"]
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    queue = sqs.create_queue(QueueName="auto-finals-rule")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="auto-finals", EventPattern=json.dumps(rule.pattern))
+    events.put_targets(Rule="auto-finals", Targets=[{"Id": "q", "Arn": arn}])
+
+    for key, wanted in (("uploads/yes.jpg", True), ("uploads/no.jpg", False)):
+        detail = {"key": key, "auto_finals": wanted}
+        events.put_events(
+            Entries=[{"Source": SOURCE, "DetailType": PHOTO_READY, "Detail": json.dumps(detail)}]
+        )
+
+    received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    assert [json.loads(m["Body"])["detail"]["key"] for m in received] == ["uploads/yes.jpg"]
+
+
+def test_a_recorded_choice_is_read_from_the_record_not_from_the_upload(
+    aws: dict[str, Any], settings: Settings, storage: PhotoStorage, records: PhotoRecords, vendor: FakeVendor
+) -> None:
+    detail = ready_photo(aws, settings, storage, records, vendor, {"finals": "auto"})
+    peeks: list[str] = []
+    real_peek = storage.peek
+
+    def counted_peek(key: str, *args: Any, **kwargs: Any) -> Any:
+        peeks.append(key)
+        return real_peek(key, *args, **kwargs)
+
+    storage.peek = counted_peek  # type: ignore[method-assign]
+
+    result = auto(settings, storage, records, vendor).on_ready(detail, request_id="e1", deadline=DEADLINE)
+
+    assert result.fetched == ("white", "blue")
+    assert peeks == []
+
+
+def _translated() -> tuple[Any, ...]:
+    template = load(pseudo=Pseudo())
+    return template.translated, template.parameters, template.pseudo, "http://127.0.0.1:4566"

@@ -17,27 +17,12 @@ from typing import Any, Final
 from idphoto.config import Settings
 from idphoto.finals import FinalLinks, PhotoFinals
 from idphoto.observability import count, logger
-from idphoto.options import OTHER_METADATA
+from idphoto.options import FINALS_METADATA, wanted_colors
 from idphoto.records import PhotoRecord, PhotoRecords, Status
 from idphoto.source import version_tag
 from idphoto.storage import PhotoStorage
 
-# One of options.OTHER_METADATA, so make-photo does not record it as ignored metadata.
-(METADATA_KEY,) = sorted(OTHER_METADATA)
-ALL: Final = ("auto", "all")
-NONE: Final = ("off", "none", "")
 MANIFEST_VERSION: Final = "1"
-
-
-def wanted_colors(choice: str, colors: list[str]) -> tuple[list[str], list[str]]:
-    """(colours to fetch, names asked for that the photo does not have)."""
-    choice = choice.strip().lower()
-    if choice in ALL:
-        return list(colors), []
-    if choice in NONE:
-        return [], []
-    asked = [c.strip() for c in choice.split(",") if c.strip()]
-    return [c for c in colors if c in asked], [c for c in asked if c not in colors]
 
 
 @dataclass(frozen=True)
@@ -78,9 +63,12 @@ class AutoFinals:
         return AutoResult(key, tuple(colors))
 
     def _choice(self, record: PhotoRecord) -> str:
-        """The upload's own wish, read from its metadata, else the deployment's default."""
+        """The upload's own wish, else the deployment's default: as make-photo recorded it, or (a
+        record made before it did) read from the upload's metadata."""
+        if record.auto_finals is not None:
+            return record.auto_finals
         metadata = self._storage.peek(record.key, record.version_id).metadata
-        return metadata.get(METADATA_KEY, self._settings.auto_finals)
+        return metadata.get(FINALS_METADATA, self._settings.auto_finals)
 
     def _write_manifest(
         self, record: PhotoRecord, colors: list[str], unknown: list[str], links: list[FinalLinks]

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from idphoto.observability import count, logger
+from idphoto.options import wanted_colors
 from idphoto.records import RETRIES_EXHAUSTED, PhotoRecord, Status
 from idphoto.source import version_tag
 
@@ -89,6 +90,10 @@ def outcome_event(record: PhotoRecord) -> PhotoEvent | None:
             "sheet_count": record.sheet_count,
             "options": dict(record.options),
             "made_at": record.updated_at,
+            # What the template's auto-finals rule matches on, so no function runs for the photos
+            # that want none; unknown (an older record): true, and the function decides.
+            "auto_finals": record.auto_finals is None
+            or bool(wanted_colors(record.auto_finals, record.colors)[0]),
         }
         return PhotoEvent(PHOTO_READY, detail)
     if record.status is Status.FAILED:

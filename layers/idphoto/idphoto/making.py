@@ -26,7 +26,7 @@ from idphoto.errors import (
 from idphoto.events import NO_EVENTS, PhotoEvents
 from idphoto.imagefile import image_format as image_format  # re-exported: callers import it from here
 from idphoto.observability import count, count_by, logger
-from idphoto.options import PhotoOptions, merge, parse_metadata
+from idphoto.options import FINALS_METADATA, PhotoOptions, merge, parse_metadata
 from idphoto.preparing import Prepared, prepare
 from idphoto.records import RETRIES_EXHAUSTED, VENDOR_ACCOUNT, PhotoRecord, PhotoRecords, previews_expiry
 from idphoto.source import SourceObject
@@ -122,6 +122,7 @@ class PhotoMaker:
             lease_seconds=int(deadline - self._clock()) + LEASE_MARGIN_SECONDS,
             options=options.to_record() if options else {},
             ignored_metadata=sorted(parsed.ignored),
+            auto_finals=head.metadata.get(FINALS_METADATA, self._settings.auto_finals),
         )
         if not claim.claimed:
             logger.info("event already handled", extra={"outcome": claim.outcome.value})

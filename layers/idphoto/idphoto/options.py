@@ -292,7 +292,22 @@ class ParsedOptions:
 
 
 # Upload metadata that is not a photo option but is read elsewhere (idphoto.autofinals): not "ignored".
-OTHER_METADATA = frozenset({"finals"})
+FINALS_METADATA: Final = "finals"
+OTHER_METADATA = frozenset({FINALS_METADATA})
+# The automatic finals an upload may ask for (``finals`` metadata, or the deployment's AutoFinals).
+ALL_FINALS: Final = ("auto", "all")
+NO_FINALS: Final = ("off", "none", "")
+
+
+def wanted_colors(choice: str, colors: list[str]) -> tuple[list[str], list[str]]:
+    """(colours to fetch automatically, names asked for that the photo does not have)."""
+    choice = choice.strip().lower()
+    if choice in ALL_FINALS:
+        return list(colors), []
+    if choice in NO_FINALS:
+        return [], []
+    asked = [c.strip() for c in choice.split(",") if c.strip()]
+    return [c for c in colors if c in asked], [c for c in asked if c not in colors]
 
 
 def parse_metadata(metadata: Mapping[str, str], *, source: str = "metadata") -> ParsedOptions:

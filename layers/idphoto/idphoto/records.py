@@ -104,6 +104,9 @@ class PhotoRecord:
     last_error: str | None = None
     # What was done to the upload before the vendor got it (idphoto.preparing); None: sent as it came.
     prepared: str | None = None
+    # The automatic finals wanted (``finals`` metadata, else the deployment's AutoFinals) when the
+    # photo was claimed; None in records made before make-photo recorded it.
+    auto_finals: str | None = None
     finals: dict[str, dict[str, Any]] = field(default_factory=dict)
     claim_id: str | None = None
     lease_until: int = 0
@@ -195,6 +198,7 @@ class PhotoRecords:
         lease_seconds: int,
         options: dict[str, Any],
         ignored_metadata: list[str],
+        auto_finals: str | None = None,
     ) -> Claim:
         """Take the key for this version; tell duplicates, late events and live rivals apart."""
         now = self.now()
@@ -209,6 +213,7 @@ class PhotoRecords:
             "status": Status.PROCESSING.value,
             "options": options,
             "ignored_metadata": ignored_metadata,
+            "auto_finals": auto_finals,
             "claim_id": claim_id,
             "lease_until": now + lease_seconds,
             "attempts": 1,
