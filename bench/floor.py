@@ -3,10 +3,12 @@
 * cold start: ``import boto3, requests`` and create the S3 and DynamoDB clients and an HTTP session;
 * make a photo: one presign (local), one vendor POST, one ``put_item`` of the result;
 * make a photo with our guarantees (:meth:`Floor.make_photo_guaranteed`), the least an at-least-once
-  make-photo that announces its outcome must do: a ranged GET (metadata and first bytes, to refuse
-  what is no image before the vendor), a conditional ``put_item`` claiming the version, the presign and
+  make-photo that announces its outcome must do: one GET of the object (metadata, and the whole JPEG
+  checked before the vendor gets it), a conditional ``put_item`` claiming the version, the presign and
   the same vendor POST, a conditional ``update_item`` of the result that returns the item, and one
-  ``put_events`` announcing it;
+  ``put_events`` announcing it. It writes the same record as ours (the same attributes: what the
+  status answer, access, retries, expiry and finals need) and the same event, because moto's cost of a
+  call grows with the item's attributes: a leaner record would measure the record, not the code;
 * status: one ``get_item``, answered as JSON;
 * a kept final: one ``get_item`` and one presign per URL of the answer (photo and print sheet: the
   answer carries both, as ours does);
@@ -30,7 +32,7 @@ from typing import Any, Final
 
 import boto3
 import requests
-from boto3.dynamodb.types import TypeDeserializer
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 
 MAKE_PATH: Final = "/aliyun_api/pic_handle_3"
@@ -49,6 +51,14 @@ PEEK_BYTES: Final = 64 * 1024
 LEASE_SECONDS: Final = 200
 # Not "idphoto": no rule of the stack's bus reacts to the floor's events (ours start automatic finals).
 EVENT_SOURCE: Final = "idphoto.floor"
+# What ours records of the same upload (options.to_record() of the template's defaults) and who.
+RECORD_OPTIONS: Final = {
+    "spec_id": 1,
+    "background": [{"name": "white", "top": WHITE, "bottom": WHITE}],
+    "print_type": 1,
+}
+OWNER: Final = "AIDALOCALUSER00000000"
+RETENTION_SECONDS: Final = 30 * 86_400
 TIMEOUT: Final = (3.05, 60.0)
 
 COLD_START: Final = """
@@ -59,6 +69,7 @@ print(time.perf_counter() - t)
 """
 
 _deserialize = TypeDeserializer().deserialize
+_serialize = TypeSerializer().serialize
 
 
 class Floor:
@@ -107,22 +118,39 @@ class Floor:
         return record_key
 
     def make_photo_guaranteed(self, key: str, version_id: str | None, sequencer: str, claim_id: str) -> str:
-        """At-least-once and announced: ranged GET, claim, vendor POST, conditional result, event."""
+        """At-least-once and announced, with the same record and event as ours: one GET of the whole
+        object (ours checks a JPEG to its end before the vendor gets it), the claim, the vendor POST,
+        the conditional result write returning the item, and one event built from it."""
         params = {"Bucket": self.bucket, "Key": key} | ({"VersionId": version_id} if version_id else {})
-        head = self._s3.get_object(**params, Range=f"bytes=0-{PEEK_BYTES - 1}")
-        if not head["Body"].read(4).startswith(b"\xff\xd8"):  # what the metadata and bytes decide
-            raise RuntimeError("the floor's source is not a JPEG")
+        source = self._s3.get_object(**params)
+        data = source["Body"].read()
+        if not (data.startswith(b"\xff\xd8") and data.rstrip(b"\0").endswith(b"\xff\xd9")):
+            raise RuntimeError("the floor's source is not a whole JPEG")
         record_key = RECORD_PREFIX + "guaranteed/" + key
         now = int(time.time())
+        claim: dict[str, Any] = {
+            "photo_key": record_key,
+            "bucket": self.bucket,
+            "etag": str(source["ETag"]).strip('"'),
+            "version_id": version_id,
+            "owner": OWNER,
+            "size": len(data),
+            "sequencer": sequencer,
+            "status": "PROCESSING",
+            "options": RECORD_OPTIONS,
+            "ignored_metadata": [],
+            "auto_finals": "off",
+            "claim_id": claim_id,
+            "lease_until": now + LEASE_SECONDS,
+            "attempts": 1,
+            "event_attempts": {claim_id: 1},
+            "created_at": now,
+            "updated_at": now,
+            "expires_at": now + RETENTION_SECONDS,
+        }
         self._dynamodb.put_item(
             TableName=self.table,
-            Item={
-                "photo_key": {"S": record_key},
-                "sequencer": {"S": sequencer},
-                "status": {"S": "PROCESSING"},
-                "claim_id": {"S": claim_id},
-                "lease_until": {"N": str(now + LEASE_SECONDS)},
-            },
+            Item={k: _serialize(v) for k, v in claim.items() if v is not None},
             # A newer version, or a retry of this very claim (Lambda retries with the same request id).
             ConditionExpression="attribute_not_exists(photo_key) OR sequencer < :sequencer OR claim_id = :claim",
             ExpressionAttributeValues={":sequencer": {"S": sequencer}, ":claim": {"S": claim_id}},
@@ -136,30 +164,51 @@ class Floor:
         ).json()
         if answer.get("code") != 200:
             raise RuntimeError(f"the vendor refused the floor's photo: {answer}")
+        ready = {
+            "status": "READY",
+            "names": answer["final_pic_name"],
+            "previews": answer["wm_pic_url"],
+            "sheet_previews": answer["print_wm_pic_url"],
+            "sheet_count": answer["one_sheet_num"],
+            "previews_expire_at": now + 86_400,
+            "colors": ["white"],
+            "finals": {},
+            "updated_at": now,
+        }
         item = self._dynamodb.update_item(
             TableName=self.table,
             Key={"photo_key": {"S": record_key}},
-            UpdateExpression=(
-                "SET #status = :ready, #names = :names, previews = :previews,"
-                " sheet_previews = :sheets, sheet_count = :count, updated_at = :now"
-            ),
+            UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in ready),
             ConditionExpression="claim_id = :claim AND sequencer = :sequencer",
-            ExpressionAttributeNames={"#status": "status", "#names": "names"},
-            ExpressionAttributeValues={
-                ":ready": {"S": "READY"},
-                ":names": {"L": [{"S": n} for n in answer["final_pic_name"]]},
-                ":previews": {"L": [{"S": u} for u in answer["wm_pic_url"]]},
-                ":sheets": {"L": [{"S": u} for u in answer["print_wm_pic_url"]]},
-                ":count": {"N": str(answer["one_sheet_num"])},
-                ":now": {"N": str(now)},
-                ":claim": {"S": claim_id},
-                ":sequencer": {"S": sequencer},
-            },
+            ExpressionAttributeNames={f"#{k}": k for k in ready},
+            ExpressionAttributeValues={f":{k}": _serialize(v) for k, v in ready.items()}
+            | {":claim": {"S": claim_id}, ":sequencer": {"S": sequencer}},
             ReturnValues="ALL_NEW",
         )["Attributes"]
-        detail = {"key": key, "sequencer": sequencer, "status": item["status"]["S"]}
+        record = {name: _deserialize(value) for name, value in item.items()}
+        detail = {
+            "schema_version": "1",
+            "event_id": f"{sequencer[-32:]:0>32}".lower(),
+            "key": key,
+            "bucket": record["bucket"],
+            "version_id": record.get("version_id"),
+            "sequencer": sequencer,
+            "owner": record["owner"],
+            "status": record["status"],
+            "colors": record["colors"],
+            "sheet_count": record["sheet_count"],
+            "options": record["options"],
+            "made_at": record["updated_at"],
+            "auto_finals": False,
+        }
         self._events.put_events(
-            Entries=[{"Source": EVENT_SOURCE, "DetailType": "Photo Ready", "Detail": json.dumps(detail)}]
+            Entries=[
+                {
+                    "Source": EVENT_SOURCE,
+                    "DetailType": "Photo Ready",
+                    "Detail": json.dumps(detail, default=int),
+                }
+            ]
         )
         return record_key
 
@@ -200,8 +249,12 @@ class Floor:
         return self._links(photo_key, sheet_key)
 
     def kept_final(self, record_key: str) -> dict[str, Any]:
-        kept = self._get(record_key)["kept"]["M"]
-        return self._links(kept["photo"]["S"], kept["sheet"]["S"])
+        item = self._get(record_key)
+        if "kept" in item:  # the floor's own record
+            kept = item["kept"]["M"]
+            return self._links(kept["photo"]["S"], kept["sheet"]["S"])
+        final = item["finals"]["M"]["white"]["M"]  # a record of ours' shape (see bench.api)
+        return self._links(final["photo_key"]["S"], final["sheet_key"]["S"])
 
     def _get(self, record_key: str) -> dict[str, Any]:
         item: dict[str, Any] = self._dynamodb.get_item(

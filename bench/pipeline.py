@@ -18,8 +18,11 @@ delivered to the webhook (distinct ``event_id``s) against the state changes.
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
+from bench.context import ROOT
 from bench.floor import Floor
 from bench.report import Row, Section, ratio
 from bench.stackrun import RETRY_DELAYS, VENDOR_CPU, BenchStack, Tap, event_key
@@ -46,6 +50,12 @@ IDEAL: Final = CONCURRENCY / (LATENCY_MS / 1000)
 TARGET_SHARE: Final = 0.9
 UPLOAD_THREADS: Final = 4
 AUTO: Final = "AutoFinalsFunction"
+MARK: Final = "BENCH_PIPELINE "
+MODES: Final[dict[str, dict[str, bool]]] = {
+    "ours": {},
+    "auto": {"auto_finals": True},
+    "floor": {"floor": True},
+}
 
 
 def _cpu() -> float:
@@ -148,17 +158,34 @@ def throughput(n: int, *, auto_finals: bool = False, floor: bool = False) -> Thr
     )
 
 
+def in_child(n: int, mode: str, log: Path) -> Throughput:
+    """One run in a process of its own: moto's state is global to a process, so a stack of its own
+    must not share one with the bench's other stack (and gets an interpreter lock of its own)."""
+    with log.open("a", encoding="utf-8") as out:
+        done = subprocess.run(  # noqa: S603 - our interpreter, our module
+            [sys.executable, "-m", "bench.pipeline", "one", str(n), mode],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=out,
+            text=True,
+            timeout=900 + 2 * n,
+            check=False,
+        )
+    lines = [line for line in done.stdout.splitlines() if line.startswith(MARK)]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"bench.pipeline {mode} failed ({done.returncode}); its log is in {log}")
+    return Throughput(**json.loads(lines[-1].removeprefix(MARK)))
+
+
 def run(ctx: Context) -> Section:
     uploads = 40 if ctx.quick else 500
     floor_uploads = uploads if ctx.quick else uploads // 2  # a rate needs no more; the run stays shorter
     ctx.progress(f"throughput: {uploads} uploads, thin vendor {LATENCY_MS} ms, {CONCURRENCY} environments")
-    ours = throughput(uploads)
+    ours = in_child(uploads, "ours", ctx.log)
     ctx.progress(f"throughput: the same with automatic finals, {uploads} uploads")
-    auto = throughput(uploads, auto_finals=True)
-    ctx.progress(
-        f"throughput: the guaranteed floor's handler through the same stack, {floor_uploads} uploads"
-    )
-    floor = throughput(floor_uploads, floor=True)
+    auto = in_child(uploads, "auto", ctx.log)
+    ctx.progress(f"throughput: the guaranteed floor's handler, {floor_uploads} uploads")
+    floor = in_child(floor_uploads, "floor", ctx.log)
     what = f"{uploads} uploads, thin vendor 1 s, {CONCURRENCY} environments"
     target = f">= {TARGET_SHARE * IDEAL:.0f}/s ({TARGET_SHARE} of ideal)"
     section = Section()
@@ -269,6 +296,10 @@ def batch_run(n: int) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> None:
+    if argv[:1] == ["one"]:  # one run, for bench's throughput section (in_child)
+        one = throughput(int(argv[1]), **MODES[argv[2]])
+        print(MARK + json.dumps(dataclasses.asdict(one)), flush=True)
+        return
     if argv[:1] == ["batch"]:
         result = batch_run(int(argv[1]) if len(argv) > 1 else 1000)
         print("| quantity | value |\n|---|---|")

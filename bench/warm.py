@@ -1,7 +1,7 @@
 """Warm make-photo: our time per upload minus the vendor's, against two floors, and AWS calls per upload.
 
 The floors (:mod:`bench.floor`): the guaranteed one does what any at-least-once make-photo that
-announces its outcome must (ranged GET, conditional claim, the vendor call, conditional result write,
+announces its outcome must (a GET of the object, conditional claim, the vendor call, conditional result write,
 one event), and is the one the target holds against; the bare one (one ``put_item``, no guarantee at
 all) is shown for scale.
 

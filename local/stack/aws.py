@@ -67,6 +67,30 @@ def make_dynamodb_writes_atomic() -> None:
         setattr(DynamoDBBackend, name, functools.wraps(method)(atomic))
 
 
+def make_moto_dispatch_cheap() -> None:
+    """Remember which moto backend serves a host, once per host.
+
+    moto's server finds a request's backend by listing its own service packages (a directory scan)
+    and then matching the host against every service's URL patterns, under one lock, on every
+    request: a profile of the pipeline benchmark found that to be the largest single cost of the
+    whole local stack. The answer depends on the host alone, so it is cached. Idempotent.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    original = DomainDispatcherApplication.get_backend_for_host
+    if getattr(original, "_idphoto_cached", False):
+        return
+    found: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        if host not in found:
+            found[host] = original(self, host)
+        return found[host]
+
+    get_backend_for_host._idphoto_cached = True  # type: ignore[attr-defined]
+    DomainDispatcherApplication.get_backend_for_host = functools.wraps(original)(get_backend_for_host)  # type: ignore[method-assign]
+
+
 class MotoServer:
     """moto's state lives in this process, not in the server: each start and stop empties it, so every
     stack starts from an empty account even when an earlier one ran in the same process."""
@@ -74,6 +98,7 @@ class MotoServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 4566) -> None:
         check_port_free(host, port)
         make_dynamodb_writes_atomic()
+        make_moto_dispatch_cheap()
         # werkzeug logs every request at INFO: thousands of lines for one demo.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
