@@ -6,20 +6,23 @@ Handlers call these; tests build the objects themselves with their own clients.
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 import requests
 import requests.adapters
 from aws_lambda_powertools.utilities import parameters
 
-from idphoto.autofinals import AutoFinals
 from idphoto.aws import dynamodb_client, events_client, s3_client
 from idphoto.config import Settings, get_settings
 from idphoto.events import NO_EVENTS, EventPublisher, PhotoEvents
-from idphoto.finals import PhotoFinals
-from idphoto.making import PhotoMaker
 from idphoto.records import PhotoRecords
 from idphoto.storage import PhotoStorage
 from idphoto.vendor import VendorClient
+
+if TYPE_CHECKING:  # each function imports only its own logic: a cold start pays for no one else's
+    from idphoto.autofinals import AutoFinals
+    from idphoto.finals import PhotoFinals
+    from idphoto.making import PhotoMaker
 
 
 def appcode_reader(settings: Settings) -> AppCode:
@@ -94,14 +97,20 @@ def events() -> PhotoEvents:
 
 @cache
 def maker() -> PhotoMaker:
+    from idphoto.making import PhotoMaker
+
     return PhotoMaker(get_settings(), storage(), records(), vendor(), events=events())
 
 
 @cache
 def finals() -> PhotoFinals:
+    from idphoto.finals import PhotoFinals
+
     return PhotoFinals(get_settings(), storage(), records(), vendor(), http_session(), events=events())
 
 
 @cache
 def auto_finals() -> AutoFinals:
+    from idphoto.autofinals import AutoFinals
+
     return AutoFinals(get_settings(), storage(), records(), finals())
