@@ -17,7 +17,7 @@ from typing import Any, Final
 from idphoto.config import Settings
 from idphoto.finals import FinalLinks, PhotoFinals
 from idphoto.observability import count, logger
-from idphoto.options import FINALS_METADATA, wanted_colors
+from idphoto.options import wanted_colors
 from idphoto.records import PhotoRecord, PhotoRecords, Status
 from idphoto.source import version_tag
 from idphoto.storage import PhotoStorage
@@ -63,12 +63,10 @@ class AutoFinals:
         return AutoResult(key, tuple(colors))
 
     def _choice(self, record: PhotoRecord) -> str:
-        """The upload's own wish, else the deployment's default: as make-photo recorded it, or (a
-        record made before it did) read from the upload's metadata."""
-        if record.auto_finals is not None:
-            return record.auto_finals
-        metadata = self._storage.peek(record.key, record.version_id).metadata
-        return metadata.get(FINALS_METADATA, self._settings.auto_finals)
+        """The upload's own wish (its ``finals`` metadata), else the deployment's default, as
+        make-photo recorded it when it claimed the photo. A record made before make-photo recorded
+        it follows the deployment's default: the function no longer reads uploads at all."""
+        return record.auto_finals if record.auto_finals is not None else self._settings.auto_finals
 
     def _write_manifest(
         self, record: PhotoRecord, colors: list[str], unknown: list[str], links: list[FinalLinks]
