@@ -247,7 +247,8 @@ def batch_run(n: int) -> dict[str, Any]:
         folder, out = Path(tmp) / "portraits", Path(tmp) / "out"
         folder.mkdir()
         for i in range(n):  # distinct contents, so distinct photos (thin mode never decodes them)
-            image = Image.new("RGB", (64, 80), (i % 256, (i // 256) % 256, 200))
+            # Big enough for a 600 x 600 US passport photo (smaller uploads are refused as too small).
+            image = Image.new("RGB", (640, 800), (i % 256, (i // 256) % 256, 200))
             image.save(folder / f"p{i:05d}.jpg", "JPEG")
         parameters = {
             "MakePhotoConcurrency": str(CONCURRENCY),
