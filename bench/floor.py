@@ -93,15 +93,7 @@ class Floor:
     def make_photo(self, key: str, version_id: str | None, record_key: str | None = None) -> str:
         """Presign, POST to the vendor, record the answer; returns the record's key."""
         params = {"Bucket": self.bucket, "Key": key} | ({"VersionId": version_id} if version_id else {})
-        pic_url = self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=120)
-        answer = self._http.post(
-            self._vendor + MAKE_PATH,
-            json={"pic_url": pic_url, **VENDOR_OPTIONS},
-            headers=self._auth,
-            timeout=TIMEOUT,
-        ).json()
-        if answer.get("code") != 200:
-            raise RuntimeError(f"the vendor refused the floor's photo: {answer}")
+        answer = self._vendor_make(params)
         record_key = record_key or RECORD_PREFIX + key
         self._dynamodb.put_item(
             TableName=self.table,
@@ -155,15 +147,7 @@ class Floor:
             ConditionExpression="attribute_not_exists(photo_key) OR sequencer < :sequencer OR claim_id = :claim",
             ExpressionAttributeValues={":sequencer": {"S": sequencer}, ":claim": {"S": claim_id}},
         )
-        pic_url = self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=120)
-        answer = self._http.post(
-            self._vendor + MAKE_PATH,
-            json={"pic_url": pic_url, **VENDOR_OPTIONS},
-            headers=self._auth,
-            timeout=TIMEOUT,
-        ).json()
-        if answer.get("code") != 200:
-            raise RuntimeError(f"the vendor refused the floor's photo: {answer}")
+        answer = self._vendor_make(params)
         ready = {
             "status": "READY",
             "names": answer["final_pic_name"],
@@ -211,6 +195,19 @@ class Floor:
             ]
         )
         return record_key
+
+    def _vendor_make(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Presign the upload and POST it to the vendor with the same options as ours."""
+        pic_url = self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=120)
+        answer: dict[str, Any] = self._http.post(
+            self._vendor + MAKE_PATH,
+            json={"pic_url": pic_url, **VENDOR_OPTIONS},
+            headers=self._auth,
+            timeout=TIMEOUT,
+        ).json()
+        if answer.get("code") != 200:
+            raise RuntimeError(f"the vendor refused the floor's photo: {answer}")
+        return answer
 
     def status(self, record_key: str) -> dict[str, Any]:
         item = self._get(record_key)

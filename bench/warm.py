@@ -24,6 +24,8 @@ import itertools
 import statistics
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from bench import probe
@@ -39,79 +41,71 @@ WARMUP: Final = 2
 FLOOR_CALLS: Final = ("GetObject", "PutItem", "UpdateItem", "PutEvents")
 
 
+@dataclass
+class Samples:
+    """One kind's uploads (ours, or a floor): time minus the vendor's, and what made it up."""
+
+    net: list[float] = field(default_factory=list)
+    vendor: list[float] = field(default_factory=list)
+    aws: list[float] = field(default_factory=list)
+    tallies: list[probe.Tally] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+    def add(self, seconds: float, tally: probe.Tally, cpu: float) -> None:
+        self.net.append(seconds - tally.vendor_s)
+        self.vendor.append(tally.vendor_s)
+        self.aws.append(tally.aws_s)
+        self.tallies.append(tally)
+        self.cpu.append(cpu)
+
+
+def _timed(call: Callable[[], object]) -> tuple[float, probe.Tally, float]:
+    """A floor's upload on this thread: wall seconds, what it called, CPU of this thread."""
+    with probe.tallying() as tally:
+        cpu, started = time.thread_time(), time.perf_counter()
+        call()
+        return time.perf_counter() - started, tally, time.thread_time() - cpu
+
+
 def run(ctx: Context) -> Section:
     rounds = 6 if ctx.quick else 40
     bench, floor = ctx.stack, ctx.floor
     bench.vendor_latency(0)
     ctx.progress(f"warm make-photo: {rounds} uploads, ours and the floor alternating")
-    ours_net: list[float] = []
-    floor_net: list[float] = []
-    ours_vendor: list[float] = []
-    floor_vendor: list[float] = []
-    ours_aws: list[float] = []
-    floor_aws: list[float] = []
-    ours_tallies: list[probe.Tally] = []
-    floor_tallies: list[probe.Tally] = []
-    ours_cpu: list[float] = []
-    floor_cpu: list[float] = []
-    sure_net: list[float] = []
-    sure_vendor: list[float] = []
-    sure_aws: list[float] = []
-    sure_tallies: list[probe.Tally] = []
-    sure_cpu: list[float] = []
+    ours, sure, bare = Samples(), Samples(), Samples()
     sequencers = itertools.count(time.time_ns())  # increasing, as S3's sequencers are per key
     calls: Counter[int] = Counter()
     ops: Counter[str] = Counter()
     outcomes: Counter[str] = Counter()
     for index in range(WARMUP + rounds):
 
-        def ours(index: int = index) -> None:
+        def run_ours(index: int = index) -> None:
             invocation = bench.upload_and_wait(f"bench/warm-{index}.jpg", ctx.portrait)
             outcomes[invocation.outcome] += 1
             if index >= WARMUP:
-                tally = invocation.tally
-                ours_net.append(invocation.seconds - tally.vendor_s)
-                ours_vendor.append(tally.vendor_s)
-                ours_aws.append(tally.aws_s)
-                ours_tallies.append(tally)
-                ours_cpu.append(invocation.cpu_s)
-                calls[tally.aws_calls] += 1
-                ops[tally.ops()] += 1
+                ours.add(invocation.seconds, invocation.tally, invocation.cpu_s)
+                calls[invocation.tally.aws_calls] += 1
+                ops[invocation.tally.ops()] += 1
 
-        def the_floor(index: int = index) -> None:
-            with probe.tallying() as tally:
-                cpu, started = time.thread_time(), time.perf_counter()
-                floor.make_photo(FLOOR_SOURCE_KEY, None)
-                elapsed = time.perf_counter() - started
-                cpu = time.thread_time() - cpu
+        def run_bare(index: int = index) -> None:
+            measured = _timed(lambda: floor.make_photo(FLOOR_SOURCE_KEY, None))
             if index >= WARMUP:
-                floor_net.append(elapsed - tally.vendor_s)
-                floor_vendor.append(tally.vendor_s)
-                floor_aws.append(tally.aws_s)
-                floor_tallies.append(tally)
-                floor_cpu.append(cpu)
+                bare.add(*measured)
 
-        def guaranteed(index: int = index) -> None:
-            with probe.tallying() as tally:
-                cpu, started = time.thread_time(), time.perf_counter()
-                floor.make_photo_guaranteed(
-                    FLOOR_SOURCE_KEY, None, f"{next(sequencers):032X}", f"floor-request-{index}"
-                )
-                elapsed = time.perf_counter() - started
-                cpu = time.thread_time() - cpu
+        def run_guaranteed(index: int = index) -> None:
+            sequencer, claim_id = f"{next(sequencers):032X}", f"floor-request-{index}"
+            measured = _timed(
+                lambda: floor.make_photo_guaranteed(FLOOR_SOURCE_KEY, None, sequencer, claim_id)
+            )
             if index >= WARMUP:
-                sure_net.append(elapsed - tally.vendor_s)
-                sure_vendor.append(tally.vendor_s)
-                sure_aws.append(tally.aws_s)
-                sure_tallies.append(tally)
-                sure_cpu.append(cpu)
+                sure.add(*measured)
 
-        steps = [ours, guaranteed, the_floor]
+        steps = [run_ours, run_guaranteed, run_bare]
         for step in steps[index % 3 :] + steps[: index % 3]:
             step()
 
     section = Section()
-    ours_ms, floor_ms, sure_ms = median(ours_net), median(floor_net), median(sure_net)
+    ours_ms, floor_ms, sure_ms = median(ours.net), median(bare.net), median(sure.net)
     section.rows.append(
         Row(
             f"warm make-photo: handler time minus vendor's, against a floor with the same guarantees"
@@ -142,19 +136,19 @@ def run(ctx: Context) -> Section:
             typical <= len(FLOOR_CALLS),
         )
     )
-    spread = statistics.quantiles(ours_net, n=4) if len(ours_net) >= 4 else ours_net
+    spread = statistics.quantiles(ours.net, n=4) if len(ours.net) >= 4 else ours.net
     section.notes.append(
         f"Warm make-photo: per upload, the handler's time (entry to return, the S3 event delivered by the "
         f"stack) minus the time of its vendor HTTP exchange (client side, `requests.Session.send`, body "
-        f"read); the floor timed and reduced the same way. Vendor median: ours {ms(median(ours_vendor))}, "
-        f"guaranteed floor {ms(median(sure_vendor))}, bare floor {ms(median(floor_vendor))} (the stand-in "
+        f"read); the floor timed and reduced the same way. Vendor median: ours {ms(median(ours.vendor))}, "
+        f"guaranteed floor {ms(median(sure.vendor))}, bare floor {ms(median(bare.vendor))} (the stand-in "
         f"really makes the photo). Of what remains, AWS calls over HTTP to moto take ours "
-        f"{ms(median(ours_aws))} ({probe.per_operation(ours_tallies)}), the guaranteed floor "
-        f"{ms(median(sure_aws))} ({probe.per_operation(sure_tallies)}), the bare floor "
-        f"{ms(median(floor_aws))} ({probe.per_operation(floor_tallies)}); "
+        f"{ms(median(ours.aws))} ({probe.per_operation(ours.tallies)}), the guaranteed floor "
+        f"{ms(median(sure.aws))} ({probe.per_operation(sure.tallies)}), the bare floor "
+        f"{ms(median(bare.aws))} ({probe.per_operation(bare.tallies)}); "
         f"ours' quartiles {', '.join(ms(q) for q in spread)}. CPU of the handler's own thread (client "
-        f"side of every call, our Python, logs, metrics): ours {ms(median(ours_cpu))}, guaranteed floor "
-        f"{ms(median(sure_cpu))}, bare floor {ms(median(floor_cpu))}. Outcomes: {dict(outcomes)}; "
+        f"side of every call, our Python, logs, metrics): ours {ms(median(ours.cpu))}, guaranteed floor "
+        f"{ms(median(sure.cpu))}, bare floor {ms(median(bare.cpu))}. Outcomes: {dict(outcomes)}; "
         f"AWS calls per upload seen: {dict(sorted(calls.items()))}."
     )
     return section
