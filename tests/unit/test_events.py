@@ -91,6 +91,22 @@ def photo_events(client: Any, records: PhotoRecords) -> PhotoEvents:
     return PhotoEvents(EventPublisher(client, "default", sleep=lambda _: None), records)
 
 
+def photo_finals(
+    settings: Settings, storage: PhotoStorage, records: PhotoRecords, vendor: FakeVendor, client: Any
+) -> PhotoFinals:
+    """The API's finals, announcing through ``client``, never sleeping."""
+    return PhotoFinals(
+        settings,
+        storage,
+        records,
+        as_any(vendor),
+        as_any(FakeSession()),
+        sleep=lambda _: None,
+        clock=lambda: 0.0,
+        events=photo_events(client, records),
+    )
+
+
 @pytest.fixture
 def maker(
     settings: Settings, storage: PhotoStorage, records: PhotoRecords, vendor: FakeVendor, bus: Bus
@@ -306,16 +322,7 @@ def test_kept_finals_are_announced_per_colour_with_their_keys(
     source = owned_upload(aws, "uploads/me.jpg", metadata={"background": "white,blue"})
     maker.make(source, request_id="r1", deadline=DEADLINE)
     bus.received()
-    finals = PhotoFinals(
-        settings,
-        storage,
-        records,
-        as_any(vendor),
-        as_any(FakeSession()),
-        sleep=lambda _: None,
-        clock=lambda: 0.0,
-        events=photo_events(bus.client, records),
-    )
+    finals = photo_finals(settings, storage, records, vendor, bus.client)
 
     finals.finals(source.key, None, caller=OWNER, request_id="api-1", deadline=DEADLINE)
     finals.finals(source.key, "blue", caller=OWNER, request_id="api-2", deadline=DEADLINE)
@@ -372,16 +379,7 @@ def test_a_refused_finals_event_is_announced_by_the_next_answer_with_the_same_id
     client = RefusingEvents(bus.client, refusals=PUBLISH_ATTEMPTS)  # every attempt of the first request
 
     def answer(request_id: str) -> list[Any]:
-        finals = PhotoFinals(
-            settings,
-            storage,
-            records,
-            as_any(vendor),
-            as_any(FakeSession()),
-            sleep=lambda _: None,
-            clock=lambda: 0.0,
-            events=photo_events(client, records),
-        )
+        finals = photo_finals(settings, storage, records, vendor, client)
         return finals.finals(source.key, "white", caller=OWNER, request_id=request_id, deadline=DEADLINE)
 
     # The first request pays and keeps the final, but EventBridge refuses its event: the request
