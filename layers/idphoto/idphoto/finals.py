@@ -317,17 +317,8 @@ class PhotoFinals:
             return None
         count("FinalsRepairedFromBucket")
         logger.warning("final found in the bucket, not in the record: repaired", extra={"color": color})
-        refused = self._announce_kept(record, color, billed_at)
-        try:
-            self._records.record_kept(
-                record, color, photo_key, sheet_key, billed_at, repaired=True, announced=refused is None
-            )
-        except Exception:  # the bucket stays the last word; the next request repairs it again
-            logger.exception("cannot repair the final's record", extra={"color": color})
-        if refused is not None:
-            raise refused
-        final = {"photo_key": photo_key, "sheet_key": sheet_key, "billed_at": billed_at, "announced": True}
-        return self._links(color, final)
+        self._record_kept(record, color, photo_key, sheet_key, billed_at, repaired=True)
+        return self._links(color, {"photo_key": photo_key, "sheet_key": sheet_key, "billed_at": billed_at})
 
     def _fetch(self, record: PhotoRecord, color: str, request: _Request) -> FinalLinks:
         # Before paying: what the record lost (a failed write after an earlier billed call), the
@@ -396,8 +387,31 @@ class PhotoFinals:
                 urls.photo_url, photo_key, self._session, timeout, billed_at, prepare=checked
             )
             moved += sheet.result()
-        # Announced once both images are in the bucket, before the record says KEPT: a consumer that
-        # asks at once is answered from the bucket (``_from_bucket``) until the record catches up.
+        logger.info("final kept", extra={"color": color, "bytes": moved, "failed_checks": checked.failed})
+        self._record_kept(record, color, photo_key, sheet_key, billed_at, checks=checked.results)
+        final = {
+            "photo_key": photo_key,
+            "sheet_key": sheet_key,
+            "billed_at": billed_at,
+            "checks": checked.results,
+        }
+        return self._links(color, final)
+
+    def _record_kept(
+        self,
+        record: PhotoRecord,
+        color: str,
+        photo_key: str,
+        sheet_key: str,
+        billed_at: int,
+        *,
+        checks: list[dict[str, Any]] | None = None,
+        repaired: bool = False,
+    ) -> None:
+        """Both images are in the bucket: announce them, then record the copy and whether the event
+        went out. Announced before the record says KEPT: a consumer that asks at once is answered
+        from the bucket (``_from_bucket``) until the record catches up. An EventBridge refusal is
+        raised only once the copy is recorded."""
         refused = self._announce_kept(record, color, billed_at)
         try:
             self._records.record_kept(
@@ -406,22 +420,14 @@ class PhotoFinals:
                 photo_key,
                 sheet_key,
                 billed_at,
-                checks=checked.results,
+                checks=checks,
+                repaired=repaired,
                 announced=refused is None,
             )
-        except Exception:  # both images are in the bucket: the next request repairs the record from it
-            logger.exception("cannot record the kept final", extra={"color": color})
-        logger.info("final kept", extra={"color": color, "bytes": moved, "failed_checks": checked.failed})
+        except Exception:  # the bucket stays the last word: the next request repairs the record from it
+            logger.exception("cannot record the kept final", extra={"color": color, "repaired": repaired})
         if refused is not None:
             raise refused
-        final = {
-            "photo_key": photo_key,
-            "sheet_key": sheet_key,
-            "billed_at": billed_at,
-            "checks": checked.results,
-            "announced": True,
-        }
-        return self._links(color, final)
 
     def _links(self, color: str, final: dict[str, Any]) -> FinalLinks:
         ttl = self._settings.finals_url_ttl
