@@ -1,7 +1,8 @@
 """The deployment's settings: every environment variable is read here, once, at cold start.
 
-The template sets these from its parameters. Nothing else in the package reads ``os.environ``; the AWS
-SDK's own settings (region, ``AWS_ENDPOINT_URL`` for local emulation) stay the SDK's business.
+The template sets these from its parameters. Nothing else in the package reads ``os.environ`` but
+:mod:`idphoto.environment`, which holds the variables of modules config imports (re-exported here); the
+AWS SDK's own settings (region, ``AWS_ENDPOINT_URL`` for local emulation) stay the SDK's business.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import Any
 
+from idphoto.environment import VENDOR_IDS_ENV as VENDOR_IDS_ENV
+from idphoto.environment import spec_vendor_ids as spec_vendor_ids
 from idphoto.errors import ConfigurationError, IdPhotoError
 from idphoto.options import PARSERS, defaults_from
-from idphoto.specs import VENDOR_IDS_ENV
 
 API_VALIDATION_ENV = "API_VALIDATION"
 
@@ -155,12 +157,6 @@ def api_validation(env: Mapping[str, str] = os.environ) -> bool:
 
     Read at the handler's import, before the settings: it decides how the routes are declared."""
     return env.get(API_VALIDATION_ENV, "off").strip().lower() == "on"
-
-
-def spec_vendor_ids(env: Mapping[str, str] = os.environ) -> str:
-    """``SPEC_VENDOR_IDS``, unparsed: ``specs.active`` parses it (option parsing needs it where no
-    settings are at hand, so it is not a field of ``Settings``)."""
-    return env.get(VENDOR_IDS_ENV, "")
 
 
 @cache
