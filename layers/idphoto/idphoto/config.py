@@ -21,7 +21,7 @@ from idphoto.options import PARSERS, defaults_from
 API_VALIDATION_ENV = "API_VALIDATION"
 
 DEFAULT_VENDOR_URL = "https://wnt2.market.alicloudapi.com"
-# Chosen by measurement with the stand-in (README, "Photos as phones take them").
+# Chosen by measurement with the stand-in (docs/phone-photos.md, "Choosing MaxSidePx").
 DEFAULT_MAX_SIDE_PX = 2000
 # The vendor's largest photo is 1500 px high: a smaller limit would blow every such photo up.
 MIN_MAX_SIDE_PX = 1500
@@ -99,7 +99,7 @@ class Settings:
     finals_prefix: str = setting("FINALS_PREFIX", "finals/", _prefix)
     # Normalised copies of uploads (idphoto.preparing): never under the upload prefix.
     work_prefix: str = setting("WORK_PREFIX", "work/", _prefix)
-    # Uploads are scaled down to this long side before the vendor (0: never); see README.
+    # Uploads are scaled down to this long side before the vendor (0: never); see docs/phone-photos.md.
     max_side_px: int = setting("MAX_SIDE_PX", str(DEFAULT_MAX_SIDE_PX), _max_side)
     vendor_base_url: str = setting("VENDOR_BASE_URL", DEFAULT_VENDOR_URL, _url)
     vendor_connect_timeout: float = setting("VENDOR_CONNECT_TIMEOUT", "3.05", float)
