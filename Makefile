@@ -19,6 +19,10 @@ SAM := $(CACHE)/tools/bin/sam
 CHECKOV := $(CACHE)/tools/bin/checkov
 DETECT_SECRETS := $(CACHE)/tools/bin/detect-secrets
 AWSCLI := $(CACHE)/tools/bin/aws
+# The documentation site's builder, pinned; the stamp's name changes with the pins, so a new pin reinstalls.
+DOCS_TOOLS := 'mkdocs==1.6.1' --with 'mkdocs-material==9.8.1' --with 'pymdown-extensions==13.1'
+MKDOCS := $(CACHE)/tools/bin/mkdocs
+MKDOCS_STAMP := $(CACHE)/tools/.mkdocs-1.6.1-material-9.8.1-pymdown-13.1
 PY := .venv/bin/python
 MODEL := $(CACHE)/models/selfie_segmentation.tflite
 # The local stack's IAM policy evaluator (npm @cloud-copilot/iam-simulate, pinned by package-lock.json).
@@ -32,8 +36,10 @@ export UV_PYTHON := 3.13
 export SAM_CLI_TELEMETRY := 0
 export __SAM_CLI_APP_DIR := $(CACHE)/sam
 export AWS_DEFAULT_REGION ?= us-east-1
+# Material's banner about MkDocs 2 on every docs build.
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: help setup lint security secrets-baseline audit test test-unit test-integration build validate deploy demo up chaos bench requirements clean
+.PHONY: help setup lint security secrets-baseline audit test test-unit test-integration build validate deploy demo up chaos bench requirements docs docs-serve clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -59,6 +65,11 @@ $(DETECT_SECRETS): | $(UV)
 # The AWS CLI, for the README's examples against `make up` and the test that uploads with it.
 $(AWSCLI): | $(UV)
 	$(UV) tool install --quiet 'awscli>=1.36,<2'
+
+# MkDocs is a tool of its own (not a dependency group): its pins never touch uv.lock or the layer.
+$(MKDOCS_STAMP): | $(UV)
+	$(UV) tool install --quiet --reinstall $(DOCS_TOOLS)
+	@touch $@
 
 $(MODEL): .venv/.synced
 	$(PY) -m local.standin.models
@@ -97,7 +108,7 @@ audit: $(UV)  ## check the locked dependencies against vulnerability databases (
 	  > $(CACHE)/audit-requirements.txt
 	$(UV) tool run pip-audit --strict --requirement $(CACHE)/audit-requirements.txt
 
-test: lint security setup  ## everything CI runs: lint, policy checks, then all tests with coverage
+test: lint security docs setup  ## everything CI runs: lint, policy checks, the docs site, then all tests with coverage
 	.venv/bin/pytest --cov --cov-report=term-missing:skip-covered
 
 test-unit: .venv/.synced  ## the fast tests only
@@ -105,6 +116,15 @@ test-unit: .venv/.synced  ## the fast tests only
 
 test-integration: setup  ## the tests against the local stack (started and stopped by the tests)
 	.venv/bin/pytest -m integration tests/integration
+
+# The site is built offline: the hooks in docs/hooks/ render the named specs from the layer's
+# specs.json and the API from docs/openapi.json; --strict fails on a broken link or a missing page.
+# No --quiet: with it, mkdocs 1.6 no longer counts warnings, and --strict passes broken links.
+docs: $(MKDOCS_STAMP)  ## build the documentation site into site/ (mkdocs --strict)
+	$(MKDOCS) build --strict
+
+docs-serve: $(MKDOCS_STAMP)  ## the documentation site on http://127.0.0.1:8000, rebuilt as you edit
+	$(MKDOCS) serve --dev-addr 127.0.0.1:8000
 
 build: $(SAM)  ## sam build (no Docker needed)
 	$(SAM) build
@@ -133,4 +153,4 @@ bench: setup build  ## benchmarks against the floor, on the local stack: prints 
 	$(PY) -m bench
 
 clean:  ## remove build output and caches (keeps .venv)
-	rm -rf .aws-sam out .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf .aws-sam out site .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -2,7 +2,7 @@
 
 SAM's translation of ``DefaultAuthorizer: AWS_IAM`` without ``InvokeRole`` sets every integration's
 ``credentials`` to ``arn:aws:iam::*:user/*``: API Gateway then invokes the function AS THE CALLER,
-and a caller who (as README says) has only ``execute-api:Invoke`` gets 500 on every request. The
+and a caller who (as docs/security.md says) has only ``execute-api:Invoke`` gets 500 on every request. The
 template says ``InvokeRole: NONE``, so API Gateway invokes through the function's resource policy
 (the AWS::Lambda::Permission resources SAM writes for each route).
 """

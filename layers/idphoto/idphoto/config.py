@@ -1,7 +1,8 @@
 """The deployment's settings: every environment variable is read here, once, at cold start.
 
-The template sets these from its parameters. Nothing else in the package reads ``os.environ``; the AWS
-SDK's own settings (region, ``AWS_ENDPOINT_URL`` for local emulation) stay the SDK's business.
+The template sets these from its parameters. Nothing else in the package reads ``os.environ`` but
+:mod:`idphoto.environment`, which holds the variables of modules config imports (re-exported here); the
+AWS SDK's own settings (region, ``AWS_ENDPOINT_URL`` for local emulation) stay the SDK's business.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import Any
 
+from idphoto.environment import VENDOR_IDS_ENV as VENDOR_IDS_ENV
+from idphoto.environment import spec_vendor_ids as spec_vendor_ids
 from idphoto.errors import ConfigurationError, IdPhotoError
 from idphoto.options import PARSERS, defaults_from
-from idphoto.specs import VENDOR_IDS_ENV
 
 API_VALIDATION_ENV = "API_VALIDATION"
 
 DEFAULT_VENDOR_URL = "https://wnt2.market.alicloudapi.com"
-# Chosen by measurement with the stand-in (README, "Photos as phones take them").
+# Chosen by measurement with the stand-in (docs/phone-photos.md, "Choosing MaxSidePx").
 DEFAULT_MAX_SIDE_PX = 2000
 # The vendor's largest photo is 1500 px high: a smaller limit would blow every such photo up.
 MIN_MAX_SIDE_PX = 1500
@@ -97,7 +99,7 @@ class Settings:
     finals_prefix: str = setting("FINALS_PREFIX", "finals/", _prefix)
     # Normalised copies of uploads (idphoto.preparing): never under the upload prefix.
     work_prefix: str = setting("WORK_PREFIX", "work/", _prefix)
-    # Uploads are scaled down to this long side before the vendor (0: never); see README.
+    # Uploads are scaled down to this long side before the vendor (0: never); see docs/phone-photos.md.
     max_side_px: int = setting("MAX_SIDE_PX", str(DEFAULT_MAX_SIDE_PX), _max_side)
     vendor_base_url: str = setting("VENDOR_BASE_URL", DEFAULT_VENDOR_URL, _url)
     vendor_connect_timeout: float = setting("VENDOR_CONNECT_TIMEOUT", "3.05", float)
@@ -155,12 +157,6 @@ def api_validation(env: Mapping[str, str] = os.environ) -> bool:
 
     Read at the handler's import, before the settings: it decides how the routes are declared."""
     return env.get(API_VALIDATION_ENV, "off").strip().lower() == "on"
-
-
-def spec_vendor_ids(env: Mapping[str, str] = os.environ) -> str:
-    """``SPEC_VENDOR_IDS``, unparsed: ``specs.active`` parses it (option parsing needs it where no
-    settings are at hand, so it is not a field of ``Settings``)."""
-    return env.get(VENDOR_IDS_ENV, "")
 
 
 @cache
