@@ -203,6 +203,15 @@ class StackTemplate:
     translated: dict[str, Any] = field(default_factory=dict, repr=False)  # what CloudFormation receives
     # The CloudWatch role an AWS::ApiGateway::Account of the template sets for the account, if any.
     apigateway_logging_role: str | None = None
+    # Resolves what is left of the translated document (conditions, Ref, GetAtt) with this stack's values.
+    resolver: Resolver | None = field(default=None, repr=False, compare=False)
+
+    def resolved(self, logical_id: str) -> dict[str, Any]:
+        """A resource of the translated document with its intrinsic functions evaluated."""
+        if self.resolver is None:
+            raise TemplateError("this template was not loaded with a resolver")
+        resource: dict[str, Any] = self.resolver.resolve(self.translated["Resources"][logical_id])
+        return resource
 
     def function(self, logical_id: str) -> FunctionSpec:
         return next(f for f in self.functions if f.logical_id == logical_id)
@@ -230,6 +239,7 @@ def load(
     resolver: Resolver
     names = ResourceNames(resources, pseudo, lambda v: resolver.text(v), sqs_endpoint)
     resolver = Resolver(translated, {**parameters, **pseudo.values()}, names.ref, names.get_att)
+    check_rules(raw.get("Rules", {}), resolver)
     reader = _Reader(translated, artefacts, resolver, names)
     buckets = reader.all("AWS::S3::Bucket", reader.bucket)
     functions: tuple[FunctionSpec, ...] = reader.all("AWS::Lambda::Function", reader.function)
@@ -246,7 +256,27 @@ def load(
         roles=reader.all("AWS::IAM::Role", reader.role),
         translated=translated,
         apigateway_logging_role=reader.apigateway_logging_role(),
+        resolver=resolver,
     )
+
+
+def check_rules(rules: Mapping[str, Any], resolver: Resolver) -> None:
+    """The template's Rules, as CloudFormation checks them before it creates anything: each rule whose
+    RuleCondition holds must have every Assert true, else the stack is refused with the AssertDescription
+    (CloudFormation User Guide, "Rules" section of a template). Rule functions the resolver does not
+    know (Fn::Contains, Fn::EachMemberEquals, ...) are refused rather than passed unchecked."""
+    for name, rule in rules.items():
+        if "RuleCondition" in rule and not _truth(resolver.resolve(rule["RuleCondition"]), name):
+            continue
+        for assertion in rule.get("Assertions", []):
+            if not _truth(resolver.resolve(assertion["Assert"]), name):
+                raise TemplateError(f"rule {name}: {assertion.get('AssertDescription', 'assertion failed')}")
+
+
+def _truth(value: Any, rule: str) -> bool:
+    if not isinstance(value, bool):
+        raise TemplateError(f"rule {rule}: cannot evaluate {value!r} here")
+    return value
 
 
 def translate(
