@@ -112,6 +112,7 @@ class Stack:
         self.evaluator = Evaluator()  # the IAM policy evaluator, one node process
         self.secret_arns: dict[str, str] = {}
         self.eventbridge: eventbridge.EventBridge | None = None  # the template's rules, delivered
+        self.missing_keys: MissingKeys | None = None  # S3's 403 for a missing key without ListBucket
         self._cleanup = cleanup
         self._http = requests.Session()
         self._uploads: Any = None  # the S3 client of upload(), made once (a client costs ~10 ms of CPU)
@@ -251,6 +252,17 @@ def start_stack(
     template it would refuse raises :class:`local.stack.account.DeployRefused` before anything runs.
     """
     ports = ports or Ports.from_env()
+    # What the account refuses is refused before anything starts (moto's state is this process's:
+    # a refused stack must not disturb another one running here). The vendor's URL is not known yet;
+    # no check depends on it.
+    check_deploy(
+        load(
+            template_path,
+            overrides={**(parameters or {}), VENDOR_PARAMETER: "https://vendor.invalid"},
+            pseudo=Pseudo(stack_name=stack_name),
+        ),
+        account,
+    )
     cleanup = contextlib.ExitStack()  # becomes the stack's: each step registers its own undo
     try:
         moto = MotoServer(host, ports.aws)
@@ -260,7 +272,6 @@ def start_stack(
         overrides = {**(parameters or {}), VENDOR_PARAMETER: vendor.url}
         pseudo = Pseudo(stack_name=stack_name)
         template = load(template_path, overrides=overrides, pseudo=pseudo, sqs_endpoint=moto.url)
-        check_deploy(template, account)
         stack = Stack(template, moto.url, vendor.url, appcode, cleanup)
         stack.standin = vendor
         cleanup.callback(stack.evaluator.close)
@@ -277,9 +288,9 @@ def start_stack(
         fallback = ReadOnlyCredentials(
             FAKE_CREDENTIALS["aws_access_key_id"], FAKE_CREDENTIALS["aws_secret_access_key"], None
         )
-        missing_keys = MissingKeys(template, stack.evaluator, stack.calls)
+        stack.missing_keys = MissingKeys(template, stack.evaluator, stack.calls)
         access.install(
-            function_credentials(template, moto.url), fallback, stack.calls, missing_keys.handlers()
+            function_credentials(template, moto.url), fallback, stack.calls, stack.missing_keys.handlers()
         )
         cleanup.callback(access.uninstall)
         _start_functions(stack, cleanup, retry_delays, concurrency or {})
