@@ -621,7 +621,9 @@ class _Reader:
                 if str(setting.get("LoggingLevel", "OFF")).upper() != "OFF"
             )
             stages.append(
-                StageSpec(stage_id, str(resolved["StageName"]), resolved.get("AccessLogSetting") or None, levels)
+                StageSpec(
+                    stage_id, str(resolved["StageName"]), resolved.get("AccessLogSetting") or None, levels
+                )
             )
         for deployment_id in self._ids("AWS::ApiGateway::Deployment"):
             props = self._props(deployment_id)

@@ -39,10 +39,16 @@ def test_the_session_stack_runs_in_a_new_account(stack: Stack) -> None:
 @pytest.mark.parametrize(
     ("change", "refused"),
     [
-        (lambda r: r["MakePhotoFunction"]["Properties"].update(ReservedConcurrentExecutions=10), "MakePhotoFunction"),
+        (
+            lambda r: r["MakePhotoFunction"]["Properties"].update(ReservedConcurrentExecutions=10),
+            "MakePhotoFunction",
+        ),
         (
             lambda r: r["PhotoApi"]["Properties"].update(
-                AccessLogSetting={"DestinationArn": "arn:aws:logs:us-east-1:123456789012:log-group:x", "Format": "$context.requestId"}
+                AccessLogSetting={
+                    "DestinationArn": "arn:aws:logs:us-east-1:123456789012:log-group:x",
+                    "Format": "$context.requestId",
+                }
             ),
             "PhotoApiv1Stage",
         ),
@@ -78,7 +84,9 @@ def _head_as(stack: Stack, function: str | None, key: str) -> str:
 
 
 @pytest.mark.parametrize("function", ["MakePhotoFunction", "GetPhotoFunction", "AutoFinalsFunction"])
-def test_a_missing_key_is_404_to_every_function_allowed_to_list_the_bucket(stack: Stack, function: str) -> None:
+def test_a_missing_key_is_404_to_every_function_allowed_to_list_the_bucket(
+    stack: Stack, function: str
+) -> None:
     before = len(stack.calls.snapshot())
 
     code = _head_as(stack, function, "finals/never-kept/1/white.jpg")
@@ -104,7 +112,9 @@ def test_without_list_bucket_a_missing_key_is_403_not_404(stack: Stack) -> None:
     rule = MissingKeys(template_without, stack.evaluator, stack.calls)
 
     assert rule.may_list("GetPhotoFunction", stack.bucket) is False
-    assert MissingKeys(stack.template, stack.evaluator, stack.calls).may_list("GetPhotoFunction", stack.bucket)
+    assert MissingKeys(stack.template, stack.evaluator, stack.calls).may_list(
+        "GetPhotoFunction", stack.bucket
+    )
     # make-photo's old grant, conditioned on s3:prefix, does not apply to a HEAD (no s3:prefix).
     make = stack.template.role("MakePhotoRole")
     conditioned = dataclasses.replace(
@@ -128,7 +138,10 @@ def test_without_list_bucket_a_missing_key_is_403_not_404(stack: Stack) -> None:
     old_make = dataclasses.replace(
         stack.template, roles=tuple(conditioned if r is make else r for r in stack.template.roles)
     )
-    assert MissingKeys(old_make, stack.evaluator, stack.calls).may_list("MakePhotoFunction", stack.bucket) is False
+    assert (
+        MissingKeys(old_make, stack.evaluator, stack.calls).may_list("MakePhotoFunction", stack.bucket)
+        is False
+    )
 
 
 def test_the_403_is_what_a_function_sees(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -481,13 +481,13 @@ def test_a_claim_outlives_a_slow_automatic_final_so_a_request_meanwhile_never_pa
         ticks.advance(120)  # two minutes: well inside auto-finals' deadline, past any 60 s lease
         clock.advance(120)
         meanwhile.append(
-            finals.fetch(SOURCE.key, "white", caller=OWNER, request_id="api", deadline=ticks() + 23)
+            paying.fetch(SOURCE.key, "white", caller=OWNER, request_id="api", deadline=ticks() + 23)
         )
 
     vendor = FakeVendor(on_final=slow_vendor)
-    finals = PhotoFinals(settings, storage, records, vendor, session, sleep=ticks.advance, clock=ticks)  # type: ignore[arg-type]
+    paying = PhotoFinals(settings, storage, records, vendor, session, sleep=ticks.advance, clock=ticks)  # type: ignore[arg-type]
 
-    automatic = finals.fetch(SOURCE.key, "white", caller=OWNER, request_id="auto", deadline=295)
+    automatic = paying.fetch(SOURCE.key, "white", caller=OWNER, request_id="auto", deadline=295)
 
     assert [link.color for link in automatic.done] == ["white"]
     (during,) = meanwhile

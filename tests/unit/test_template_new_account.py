@@ -33,8 +33,7 @@ def of_type(loaded: StackTemplate, kind: str) -> dict[str, dict[str, Any]]:
     return {
         logical_id: loaded.resolved(logical_id)
         for logical_id, resource in loaded.translated["Resources"].items()
-        if resource["Type"] == kind
-        and _exists(loaded, resource)
+        if resource["Type"] == kind and _exists(loaded, resource)
     }
 
 
@@ -93,7 +92,9 @@ def test_no_function_reserves_concurrency_and_the_stack_deploys_into_a_new_accou
     }
 
     assert set(FUNCTION_ROLES) <= set(functions)
-    assert [f for f, props in functions.items() if "ReservedConcurrentExecutions" in props["Properties"]] == []
+    assert [
+        f for f, props in functions.items() if "ReservedConcurrentExecutions" in props["Properties"]
+    ] == []
     check_deploy(defaults, NEW_ACCOUNT)  # raises DeployRefused otherwise
     assert defaults.parameters["MakePhotoConcurrency"] == "10", "the parameter stays (issue 21 uses it)"
 
@@ -186,7 +187,10 @@ def test_undelivered_webhook_events_and_failed_rule_invocations_raise_alarms() -
         "ApproximateNumberOfMessagesVisible",
     )
     assert dead_letters["Dimensions"] == [{"Name": "QueueName", "Value": queue.name}]
-    for alarm, rule in (("AutoFinalsRuleFailedAlarm", "AutoFinalsRule"), ("WebhookRuleFailedAlarm", "WebhookRule")):
+    for alarm, rule in (
+        ("AutoFinalsRuleFailedAlarm", "AutoFinalsRule"),
+        ("WebhookRuleFailedAlarm", "WebhookRule"),
+    ):
         props = alarms[alarm]["Properties"]
         assert (props["Namespace"], props["MetricName"]) == ("AWS/Events", "FailedInvocations")
         rule_name = loaded.resolver.text({"Fn::GetAtt": [rule, "Arn"]}).rsplit("/", 1)[1]  # type: ignore[union-attr]
@@ -213,7 +217,10 @@ def test_on_a_custom_bus_the_rule_alarms_name_the_bus_too() -> None:
 @pytest.mark.parametrize(
     ("overrides", "rule"),
     [
-        ({"ManageApiGatewayLoggingRole": "true", "ApiGatewayAccountHasLoggingRole": "true"}, "LoggingRoleOnce"),
+        (
+            {"ManageApiGatewayLoggingRole": "true", "ApiGatewayAccountHasLoggingRole": "true"},
+            "LoggingRoleOnce",
+        ),
         ({"FinalsPrefix": "uploads/"}, "PrefixesApart"),
         ({"WorkPrefix": "uploads/"}, "PrefixesApart"),
         ({"WebhookUrl": "https://example.invalid/hook"}, "WebhookHasKey"),
