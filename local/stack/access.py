@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -159,8 +159,15 @@ def _separate_parameter_caches() -> None:
     _INSTALLED["providers"] = saved
 
 
-def install(roles: Mapping[str, ReadOnlyCredentials], fallback: ReadOnlyCredentials, log: CallLog) -> None:
-    """From now on every new SDK session resolves to :class:`ThreadCredentials` and records calls."""
+def install(
+    roles: Mapping[str, ReadOnlyCredentials],
+    fallback: ReadOnlyCredentials,
+    log: CallLog,
+    handlers: Sequence[tuple[str, Callable[..., None]]] = (),
+) -> None:
+    """From now on every new SDK session resolves to :class:`ThreadCredentials` and records calls;
+    ``handlers`` are more botocore event handlers for every such session (AWS's answers to functions,
+    e.g. :mod:`local.stack.missing_keys`)."""
     uninstall()
     _separate_parameter_caches()
     credentials = ThreadCredentials(roles, fallback)
@@ -170,6 +177,8 @@ def install(roles: Mapping[str, ReadOnlyCredentials], fallback: ReadOnlyCredenti
         resolver = original_resolver(session, *args, **kwargs)
         resolver.insert_before("env", ThreadRoleProvider(credentials))
         session.register("before-parameter-build", _recorder(log))
+        for event, handler in handlers:
+            session.register(event, handler)
         return resolver
 
     _INSTALLED["resolver"] = original_resolver

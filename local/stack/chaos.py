@@ -14,7 +14,7 @@ own shapes; botocore's standard retries meet them first.
 
 Burst mode (``--burst 500 --rate-limit 5``): that many good uploads at once against a stand-in that
 admits only ``--rate-limit`` vendor calls a second (the gateway's flow control, HTTP 429), with
-make-photo's reserved concurrency from the template's ``MakePhotoConcurrency`` (``--concurrency``
+make-photo's concurrency from the template's ``MakePhotoConcurrency`` (``--concurrency``
 overrides it); no finals.
 
 Counted:

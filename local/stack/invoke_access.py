@@ -54,11 +54,11 @@ class InvokeAccess:
         self._region = region
         self._account_id = account_id
         self._roles_by_arn = {role.arn: role for role in roles.values()}
-        self._decisions: dict[tuple[str, str, str], bool] = {}
+        self._decisions: dict[tuple[str, str, str, str], bool] = {}
         self._lock = threading.Lock()
 
     def allows(self, api: ApiSpec, route: RouteSpec, function: FunctionSpec) -> bool:
-        key = (api.logical_id, route.name, function.arn)
+        key = (api.logical_id, api.stage, route.name, function.arn)
         with self._lock:
             if key in self._decisions:
                 return self._decisions[key]

@@ -3,7 +3,8 @@
 Asynchronous invocation (how S3 invokes a function), as AWS documents it:
 
 * events wait in a queue and run on at most ``ReservedConcurrentExecutions`` environments at a time
-  (here: a thread pool of that size; unreserved functions get ``DEFAULT_CONCURRENCY``);
+  (here: a thread pool of that size; without a reservation, the size the stack gives, else
+  ``DEFAULT_CONCURRENCY``);
 * an invocation that raises (or overruns its ``Timeout``) is retried up to ``MaximumRetryAttempts``
   times **with the same request id** (the handlers rely on that to take over their own claim); Lambda
   waits about 1 and then 2 minutes, here ``retry_delays`` (default 1 s, 2 s);

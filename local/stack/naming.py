@@ -105,6 +105,14 @@ class ResourceNames:
             return self.arn(logical_id) + ":1"
         return self.name(logical_id)
 
+    def _rule_path(self, logical_id: str) -> str:
+        """A rule on a custom bus is ``rule/<bus>/<name>``, on the default bus ``rule/<name>`` (Service
+        Authorization Reference, Amazon EventBridge, resource type "rule")."""
+        bus = self._resources[logical_id].get("Properties", {}).get("EventBusName")
+        bus_name = self._explicit(bus) if bus is not None else "default"
+        name = self.name(logical_id)
+        return name if bus_name == "default" else f"{bus_name}/{name}"
+
     def key_id(self, logical_id: str) -> str:
         """KMS keys are named, not created: moto would not encrypt anything with them anyway."""
         digest = hashlib.sha256(f"{self._pseudo.stack_name}/{logical_id}".encode()).hexdigest()
@@ -126,7 +134,7 @@ class ResourceNames:
             "AWS::KMS::Key": regional.format(service="kms") + f"key/{self.ref(logical_id)}",
             "AWS::IAM::Role": f"arn:{p.partition}:iam::{p.account_id}:role/{name}",
             # EventBridge: arn:aws:events:region:account:rule/name (api-destination/, connection/ alike).
-            "AWS::Events::Rule": regional.format(service="events") + f"rule/{name}",
+            "AWS::Events::Rule": regional.format(service="events") + f"rule/{self._rule_path(logical_id)}",
             "AWS::Events::ApiDestination": regional.format(service="events") + f"api-destination/{name}",
             "AWS::Events::Connection": regional.format(service="events") + f"connection/{name}",
         }

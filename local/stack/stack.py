@@ -25,6 +25,7 @@ from botocore.credentials import ReadOnlyCredentials
 
 from local.stack import access, eventbridge, s3_events
 from local.stack.access import Call, CallLog
+from local.stack.account import NEW_ACCOUNT, Account, check_deploy
 from local.stack.api import LocalApi
 from local.stack.aws import (
     FAKE_CREDENTIALS,
@@ -39,6 +40,7 @@ from local.stack.iam import Evaluator
 from local.stack.invoke_access import InvokeAccess, check_s3_may_invoke
 from local.stack.lambdas import DEFAULT_RETRY_DELAYS, AsyncInvoker, LocalFunction, sqs_destination
 from local.stack.least_privilege import Report, check
+from local.stack.missing_keys import MissingKeys
 from local.stack.naming import Pseudo
 from local.stack.runtime import ProcessEnvironment, load_handler, merged_environment, sdk_environment, unload
 from local.stack.template import TEMPLATE_PATH, StackTemplate, load
@@ -47,6 +49,10 @@ APPCODE_PARAMETER: Final = "AppCodeSecretName"  # the template names the secret;
 VENDOR_PARAMETER: Final = "VendorBaseUrl"
 DEFAULT_APPCODE: Final = "local-appcode"  # obviously fake; the stand-in accepts whatever it is given
 FINISHED: Final = ("READY", "FAILED")
+# How many invocations of a function run at once, where a parameter of the template says it and no
+# reservation does. make-photo has no reservation (a new account refuses one, local.stack.account);
+# MakePhotoConcurrency bounds its vendor calls in flight (the upload queue's MaximumConcurrency).
+CONCURRENCY_PARAMETERS: Final = {"MakePhotoFunction": "MakePhotoConcurrency"}
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,7 @@ class Stack:
         self.evaluator = Evaluator()  # the IAM policy evaluator, one node process
         self.secret_arns: dict[str, str] = {}
         self.eventbridge: eventbridge.EventBridge | None = None  # the template's rules, delivered
+        self.missing_keys: MissingKeys | None = None  # S3's 403 for a missing key without ListBucket
         self._cleanup = cleanup
         self._http = requests.Session()
         self._uploads: Any = None  # the S3 client of upload(), made once (a client costs ~10 ms of CPU)
@@ -232,15 +239,30 @@ def start_stack(
     template_path: Path = TEMPLATE_PATH,
     host: str = "127.0.0.1",
     aws_faults: bool = False,
+    account: Account = NEW_ACCOUNT,
 ) -> Stack:
     """Start moto, the vendor stand-in, the functions and the API; ``stop()`` (or ``with``) ends it.
 
     ``parameters`` override the template's (``VendorBaseUrl`` is always the stand-in's URL);
-    ``concurrency`` overrides a function's ReservedConcurrentExecutions, by logical id.
+    ``concurrency`` overrides how many invocations of a function run at once (its reservation, else
+    the template parameter of :data:`CONCURRENCY_PARAMETERS`), by logical id.
     ``aws_faults`` puts the fault proxy (:mod:`local.stack.faultproxy`) between the functions and
     moto; ``stack.aws_faults`` configures it. Tests' own clients (``stack.client``) still reach moto.
+    ``account`` is the AWS account deployed into (default: a new one, :mod:`local.stack.account`); a
+    template it would refuse raises :class:`local.stack.account.DeployRefused` before anything runs.
     """
     ports = ports or Ports.from_env()
+    # What the account refuses is refused before anything starts (moto's state is this process's:
+    # a refused stack must not disturb another one running here). The vendor's URL is not known yet;
+    # no check depends on it.
+    check_deploy(
+        load(
+            template_path,
+            overrides={**(parameters or {}), VENDOR_PARAMETER: "https://vendor.invalid"},
+            pseudo=Pseudo(stack_name=stack_name),
+        ),
+        account,
+    )
     cleanup = contextlib.ExitStack()  # becomes the stack's: each step registers its own undo
     try:
         moto = MotoServer(host, ports.aws)
@@ -266,7 +288,10 @@ def start_stack(
         fallback = ReadOnlyCredentials(
             FAKE_CREDENTIALS["aws_access_key_id"], FAKE_CREDENTIALS["aws_secret_access_key"], None
         )
-        access.install(function_credentials(template, moto.url), fallback, stack.calls)
+        stack.missing_keys = MissingKeys(template, stack.evaluator, stack.calls)
+        access.install(
+            function_credentials(template, moto.url), fallback, stack.calls, stack.missing_keys.handlers()
+        )
         cleanup.callback(access.uninstall)
         _start_functions(stack, cleanup, retry_delays, concurrency or {})
         _start_events(stack, cleanup)
@@ -319,10 +344,18 @@ def _start_functions(
             url = sqs.get_queue_url(QueueName=queue.name)["QueueUrl"]
             on_failure = _recorded(stack.calls, spec.logical_id, url, sqs_destination(sqs, url))
         invoker = AsyncInvoker(
-            function, concurrency=concurrency.get(spec.logical_id), retry_delays=delays, on_failure=on_failure
+            function,
+            concurrency=concurrency.get(spec.logical_id) or _parameter_concurrency(template, spec.logical_id),
+            retry_delays=delays,
+            on_failure=on_failure,
         )
         stack.invokers[spec.logical_id] = invoker
         cleanup.callback(invoker.stop)
+
+
+def _parameter_concurrency(template: StackTemplate, logical_id: str) -> int | None:
+    parameter = CONCURRENCY_PARAMETERS.get(logical_id)
+    return int(template.parameters[parameter]) if parameter in template.parameters else None
 
 
 def _recorded(

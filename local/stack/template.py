@@ -164,12 +164,24 @@ class FunctionSpec:
 
 
 @dataclass(frozen=True)
+class StageSpec:
+    """A stage of a REST API: an ``AWS::ApiGateway::Stage``, or the one a ``Deployment`` with a
+    ``StageName`` makes (SAM's ``Stage`` stage, made when the API has no ``OpenApiVersion``)."""
+
+    logical_id: str
+    name: str
+    access_log: dict[str, Any] | None = None  # AccessLogSetting, resolved; None = no access logs
+    method_logging: tuple[str, ...] = ()  # MethodSettings' LoggingLevel values other than OFF
+
+
+@dataclass(frozen=True)
 class ApiSpec:
     logical_id: str
     rest_api_id: str
-    stage: str
+    stage: str  # the template's own stage (its AWS::ApiGateway::Stage): where the API is used
     default_authorizer: str | None
     routes: tuple[RouteSpec, ...]
+    stages: tuple[StageSpec, ...] = ()  # every stage the translated template makes; only these answer
 
     def source_arn(self, region: str, account_id: str, method: str, path: str) -> str:
         """The execute-api ARN API Gateway names as ``AWS:SourceArn`` when it invokes a function."""
@@ -189,6 +201,17 @@ class StackTemplate:
     outputs: dict[str, str] = field(default_factory=dict)
     roles: tuple[RoleSpec, ...] = ()
     translated: dict[str, Any] = field(default_factory=dict, repr=False)  # what CloudFormation receives
+    # The CloudWatch role an AWS::ApiGateway::Account of the template sets for the account, if any.
+    apigateway_logging_role: str | None = None
+    # Resolves what is left of the translated document (conditions, Ref, GetAtt) with this stack's values.
+    resolver: Resolver | None = field(default=None, repr=False, compare=False)
+
+    def resolved(self, logical_id: str) -> dict[str, Any]:
+        """A resource of the translated document with its intrinsic functions evaluated."""
+        if self.resolver is None:
+            raise TemplateError("this template was not loaded with a resolver")
+        resource: dict[str, Any] = self.resolver.resolve(self.translated["Resources"][logical_id])
+        return resource
 
     def function(self, logical_id: str) -> FunctionSpec:
         return next(f for f in self.functions if f.logical_id == logical_id)
@@ -216,6 +239,7 @@ def load(
     resolver: Resolver
     names = ResourceNames(resources, pseudo, lambda v: resolver.text(v), sqs_endpoint)
     resolver = Resolver(translated, {**parameters, **pseudo.values()}, names.ref, names.get_att)
+    check_rules(raw.get("Rules", {}), resolver)
     reader = _Reader(translated, artefacts, resolver, names)
     buckets = reader.all("AWS::S3::Bucket", reader.bucket)
     functions: tuple[FunctionSpec, ...] = reader.all("AWS::Lambda::Function", reader.function)
@@ -231,7 +255,28 @@ def load(
         outputs=_outputs(translated.get("Outputs", {}), resolver),
         roles=reader.all("AWS::IAM::Role", reader.role),
         translated=translated,
+        apigateway_logging_role=reader.apigateway_logging_role(),
+        resolver=resolver,
     )
+
+
+def check_rules(rules: Mapping[str, Any], resolver: Resolver) -> None:
+    """The template's Rules, as CloudFormation checks them before it creates anything: each rule whose
+    RuleCondition holds must have every Assert true, else the stack is refused with the AssertDescription
+    (CloudFormation User Guide, "Rules" section of a template). Rule functions the resolver does not
+    know (Fn::Contains, Fn::EachMemberEquals, ...) are refused rather than passed unchecked."""
+    for name, rule in rules.items():
+        if "RuleCondition" in rule and not _truth(resolver.resolve(rule["RuleCondition"]), name):
+            continue
+        for assertion in rule.get("Assertions", []):
+            if not _truth(resolver.resolve(assertion["Assert"]), name):
+                raise TemplateError(f"rule {name}: {assertion.get('AssertDescription', 'assertion failed')}")
+
+
+def _truth(value: Any, rule: str) -> bool:
+    if not isinstance(value, bool):
+        raise TemplateError(f"rule {rule}: cannot evaluate {value!r} here")
+    return value
 
 
 def translate(
@@ -548,6 +593,7 @@ class _Reader:
                     stage=self._stage(api_id),
                     default_authorizer=next((r.authorization for r in routes if r.authorization), None),
                     routes=routes,
+                    stages=self._stages(api_id),
                 )
             )
         return tuple(apis)
@@ -558,6 +604,39 @@ class _Reader:
             if props.get("RestApiId") == {"Ref": api_id}:
                 return self._r.text(props["StageName"])
         raise TemplateError(f"{api_id} has no AWS::ApiGateway::Stage")
+
+    def _stages(self, api_id: str) -> tuple[StageSpec, ...]:
+        """The API's stages: each AWS::ApiGateway::Stage, and each AWS::ApiGateway::Deployment with a
+        StageName, which creates that stage too (CloudFormation, AWS::ApiGateway::Deployment,
+        "StageName": "the name of the Stage resource for the Deployment resource to create")."""
+        stages: list[StageSpec] = []
+        for stage_id in self._ids("AWS::ApiGateway::Stage"):
+            props = self._props(stage_id)
+            if props.get("RestApiId") != {"Ref": api_id}:
+                continue
+            resolved = self._r.resolve(props)
+            levels = tuple(
+                str(setting["LoggingLevel"])
+                for setting in resolved.get("MethodSettings", [])
+                if str(setting.get("LoggingLevel", "OFF")).upper() != "OFF"
+            )
+            stages.append(
+                StageSpec(
+                    stage_id, str(resolved["StageName"]), resolved.get("AccessLogSetting") or None, levels
+                )
+            )
+        for deployment_id in self._ids("AWS::ApiGateway::Deployment"):
+            props = self._props(deployment_id)
+            if props.get("RestApiId") == {"Ref": api_id} and props.get("StageName"):
+                stages.append(StageSpec(deployment_id, self._r.text(props["StageName"])))
+        return tuple(stages)
+
+    def apigateway_logging_role(self) -> str | None:
+        for account_id in self._ids("AWS::ApiGateway::Account"):
+            role = self._props(account_id).get("CloudWatchRoleArn")
+            if role is not None:
+                return self._r.text(role)
+        return None
 
     def _routes(self, api_id: str, body: Mapping[str, Any], functions: Mapping[str, str]) -> list[RouteSpec]:
         schemes = body.get("securityDefinitions", {}) | body.get("components", {}).get("securitySchemes", {})

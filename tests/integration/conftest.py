@@ -57,7 +57,12 @@ def webhook() -> Iterator[WebhookReceiver]:
 @pytest.fixture(scope="session")
 def stack(webhook: WebhookReceiver) -> Iterator[Stack]:
     # The AWS fault proxy sits between the functions and moto; without faults it only forwards.
-    parameters = {"WebhookUrl": webhook.url, "WebhookAuthHeaderValue": WEBHOOK_KEY}
+    # Uploaders may opt into automatic finals here (the suite tests that path; the default forbids it).
+    parameters = {
+        "WebhookUrl": webhook.url,
+        "WebhookAuthHeaderValue": WEBHOOK_KEY,
+        "AllowUploaderAutoFinals": "true",
+    }
     with start_stack(
         ports=Ports.ephemeral(), retry_delays=RETRY_DELAYS, parameters=parameters, aws_faults=True
     ) as running:

@@ -32,7 +32,9 @@ def test_functions_take_their_settings_from_the_template(stack: Stack) -> None:
     make = stack.functions["MakePhotoFunction"].spec
     get = stack.functions["GetPhotoFunction"].spec
 
-    assert (make.timeout_s, make.reserved_concurrency, make.max_retry_attempts) == (180, 10, 2)
+    # No reservation (a new account refuses one); MakePhotoConcurrency sizes make-photo's pool.
+    assert (make.timeout_s, make.reserved_concurrency, make.max_retry_attempts) == (180, None, 2)
+    assert stack.invokers["MakePhotoFunction"].concurrency == 10
     assert get.timeout_s == 25  # below API Gateway's 29 s, with room to answer
     assert make.environment["PHOTOS_TABLE"] == stack.table
     assert make.environment["VENDOR_BASE_URL"] == stack.vendor_url  # through the VendorBaseUrl parameter
@@ -54,7 +56,7 @@ def test_parameter_overrides_flow_into_the_environment() -> None:
 
     make = template.function("MakePhotoFunction")
     assert make.environment["DEFAULT_SPEC_ID"] == "3"
-    assert make.reserved_concurrency == 2
+    assert make.reserved_concurrency is None and template.parameters["MakePhotoConcurrency"] == "2"
     assert make.s3_events[0].filter_rules == (("prefix", "incoming/"),)
 
 

@@ -464,3 +464,43 @@ def test_a_wrong_vendor_final_is_kept_with_failed_checks_beside_the_rules(
     assert list(record.finals["white"]["checks"]) == list(link.checks)
     kept = aws["s3"].get_object(Bucket=BUCKET, Key="finals/me.jpg/1F/white.jpg")["Body"].read()
     assert jfif_dpi(kept) == 300  # stamped with spec 4's dpi, though its other checks failed
+
+
+def test_a_claim_outlives_a_slow_automatic_final_so_a_request_meanwhile_never_pays_again(
+    settings: Settings, storage: PhotoStorage, records: PhotoRecords, clock: Clock, session: FakeSession
+) -> None:
+    """Issue 20, item 5: auto-finals holds a claim for up to ~295 s (its deadline); a POST /finals for
+    the same colour while the vendor is slow must wait for it, not take the claim over and pay again."""
+    make_ready(records, ("white",))
+    ticks = Clock(0)
+    meanwhile: list[Any] = []
+
+    def slow_vendor() -> None:
+        if meanwhile:
+            return  # the request below must not get this far; if it does, it pays (counted)
+        ticks.advance(120)  # two minutes: well inside auto-finals' deadline, past any 60 s lease
+        clock.advance(120)
+        meanwhile.append(
+            paying.fetch(SOURCE.key, "white", caller=OWNER, request_id="api", deadline=ticks() + 23)
+        )
+
+    vendor = FakeVendor(on_final=slow_vendor)
+    paying = PhotoFinals(settings, storage, records, vendor, session, sleep=ticks.advance, clock=ticks)  # type: ignore[arg-type]
+
+    automatic = paying.fetch(SOURCE.key, "white", caller=OWNER, request_id="auto", deadline=295)
+
+    assert [link.color for link in automatic.done] == ["white"]
+    (during,) = meanwhile
+    assert during.done == [] and isinstance(during.pending[0].error, FinalsInProgress)
+    assert vendor.stats.billed_calls == 1
+
+
+def test_the_lease_runs_to_the_holders_deadline_and_beyond(
+    settings: Settings, storage: PhotoStorage, records: PhotoRecords, vendor: FakeVendor, session: FakeSession
+) -> None:
+    ticks = Clock(1000)
+    finals = PhotoFinals(settings, storage, records, vendor, session, clock=ticks)  # type: ignore[arg-type]
+
+    assert finals.lease_seconds(ticks() + 295) > 295  # auto-finals
+    assert finals.lease_seconds(ticks() + 23) > 23  # get-photo
+    assert finals.lease_seconds(ticks() - 5) > 0  # past its deadline: still a lease, never negative

@@ -86,6 +86,10 @@ def _photo_access(value: str) -> str:
     return _choice(value, ("uploader", "any"))
 
 
+def _boolean(value: str) -> bool:
+    return _choice(value.strip().lower(), ("true", "false")) == "true"
+
+
 def _auto_finals(value: str) -> str:
     return _choice(value.strip().lower(), ("off", "auto"))
 
@@ -119,6 +123,9 @@ class Settings:
     event_bus: str = setting("EVENT_BUS_NAME", "default", str.strip)
     # Automatic finals for uploads that say nothing ("off" or "auto"); they cost money per photo.
     auto_finals: str = setting("AUTO_FINALS", "off", _auto_finals)
+    # Whether an upload's metadata may ask for automatic finals the deployment does not make (template
+    # parameter AllowUploaderAutoFinals; refused by default: they are billed, and not to the uploader).
+    uploader_auto_finals: bool = setting("ALLOW_UPLOADER_AUTO_FINALS", "false", _boolean)
     # Default option values (field -> value), possibly partial; uploads override them. Read from
     # one DEFAULT_<OPTION> variable per option (``default_env_name``), parsed by options.py.
     defaults: Mapping[str, Any] = field(default_factory=dict)

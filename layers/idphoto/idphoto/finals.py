@@ -16,6 +16,7 @@ All colours of a photo are fetched concurrently and every step is bounded by the
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -50,8 +51,11 @@ from idphoto.vendor import FinalUrls, VendorClient
 # "in progress, retry after".
 WAIT_FOR_OTHER_SECONDS = 4.0
 POLL_SECONDS = 0.25
-# Longer than get-photo's Timeout: a live request never loses its claim to the next one.
-FETCH_LEASE_SECONDS = 60
+# A claim on a final outlives the request that holds it: its lease runs to the request's own deadline
+# (the Lambda's remaining time less the handler's safety seconds) plus this margin, which covers those
+# safety seconds and the answer. auto-finals holds claims for up to ~295 s, get-photo for ~23 s: one
+# constant would rob the one or block the other. A live holder is never robbed, so never paid twice.
+FETCH_LEASE_MARGIN_SECONDS = 30
 DOWNLOAD_TIMEOUT = 20.0
 # A billed call is started only with this much time left for it and the two downloads: a call cut
 # short by the deadline may be charged without an answer (UNCERTAIN), so it is better not begun.
@@ -223,6 +227,10 @@ class PhotoFinals:
                 )
         return self._announced(record, self._gather(colors, results))
 
+    def lease_seconds(self, deadline: float) -> int:
+        """How long a claim taken now, by a request that must be done by ``deadline``, stays its own."""
+        return math.ceil(max(0.0, deadline - self._clock())) + FETCH_LEASE_MARGIN_SECONDS
+
     def _announced(self, record: PhotoRecord, outcome: FinalsOutcome) -> FinalsOutcome:
         """Announce again what a kept final's own announcement may have missed: the finals whose
         record says ``announced: false`` (EventBridge refused it, or the record was repaired from the
@@ -297,7 +305,11 @@ class PhotoFinals:
                     f"no time left in this request for the {color!r} final", retry_after=RETRY_SOON
                 )
             if self._records.claim_final(
-                record, color, request.request_id, FETCH_LEASE_SECONDS, take_uncertain=request.retry_uncertain
+                record,
+                color,
+                request.request_id,
+                self.lease_seconds(request.deadline),
+                take_uncertain=request.retry_uncertain,
             ):
                 return self._fetch(record, color, request)
             # Another request holds the claim: wait a little for its copy, then say "retry".

@@ -26,7 +26,7 @@ from idphoto.errors import (
 from idphoto.events import NO_EVENTS, PhotoEvents
 from idphoto.imagefile import image_format as image_format  # re-exported: callers import it from here
 from idphoto.observability import count, count_by, logger
-from idphoto.options import FINALS_METADATA, PhotoOptions, merge, parse_metadata
+from idphoto.options import FINALS_METADATA, PhotoOptions, auto_finals_choice, merge, parse_metadata
 from idphoto.preparing import Prepared, prepare
 from idphoto.records import RETRIES_EXHAUSTED, VENDOR_ACCOUNT, PhotoRecord, PhotoRecords, previews_expiry
 from idphoto.source import SourceObject
@@ -108,6 +108,13 @@ class PhotoMaker:
             return MakeResult(source.key, Outcome.STALE, "object was overwritten since this event")
 
         parsed = parse_metadata(head.metadata)
+        auto_finals, wish_refused = auto_finals_choice(
+            head.metadata.get(FINALS_METADATA),
+            self._settings.auto_finals,
+            self._settings.uploader_auto_finals,
+        )
+        if wish_refused:
+            logger.info("the upload's finals wish is refused (AllowUploaderAutoFinals=false)")
         options: PhotoOptions | None = None
         problem: IdPhotoError | None = self._object_problem(head)
         try:
@@ -121,8 +128,8 @@ class PhotoMaker:
             claim_id=request_id,
             lease_seconds=int(deadline - self._clock()) + LEASE_MARGIN_SECONDS,
             options=options.to_record() if options else {},
-            ignored_metadata=sorted(parsed.ignored),
-            auto_finals=head.metadata.get(FINALS_METADATA, self._settings.auto_finals),
+            ignored_metadata=sorted(set(parsed.ignored) | ({FINALS_METADATA} if wish_refused else set())),
+            auto_finals=auto_finals,
         )
         if not claim.claimed:
             logger.info("event already handled", extra={"outcome": claim.outcome.value})

@@ -299,6 +299,23 @@ ALL_FINALS: Final = ("auto", "all")
 NO_FINALS: Final = ("off", "none", "")
 
 
+def auto_finals_choice(wish: str | None, deployment: str, uploader_may_opt_in: bool) -> tuple[str, bool]:
+    """The automatic finals a photo gets: (choice, whether the upload's wish was refused).
+
+    ``wish`` is the upload's ``finals`` metadata (None: it says nothing, the deployment's AutoFinals
+    applies). Where the operator forbids uploaders to opt in (AllowUploaderAutoFinals=false) and the
+    deployment's choice is "off", a wish for any final is refused: automatic finals are billed, and
+    the uploader is not who pays. Asking for fewer (``off``, or colours under AutoFinals=auto) is always
+    allowed. A refused wish is not a failed photo (making it costs nothing); the photo is made
+    without automatic finals and its status lists ``finals`` among the ignored metadata.
+    """
+    if wish is None:
+        return deployment, False
+    if uploader_may_opt_in or deployment in ALL_FINALS or wish.strip().lower() in NO_FINALS:
+        return wish, False
+    return deployment, True
+
+
 def wanted_colors(choice: str, colors: list[str]) -> tuple[list[str], list[str]]:
     """(colours to fetch automatically, names asked for that the photo does not have)."""
     choice = choice.strip().lower()
