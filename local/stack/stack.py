@@ -23,7 +23,7 @@ from urllib.parse import quote
 import requests
 from botocore.credentials import ReadOnlyCredentials
 
-from local.stack import access, eventbridge, s3_events
+from local.stack import access, eventbridge, identity, s3_events, s3_post
 from local.stack.access import Call, CallLog
 from local.stack.api import LocalApi
 from local.stack.aws import (
@@ -266,8 +266,11 @@ def start_stack(
         fallback = ReadOnlyCredentials(
             FAKE_CREDENTIALS["aws_access_key_id"], FAKE_CREDENTIALS["aws_secret_access_key"], None
         )
-        access.install(function_credentials(template, moto.url), fallback, stack.calls)
+        roles = function_credentials(template, moto.url)
+        access.install(roles, fallback, stack.calls)
         cleanup.callback(access.uninstall)
+        form_signers = _form_signers(template, roles)
+        s3_post.install(lambda: form_signers, stack.calls.add)
         _start_functions(stack, cleanup, retry_delays, concurrency or {})
         _start_events(stack, cleanup)
         invoke_access = InvokeAccess(
@@ -291,6 +294,24 @@ def start_stack(
     except BaseException:
         cleanup.close()
         raise
+
+
+def _form_signers(
+    template: StackTemplate, roles: Mapping[str, ReadOnlyCredentials]
+) -> dict[str, s3_post.Signer]:
+    """Who may sign a POST form: each function's role session (as S3 events name it) and the local user."""
+    signers = {
+        FAKE_CREDENTIALS["aws_access_key_id"]: s3_post.Signer(
+            FAKE_CREDENTIALS["aws_secret_access_key"], None, identity.s3_principal()
+        )
+    }
+    for function in template.functions:
+        issued = roles[function.logical_id]
+        role_id = template.role(function.role_logical_id).role_id if function.role_logical_id else ""
+        signers[str(issued.access_key)] = s3_post.Signer(
+            str(issued.secret_key), issued.token, f"AWS:{role_id}:{function.name}", function.logical_id
+        )
+    return signers
 
 
 def _start_vendor(host: str, port: int, appcode: str) -> Any:

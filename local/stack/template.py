@@ -626,5 +626,6 @@ def _cors_rules(configuration: Any) -> tuple[dict[str, Any], ...]:
     if not isinstance(configuration, dict):
         return ()
     return tuple(
-        {_CORS_NAMES[name]: value for name, value in rule.items()} for rule in configuration.get("CorsRules", [])
+        {_CORS_NAMES[name]: value for name, value in rule.items()}
+        for rule in configuration.get("CorsRules", [])
     )

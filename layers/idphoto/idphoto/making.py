@@ -26,8 +26,8 @@ from idphoto.errors import (
 from idphoto.events import NO_EVENTS, PhotoEvents
 from idphoto.imagefile import image_format as image_format  # re-exported: callers import it from here
 from idphoto.observability import count, count_by, logger
-from idphoto.owners import upload_owner
 from idphoto.options import FINALS_METADATA, PhotoOptions, merge, parse_metadata
+from idphoto.owners import upload_owner
 from idphoto.preparing import Prepared, prepare
 from idphoto.records import RETRIES_EXHAUSTED, VENDOR_ACCOUNT, PhotoRecord, PhotoRecords, previews_expiry
 from idphoto.source import SourceObject
@@ -110,7 +110,9 @@ class PhotoMaker:
 
         # Uploads through POST /uploads are signed by one role for every caller: the owner is the one
         # the policy fixed (idphoto.owners); every other upload is its uploader's.
-        source = replace(source, uploader=upload_owner(source.uploader, head.metadata, self._settings.upload_signer))
+        source = replace(
+            source, uploader=upload_owner(source.uploader, head.metadata, self._settings.upload_signer)
+        )
         parsed = parse_metadata(head.metadata)
         options: PhotoOptions | None = None
         problem: IdPhotoError | None = self._object_problem(head)

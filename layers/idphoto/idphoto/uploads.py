@@ -81,7 +81,9 @@ def parse_request(body: Any, query: Mapping[str, str] | None) -> UploadRequest:
     """The JSON body, checked field by field; an unknown field or query parameter is named."""
     unknown_query = sorted(set(query or {}) - QUERY_PARAMETERS)
     if unknown_query:
-        raise UploadRequestError(f"unknown query parameter {', '.join(unknown_query)}: POST /uploads takes none")
+        raise UploadRequestError(
+            f"unknown query parameter {', '.join(unknown_query)}: POST /uploads takes none"
+        )
     if not isinstance(body, dict):
         raise UploadRequestError("the body must be a JSON object: {content_type, filename?, options?}")
     unknown = sorted(set(body) - set(BODY_FIELDS))
@@ -89,7 +91,9 @@ def parse_request(body: Any, query: Mapping[str, str] | None) -> UploadRequest:
         raise UploadRequestError(f"unknown field {', '.join(unknown)} (known: {', '.join(BODY_FIELDS)})")
     content_type = body.get("content_type")
     if not isinstance(content_type, str) or content_type.strip().lower() not in IMAGE_TYPES:
-        raise UploadRequestError(f"content_type must be one of {', '.join(IMAGE_TYPES)}, not {content_type!r}")
+        raise UploadRequestError(
+            f"content_type must be one of {', '.join(IMAGE_TYPES)}, not {content_type!r}"
+        )
     filename = body.get("filename", "")
     if not isinstance(filename, str):
         raise UploadRequestError("filename must be a string")
