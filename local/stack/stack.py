@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any, Final, Self
@@ -45,6 +46,7 @@ from local.stack.template import TEMPLATE_PATH, StackTemplate, load
 
 APPCODE_PARAMETER: Final = "AppCodeSecretName"  # the template names the secret; the stack creates it
 VENDOR_PARAMETER: Final = "VendorBaseUrl"
+CORS_PARAMETER: Final = "UploadCorsOrigins"
 DEFAULT_APPCODE: Final = "local-appcode"  # obviously fake; the stand-in accepts whatever it is given
 FINISHED: Final = ("READY", "FAILED")
 
@@ -247,7 +249,12 @@ def start_stack(
         cleanup.callback(moto.stop)
         vendor = _start_vendor(host, ports.vendor, appcode)
         cleanup.callback(vendor.stop)
-        overrides = {**(parameters or {}), VENDOR_PARAMETER: vendor.url}
+        if ports.api == 0:  # the page's origin names the API's port: pick it now
+            ports = replace(ports, api=free_port(host))
+        # The local API serves the upload page (local.stack.webpage): its origin may post the forms,
+        # as an operator lists their page's origin, unless the caller says otherwise.
+        page_origins = f"http://{host}:{ports.api},http://localhost:{ports.api}"
+        overrides = {CORS_PARAMETER: page_origins, **(parameters or {}), VENDOR_PARAMETER: vendor.url}
         pseudo = Pseudo(stack_name=stack_name)
         template = load(template_path, overrides=overrides, pseudo=pseudo, sqs_endpoint=moto.url)
         stack = Stack(template, moto.url, vendor.url, appcode, cleanup)
@@ -294,6 +301,12 @@ def start_stack(
     except BaseException:
         cleanup.close()
         raise
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
 
 def _form_signers(
