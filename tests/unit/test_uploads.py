@@ -15,6 +15,7 @@ from idphoto.errors import InvalidOptions
 from idphoto.owners import caller_owner, upload_owner
 from idphoto.uploads import UploadForms, UploadRequestError, checked_options, parse_request, upload_key
 from local.stack import s3_post
+from local.stack.aws import FAKE_CREDENTIALS
 
 DEFAULTS = {"spec_id": 1}
 SIGNER = "AROASIGNER0000000000"
@@ -86,8 +87,7 @@ def form(max_bytes: int = 100, ttl: int = 300) -> dict[str, Any]:
     s3 = boto3.client(
         "s3",
         region_name="us-east-1",
-        aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="secret",
+        **FAKE_CREDENTIALS,  # the local stack's fake key, for signing only
         config=CLIENT_CONFIG,  # the functions' (SigV4)
     )
     forms = UploadForms(s3, "bucket", "uploads/", max_bytes=max_bytes, ttl_seconds=ttl)
@@ -96,7 +96,11 @@ def form(max_bytes: int = 100, ttl: int = 300) -> dict[str, Any]:
     return {"url": made.url, "fields": made.fields, "key": made.key}
 
 
-SIGNERS = {"AKIDEXAMPLE": s3_post.Signer("secret", None, "AWS:AIDAEXAMPLE")}
+SIGNERS = {
+    FAKE_CREDENTIALS["aws_access_key_id"]: s3_post.Signer(
+        FAKE_CREDENTIALS["aws_secret_access_key"], None, "AWS:AIDAEXAMPLE"
+    )
+}
 
 
 def checked(fields: dict[str, str], size: int = 10, now: datetime | None = None) -> s3_post.Signer:
