@@ -196,7 +196,7 @@ def _caller() -> str | None:
     """Whom the signed request speaks for (the API requires SigV4: API Gateway verified it): its
     Cognito identity, else its IAM principal id (idphoto.owners)."""
     identity = app.current_event.request_context.identity
-    return caller_owner(None, identity.caller)
+    return caller_owner(identity.cognito_identity_id, identity.caller)
 
 
 def _requested() -> keys.RequestedKey:
