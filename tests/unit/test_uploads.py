@@ -87,7 +87,8 @@ def form(max_bytes: int = 100, ttl: int = 300) -> dict[str, Any]:
     s3 = boto3.client(
         "s3",
         region_name="us-east-1",
-        **FAKE_CREDENTIALS,  # the local stack's fake key, for signing only
+        aws_access_key_id=FAKE_CREDENTIALS["aws_access_key_id"],  # the local stack's fake key
+        aws_secret_access_key=FAKE_CREDENTIALS["aws_secret_access_key"],
         config=CLIENT_CONFIG,  # the functions' (SigV4)
     )
     forms = UploadForms(s3, "bucket", "uploads/", max_bytes=max_bytes, ttl_seconds=ttl)
