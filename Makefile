@@ -25,6 +25,9 @@ MKDOCS := $(CACHE)/tools/bin/mkdocs
 MKDOCS_STAMP := $(CACHE)/tools/.mkdocs-1.6.1-material-9.8.1-pymdown-13.1
 PY := .venv/bin/python
 MODEL := $(CACHE)/models/selfie_segmentation.tflite
+# A real browser for the upload page's test: Debian's Chromium and its driver (no tool's own browser
+# download is reachable here). Installed once; CI runs as root on Debian.
+CHROMEDRIVER := /usr/bin/chromedriver
 # The local stack's IAM policy evaluator (npm @cloud-copilot/iam-simulate, pinned by package-lock.json).
 IAM_EVALUATOR := local/iam/node_modules/.installed
 
@@ -78,7 +81,11 @@ $(IAM_EVALUATOR): local/iam/package.json local/iam/package-lock.json
 	cd local/iam && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-setup: .venv/.synced $(SAM) $(AWSCLI) $(MODEL) $(IAM_EVALUATOR)  ## install everything (venv, SAM CLI, AWS CLI, the stand-in's model, the IAM evaluator)
+$(CHROMEDRIVER):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+
+setup: .venv/.synced $(SAM) $(AWSCLI) $(MODEL) $(IAM_EVALUATOR) $(CHROMEDRIVER)  ## install everything (venv, SAM CLI, AWS CLI, the stand-in's model, the IAM evaluator, Chromium)
 
 requirements: $(UV)  ## export the layer's requirements.txt from uv.lock
 	$(UV) export --locked --no-default-groups --no-hashes --no-emit-project --no-header \

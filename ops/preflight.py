@@ -1,7 +1,8 @@
 """Check a stack name before deploying: the names the template builds from it must be valid AWS names.
 
 The template names the photo bucket ``<stack>-photos-<account>-<region>`` and the functions
-``<stack>-make-photo``, ``<stack>-get-photo`` and ``<stack>-auto-finals``. A stack name that makes
+``<stack>-make-photo``, ``<stack>-get-photo``, ``<stack>-auto-finals`` and ``<stack>-uploads``.
+A stack name that makes
 one of them invalid or too long is accepted by CloudFormation and fails only when it reaches that
 resource, deep in the deploy (and rolls everything back). This fails first, in a second, saying which
 name and why.
@@ -30,7 +31,7 @@ import botocore.loaders
 # The template's names, with the stack name as {stack}, the account as {account}, the region as
 # {region}: tests/unit/test_preflight.py checks them against template.yaml.
 BUCKET_NAME: Final = "{stack}-photos-{account}-{region}"
-FUNCTION_NAMES: Final = ("{stack}-make-photo", "{stack}-get-photo", "{stack}-auto-finals")
+FUNCTION_NAMES: Final = ("{stack}-make-photo", "{stack}-get-photo", "{stack}-auto-finals", "{stack}-uploads")
 
 ACCOUNT_PLACEHOLDER: Final = "123456789012"  # every AWS account id is 12 digits
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import sys
 import time
@@ -223,6 +224,31 @@ def upload(target: Target, path: Path, key: str, metadata: dict[str, str]) -> No
         raise CliError(f"upload of {path} failed: {exc}", Exit.UNAVAILABLE) from exc
 
 
+def upload_via_api(api: PhotoApi, path: Path, metadata: dict[str, str]) -> str:
+    """POST /uploads for a form (the API checks the options and picks the key), then the file with it
+    straight to S3: needs only ``execute-api:Invoke``, no access to the bucket. Returns the key."""
+    form = api.upload_form(IMAGE_TYPES[path.suffix.lower()], path.name, metadata)
+    data = path.read_bytes()
+    if len(data) > int(form["max_bytes"]):
+        raise CliError(f"{path}: {len(data)} bytes, the upload limit is {form['max_bytes']}", Exit.USAGE)
+    try:
+        answer = requests.post(
+            form["upload"]["url"],
+            data=form["upload"]["fields"],
+            files={"file": (path.name, data, form["content_type"])},
+            timeout=DOWNLOAD_TIMEOUT,
+        )
+    except requests.RequestException as exc:
+        raise CliError(f"upload of {path} failed: {exc}", Exit.UNAVAILABLE) from exc
+    if not answer.ok:
+        message = re.search(r"<Message>([^<]*)</Message>", answer.text)
+        raise CliError(
+            f"upload of {path} refused: HTTP {answer.status_code} {message.group(1) if message else ''}",
+            Exit.USAGE,
+        )
+    return str(form["key"])
+
+
 def run_make(
     target: Target,
     api: PhotoApi,
@@ -235,13 +261,19 @@ def run_make(
     wait: bool,
     timeout: float,
     out: Output,
+    via_api: bool = False,
 ) -> Exit:
+    if via_api and key:
+        raise CliError("--key cannot go with --via-api: the API picks the key (in your folder)", Exit.USAGE)
     paths = check_portraits(portraits, key)
     metadata = build_metadata(spec, background, options)
     keys: list[str] = []
     for path in paths:
-        photo_key = upload_key(target, path, key)
-        upload(target, path, photo_key, metadata)
+        if via_api:
+            photo_key = upload_via_api(api, path, metadata)
+        else:
+            photo_key = upload_key(target, path, key)
+            upload(target, path, photo_key, metadata)
         out.note(f"uploaded {path} -> s3://{target.bucket}/{photo_key}")
         keys.append(photo_key)
     if not wait:

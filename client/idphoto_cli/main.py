@@ -73,6 +73,12 @@ def parser() -> Parser:
     )
     make.add_argument("--key", help="the upload's key (one portrait; default: its name with a random tag)")
     make.add_argument("--no-wait", dest="wait", action="store_false", help="upload and print the keys only")
+    make.add_argument(
+        "--via-api",
+        action="store_true",
+        help="upload through the API's presigned forms (POST /uploads): needs only execute-api:Invoke, "
+        "no access to the bucket; the API picks the key",
+    )
     _common(make)
 
     status = commands_.add_parser(
@@ -209,6 +215,7 @@ def run(args: argparse.Namespace, out: Output) -> Exit:
             wait=args.wait,
             timeout=args.timeout,
             out=out,
+            via_api=args.via_api,
         )
     if args.command == "check":
         return check.run_check(where, api, args.portrait, finals=args.finals, timeout=args.timeout, out=out)

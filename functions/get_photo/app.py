@@ -46,7 +46,7 @@ from idphoto.errors import IdPhotoError, VendorError
 from idphoto.finals import FinalsOutcome
 from idphoto.observability import logger, metrics
 from idphoto.options import COLOR_NAME_PATTERN
-from idphoto.source import principal_id
+from idphoto.owners import caller_owner
 
 SAFETY_SECONDS = 2.0
 _COLOR = re.compile(COLOR_NAME_PATTERN)
@@ -193,9 +193,10 @@ def _flag(value: str | None) -> bool:
 
 
 def _caller() -> str | None:
-    """The signed caller's IAM principal id (the API requires SigV4: API Gateway verified it)."""
+    """Whom the signed request speaks for (the API requires SigV4: API Gateway verified it): its
+    Cognito identity, else its IAM principal id (idphoto.owners)."""
     identity = app.current_event.request_context.identity
-    return principal_id(identity.caller)
+    return caller_owner(identity.cognito_identity_id, identity.caller)
 
 
 def _requested() -> keys.RequestedKey:

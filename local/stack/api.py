@@ -5,7 +5,8 @@ so a client switches between local and deployed by changing only the base URL. E
 the translated template answer (:attr:`ApiSpec.stages`): another first path segment is API Gateway's
 403 ``Forbidden``. The API's
 ``DefaultAuthorizer: AWS_IAM`` is **not** enforced locally: requests need no SigV4 signature; every
-request is the local user's (:mod:`local.stack.identity`). Whether API Gateway may then invoke the
+request is the local user's (:mod:`local.stack.identity`). Beside the stage it serves the upload page
+(``/``, :mod:`local.stack.webpage`). Whether API Gateway may then invoke the
 function follows the integration's ``credentials`` (:mod:`local.stack.invoke_access`).
 Gateway semantics (routing, event, errors) are in :mod:`local.stack.apigateway`. Bodies come by
 ``Content-Length`` or chunked, at most 10 MB (413 past it, like API Gateway); malformed framing and
@@ -50,6 +51,7 @@ from local.stack.aws import check_port_free
 from local.stack.invoke_access import InvokeAccess
 from local.stack.lambdas import LocalFunction
 from local.stack.template import ApiSpec
+from local.stack.webpage import page_answer
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +107,9 @@ class LocalApi:
     def answer(self, method: str, target: str, request: Request) -> GatewayAnswer:
         """Route one request (``target``: path and query as sent) and run the function behind it."""
         path = urlsplit(target).path
+        page = page_answer(method, path)  # the upload page, beside the stage (local.stack.webpage)
+        if page is not None:
+            return page
         stage = self.stage_of(path)
         if stage is None:
             return FORBIDDEN

@@ -185,6 +185,8 @@ def create_bucket(s3: Any, bucket: BucketSpec, region: str) -> None:
         s3.put_public_access_block(
             Bucket=bucket.name, PublicAccessBlockConfiguration=bucket.public_access_block
         )
+    if bucket.cors_rules:
+        s3.put_bucket_cors(Bucket=bucket.name, CORSConfiguration={"CORSRules": list(bucket.cors_rules)})
     # Not applied: the bucket policy (its TLS-only rule would deny the plain-HTTP local endpoint; moto
     # does not evaluate policies anyway) and lifecycle rules (moto does not run them).
 

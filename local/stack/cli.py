@@ -116,6 +116,7 @@ idphoto local stack is up: stack {t.pseudo.stack_name}, account {t.pseudo.accoun
   AWS (moto)      {stack.aws_url}   credentials testing/testing
   vendor          {stack.vendor_url}   stand-in; AppCode {stack.appcode!r} in secret {secret}
   API             {stack.api_url}   stage {api.stage}; auth {auth} is NOT enforced locally
+  upload page     {stack.api_url.rsplit("/", 1)[0]}/   (a portrait from this browser, through POST /uploads)
   bucket          {stack.bucket}   (uploads under {stack.upload_prefix})
   table           {stack.table}
   failed events   {stack.failed_queue_url}

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any, Final, Self
@@ -23,7 +24,7 @@ from urllib.parse import quote
 import requests
 from botocore.credentials import ReadOnlyCredentials
 
-from local.stack import access, eventbridge, s3_events
+from local.stack import access, eventbridge, identity, s3_events, s3_post
 from local.stack.access import Call, CallLog
 from local.stack.account import NEW_ACCOUNT, Account, check_deploy
 from local.stack.api import LocalApi
@@ -47,6 +48,7 @@ from local.stack.template import TEMPLATE_PATH, StackTemplate, load
 
 APPCODE_PARAMETER: Final = "AppCodeSecretName"  # the template names the secret; the stack creates it
 VENDOR_PARAMETER: Final = "VendorBaseUrl"
+CORS_PARAMETER: Final = "UploadCorsOrigins"
 DEFAULT_APPCODE: Final = "local-appcode"  # obviously fake; the stand-in accepts whatever it is given
 FINISHED: Final = ("READY", "FAILED")
 # How many invocations of a function run at once, where a parameter of the template says it and no
@@ -269,7 +271,12 @@ def start_stack(
         cleanup.callback(moto.stop)
         vendor = _start_vendor(host, ports.vendor, appcode)
         cleanup.callback(vendor.stop)
-        overrides = {**(parameters or {}), VENDOR_PARAMETER: vendor.url}
+        if ports.api == 0:  # the page's origin names the API's port: pick it now
+            ports = replace(ports, api=free_port(host))
+        # The local API serves the upload page (local.stack.webpage): its origin may post the forms,
+        # as an operator lists their page's origin, unless the caller says otherwise.
+        page_origins = f"http://{host}:{ports.api},http://localhost:{ports.api}"
+        overrides = {CORS_PARAMETER: page_origins, **(parameters or {}), VENDOR_PARAMETER: vendor.url}
         pseudo = Pseudo(stack_name=stack_name)
         template = load(template_path, overrides=overrides, pseudo=pseudo, sqs_endpoint=moto.url)
         stack = Stack(template, moto.url, vendor.url, appcode, cleanup)
@@ -289,10 +296,11 @@ def start_stack(
             FAKE_CREDENTIALS["aws_access_key_id"], FAKE_CREDENTIALS["aws_secret_access_key"], None
         )
         stack.missing_keys = MissingKeys(template, stack.evaluator, stack.calls)
-        access.install(
-            function_credentials(template, moto.url), fallback, stack.calls, stack.missing_keys.handlers()
-        )
+        roles = function_credentials(template, moto.url)
+        access.install(roles, fallback, stack.calls, stack.missing_keys.handlers())
         cleanup.callback(access.uninstall)
+        form_signers = _form_signers(template, roles)
+        s3_post.install(lambda: form_signers, stack.calls.add)
         _start_functions(stack, cleanup, retry_delays, concurrency or {})
         _start_events(stack, cleanup)
         invoke_access = InvokeAccess(
@@ -316,6 +324,30 @@ def start_stack(
     except BaseException:
         cleanup.close()
         raise
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def _form_signers(
+    template: StackTemplate, roles: Mapping[str, ReadOnlyCredentials]
+) -> dict[str, s3_post.Signer]:
+    """Who may sign a POST form: each function's role session (as S3 events name it) and the local user."""
+    signers = {
+        FAKE_CREDENTIALS["aws_access_key_id"]: s3_post.Signer(
+            FAKE_CREDENTIALS["aws_secret_access_key"], None, identity.s3_principal()
+        )
+    }
+    for function in template.functions:
+        issued = roles[function.logical_id]
+        role_id = template.role(function.role_logical_id).role_id if function.role_logical_id else ""
+        signers[str(issued.access_key)] = s3_post.Signer(
+            str(issued.secret_key), issued.token, f"AWS:{role_id}:{function.name}", function.logical_id
+        )
+    return signers
 
 
 def _start_vendor(host: str, port: int, appcode: str) -> Any:

@@ -73,6 +73,7 @@ class BucketSpec:
     encryption: dict[str, Any] | None = None
     public_access_block: dict[str, Any] | None = None
     policy: dict[str, Any] | None = None  # the AWS::S3::BucketPolicy document, resolved
+    cors_rules: tuple[dict[str, Any], ...] = ()  # CorsConfiguration.CorsRules, in PutBucketCors' shape
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ class RoleSpec:
     assume_role_policy: dict[str, Any]
     policies: tuple[tuple[str, dict[str, Any]], ...]  # inline (PolicyName, PolicyDocument)
     managed_policy_arns: tuple[str, ...] = ()
+    role_id: str = ""  # GetAtt RoleId: the AROA... unique id S3 events and API Gateway name
 
 
 @dataclass(frozen=True)
@@ -425,6 +427,7 @@ class _Reader:
             encryption=_encryption_rules(encryption),
             public_access_block=self._r.resolve(props.get("PublicAccessBlockConfiguration")),
             policy=self._bucket_policy(logical_id),
+            cors_rules=_cors_rules(self._r.resolve(props.get("CorsConfiguration"))),
         )
 
     def _bucket_policy(self, bucket_id: str) -> dict[str, Any] | None:
@@ -477,6 +480,7 @@ class _Reader:
             assume_role_policy=resolved.get("AssumeRolePolicyDocument", {}),
             policies=tuple((str(p["PolicyName"]), p["PolicyDocument"]) for p in resolved.get("Policies", [])),
             managed_policy_arns=tuple(str(a) for a in resolved.get("ManagedPolicyArns", [])),
+            role_id=self._names.get_att(logical_id, "RoleId"),
         )
 
     # --- functions --------------------------------------------------------------------------------
@@ -684,3 +688,23 @@ def _destination(arn: str) -> Destination:
     if service not in kinds:
         raise TemplateError(f"unsupported destination {arn}")
     return Destination(kinds[service], arn)
+
+
+# CloudFormation's CorsRule property names -> PutBucketCors' (AWS::S3::Bucket CorsRule reference).
+_CORS_NAMES: Final = {
+    "Id": "ID",
+    "AllowedMethods": "AllowedMethods",
+    "AllowedOrigins": "AllowedOrigins",
+    "AllowedHeaders": "AllowedHeaders",
+    "ExposedHeaders": "ExposeHeaders",
+    "MaxAge": "MaxAgeSeconds",
+}
+
+
+def _cors_rules(configuration: Any) -> tuple[dict[str, Any], ...]:
+    if not isinstance(configuration, dict):
+        return ()
+    return tuple(
+        {_CORS_NAMES[name]: value for name, value in rule.items()}
+        for rule in configuration.get("CorsRules", [])
+    )

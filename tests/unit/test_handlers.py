@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 from collections.abc import Iterator
@@ -339,3 +340,25 @@ def test_status_tells_a_stalled_photo_from_one_being_made(wired: None, aws: dict
     # Then while a retry is to come it is being made; after the last attempt it is stalled
     assert (during["status"], during["stalled"]) == ("PROCESSING", False)
     assert (status, after["status"], after["stalled"]) == (200, "PROCESSING", True)
+
+
+def test_two_cognito_identities_of_one_role_see_only_their_own_photo(
+    wired: None, aws: dict[str, Any]
+) -> None:
+    # Given a photo uploaded through POST /uploads by one identity of a Cognito pool (its owner metadata)
+    event = s3_event_for(aws, "uploads/me.jpg", "uploads/me.jpg")
+    source = dataclasses.replace(
+        SourceObject.from_event_record(event["Records"][0]), uploader="us-east-1:aaaa"
+    )
+    services.records().claim(source, claim_id="r1", lease_seconds=60, options={}, ignored_metadata=[])
+
+    def read_as(identity_id: str) -> int:
+        read = api("api-get-photo.json", "uploads/me.jpg")
+        read["requestContext"]["identity"].update(
+            caller="AROAPOOLROLE:CognitoIdentityCredentials", cognitoIdentityId=identity_id
+        )
+        status, _, _ = call(read)
+        return status
+
+    # Then the pool's role is nobody's owner: the identity is, and another identity of it gets a 404
+    assert (read_as("us-east-1:aaaa"), read_as("us-east-1:bbbb")) == (200, 404)

@@ -112,6 +112,11 @@ class Settings:
     vendor_beauty_read_timeout: float = setting("VENDOR_BEAUTY_READ_TIMEOUT", "75", float)
     max_upload_bytes: int = setting("MAX_UPLOAD_MB", "15", _megabytes)
     finals_url_ttl: int = setting("FINALS_URL_TTL_SECONDS", "300", int)
+    # Lifetime of the presigned POST forms of POST /uploads (idphoto.uploads).
+    upload_form_ttl: int = setting("UPLOAD_FORM_TTL_SECONDS", "300", int)
+    # The unique id (AROA...) of the role that signs those forms: an upload S3 says it signed carries
+    # its owner in the policy-fixed owner metadata (idphoto.owners); empty: no upload does.
+    upload_signer: str = setting("UPLOAD_SIGNER_ID", "", str.strip)
     secret_max_age: int = setting("APPCODE_CACHE_SECONDS", "300", int)
     # Photo records are personal data too: DynamoDB deletes them this long after the upload (TTL).
     record_retention_days: int = setting("RECORD_RETENTION_DAYS", "30", int)

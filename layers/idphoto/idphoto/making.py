@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 
 from idphoto.config import Settings
@@ -27,6 +27,7 @@ from idphoto.events import NO_EVENTS, PhotoEvents
 from idphoto.imagefile import image_format as image_format  # re-exported: callers import it from here
 from idphoto.observability import count, count_by, logger
 from idphoto.options import FINALS_METADATA, PhotoOptions, auto_finals_choice, merge, parse_metadata
+from idphoto.owners import upload_owner
 from idphoto.preparing import Prepared, prepare
 from idphoto.records import RETRIES_EXHAUSTED, VENDOR_ACCOUNT, PhotoRecord, PhotoRecords, previews_expiry
 from idphoto.source import SourceObject
@@ -107,6 +108,11 @@ class PhotoMaker:
             # Unversioned bucket overwritten since this event: the newer upload has its own event.
             return MakeResult(source.key, Outcome.STALE, "object was overwritten since this event")
 
+        # Uploads through POST /uploads are signed by one role for every caller: the owner is the one
+        # the policy fixed (idphoto.owners); every other upload is its uploader's.
+        source = replace(
+            source, uploader=upload_owner(source.uploader, head.metadata, self._settings.upload_signer)
+        )
         parsed = parse_metadata(head.metadata)
         auto_finals, wish_refused = auto_finals_choice(
             head.metadata.get(FINALS_METADATA),

@@ -293,7 +293,8 @@ class ParsedOptions:
 
 # Upload metadata that is not a photo option but is read elsewhere (idphoto.autofinals): not "ignored".
 FINALS_METADATA: Final = "finals"
-OTHER_METADATA = frozenset({FINALS_METADATA})
+# ``owner``: the caller of POST /uploads, fixed by its form's policy (idphoto.owners).
+OTHER_METADATA = frozenset({FINALS_METADATA, "owner"})
 # The automatic finals an upload may ask for (``finals`` metadata, or the deployment's AutoFinals).
 ALL_FINALS: Final = ("auto", "all")
 NO_FINALS: Final = ("off", "none", "")

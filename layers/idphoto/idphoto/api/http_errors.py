@@ -28,6 +28,7 @@ from idphoto.errors import (
     VendorRejected,
     VendorUnavailable,
 )
+from idphoto.uploads import UploadRequestError
 
 INTERNAL_MESSAGE: Final = "internal error; the request id is in the logs"
 VENDOR_DOWN_MESSAGE: Final = "the ID-photo vendor is unavailable, retry later"
@@ -47,6 +48,7 @@ STATUS: Final[dict[type[IdPhotoError], int]] = {
     UnknownColor: 400,
     InvalidOptions: 400,  # the caller's options (make-photo records it; listed for completeness)
     UnsupportedObject: 400,  # the caller's upload (idem)
+    UploadRequestError: 400,  # POST /uploads: a malformed body
     PhotoNotFound: 404,
     PhotoNotReady: 409,
     PhotoFailed: 409,
