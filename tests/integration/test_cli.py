@@ -60,14 +60,14 @@ def test_make_status_finals_puts_the_finals_on_disk_and_bills_once(
 ) -> None:
     before = stack.vendor_stats()
 
-    code, made, err = run("make", str(portrait_file), "--spec", "us-passport", "--background", "white,blue")
+    code, made, err = run("make", str(portrait_file), "--spec", "cn-two-inch", "--background", "white,blue")
 
     assert code == Exit.OK, err
     [photo] = made
     key = photo["key"]
     assert key.startswith(f"{stack.upload_prefix}me-") and key.endswith(".jpg")
     assert photo["photo"]["status"] == "READY"
-    assert photo["photo"]["options"]["spec_id"] == 4
+    assert photo["photo"]["options"]["spec_id"] == CATALOGUE.get("cn-two-inch").spec_id  # type: ignore[union-attr]
     assert photo["photo"]["colors"] == ["white", "blue"]
     assert len(photo["photo"]["previews"]) == 2
     assert f"uploaded {portrait_file}" in err
@@ -86,7 +86,7 @@ def test_make_status_finals_puts_the_finals_on_disk_and_bills_once(
         f"{stem}-{c}{s}.jpg" for c in ("white", "blue") for s in ("", "-sheet")
     )
     blue = image((out / f"{stem}-blue.jpg").read_bytes())
-    assert blue.size == (600, 600)  # the us-passport spec
+    assert blue.size == (413, 579)  # the cn-two-inch spec
     assert all(near(pixel, BLUE) for pixel in top_corners(blue))
     assert vendor_delta(before, stack.vendor_stats(), "billed_calls") == 2
 
