@@ -230,7 +230,11 @@ def table(outcomes: list[Outcome]) -> str:
     rows = [header]
     for o in outcomes:
         prepared = o.record.get("prepared")
-        note = o.case.about + (f" ({prepared})" if prepared else "") if o.status == "READY" else failure(o.record)
+        note = (
+            o.case.about + (f" ({prepared})" if prepared else "")
+            if o.status == "READY"
+            else failure(o.record)
+        )
         rows.append(
             (
                 o.case.name,

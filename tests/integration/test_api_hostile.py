@@ -359,7 +359,9 @@ def test_an_injected_colour_is_400(stack: Stack, ready_key: str, query: str) -> 
         ("colour=white", "'colour' (did you mean 'color'?)"),
     ],
 )
-def test_unknown_query_parameters_are_refused_by_name(stack: Stack, ready_key: str, query: str, named: str) -> None:
+def test_unknown_query_parameters_are_refused_by_name(
+    stack: Stack, ready_key: str, query: str, named: str
+) -> None:
     """Never ignored: ``?colour=white`` read as "no colour" would fetch, and bill, every colour."""
     answer = send(stack, "POST", f"{path_of(ready_key, 'finals')}?{query}")
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from local.stack.demo import Case, Outcome, table
 from tests import images
 
 
-def outcome(record: dict[str, object]) -> Outcome:
-    case = Case("bad-options", "uploads/demo/bad.jpg", lambda: images.jpeg(images.portrait()), {}, "FAILED", "")
+def outcome(record: Mapping[str, object]) -> Outcome:
+    case = Case(
+        "bad-options", "uploads/demo/bad.jpg", lambda: images.jpeg(images.portrait()), {}, "FAILED", ""
+    )
     return Outcome(case, case.key, dict(record), 1.0, 0, 0)
 
 
@@ -28,4 +32,6 @@ def test_a_vendor_refusal_shows_the_vendors_code_too() -> None:
         "error": {"code": "VENDOR_GATEWAY", "message": "quota used up", "vendor_code": 403},
     }
 
-    assert table([outcome(record)]).splitlines()[2].endswith("VENDOR_GATEWAY: quota used up (vendor code 403)")
+    assert (
+        table([outcome(record)]).splitlines()[2].endswith("VENDOR_GATEWAY: quota used up (vendor code 403)")
+    )

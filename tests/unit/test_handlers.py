@@ -346,7 +346,10 @@ def test_status_tells_a_stalled_photo_from_one_being_made(wired: None, aws: dict
     [
         (api("api-post-finals.json", "uploads/me.jpg", colour="white"), "'colour' (did you mean 'color'?)"),
         (api("api-post-finals.json", "uploads/me.jpg", Color="white"), "'Color' (did you mean 'color'?)"),
-        (api("api-post-finals.json", "uploads/me.jpg", retry="1"), "'retry' (did you mean 'retry_uncertain'?)"),
+        (
+            api("api-post-finals.json", "uploads/me.jpg", retry="1"),
+            "'retry' (did you mean 'retry_uncertain'?)",
+        ),
         (api("api-post-finals.json", "uploads/me.jpg", color="white", size="big"), "'size'"),
         (api("api-get-photo.json", "uploads/me.jpg", colour="white"), "'colour'"),
     ],

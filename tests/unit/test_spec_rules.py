@@ -15,16 +15,24 @@ UK = next(s for s in CATALOGUE if s.file_size_max_kb is not None and s.file_size
 @pytest.mark.parametrize(
     ("metadata", "named"),
     [
-        ({"spec": "us-passport", "background": "blue"}, "background: blue is not allowed by us-passport (allowed: white)"),
+        (
+            {"spec": "us-passport", "background": "blue"},
+            "background: blue is not allowed by us-passport (allowed: white)",
+        ),
         ({"spec": "us-passport", "background": "white,sky=#87ceeb"}, "background: sky is not allowed"),
         ({"spec": "us-passport", "width-px": "500"}, "width-px: 500 px, but us-passport is 600 px"),
         ({"spec": "us-passport", "height_px": "700"}, "height-px: 700 px, but us-passport is 600 px"),
-        ({"spec": "us-passport", "ratios": "0.5,0.5,0.5,0.5,-1,-1,-1,-1"}, "ratios: us-passport frames the face"),
+        (
+            {"spec": "us-passport", "ratios": "0.5,0.5,0.5,0.5,-1,-1,-1,-1"},
+            "ratios: us-passport frames the face",
+        ),
         ({"spec": UK.name, "file-size-max": str((UK.file_size_max_kb or 0) + 1)}, "file-size-max"),
         ({"spec": UK.name, "file-size-min": str(max(1, (UK.file_size_min_kb or 2) - 1))}, "file-size-min"),
     ],
 )
-def test_an_option_contradicting_the_named_spec_is_refused_by_name(metadata: dict[str, str], named: str) -> None:
+def test_an_option_contradicting_the_named_spec_is_refused_by_name(
+    metadata: dict[str, str], named: str
+) -> None:
     parsed = parse_metadata(metadata)
 
     with pytest.raises(InvalidOptions, match="invalid metadata") as refused:

@@ -28,9 +28,12 @@ from idphoto.specs import PhotoSpec
 
 
 class _Colour(Protocol):
-    name: str
-    top: int
-    bottom: int
+    @property
+    def name(self) -> str: ...
+    @property
+    def top(self) -> int: ...
+    @property
+    def bottom(self) -> int: ...
 
 
 def conflicts(
@@ -44,7 +47,10 @@ def conflicts(
     found: list[str] = []
     if "background" in given and "background" in values:
         found += _backgrounds(spec, values["background"], parse_background)
-    for option, field, fixed in (("width-px", "width_px", spec.width_px), ("height-px", "height_px", spec.height_px)):
+    for option, field, fixed in (
+        ("width-px", "width_px", spec.width_px),
+        ("height-px", "height_px", spec.height_px),
+    ):
         if option in given and values.get(field) is not None and values[field] != fixed:
             found.append(f"{option}: {values[field]} px, but {spec.name} is {fixed} px")
     low, high = spec.file_size_min_kb, spec.file_size_max_kb
@@ -55,7 +61,9 @@ def conflicts(
         found.append(f"file-size-max: {asked_high} KB, but {spec.name} allows at most {high} KB")
     framing = spec.ratios
     if "ratios" in given and framing is not None and tuple(values.get("ratios") or ()) != tuple(framing):
-        found.append(f"ratios: {spec.name} frames the face by its own rule ({', '.join(f'{r:g}' for r in framing)})")
+        found.append(
+            f"ratios: {spec.name} frames the face by its own rule ({', '.join(f'{r:g}' for r in framing)})"
+        )
     if found:
         found[-1] += (
             f" (a named spec fixes these; to make something else, leave out spec and give "
