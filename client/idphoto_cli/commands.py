@@ -182,7 +182,7 @@ def build_metadata(spec: str | None, background: str | None, options: Sequence[s
         unknown_spec = spec and specs.CATALOGUE.get(spec) is None
         # The service's message lists every spec name; a person wants the few closest.
         problems = [
-            f"{SPEC_OPTION}: no spec named {spec!r}"
+            f"{SPEC_OPTION}: {spec.strip()!r} is not a known spec"
             if p.startswith(f"{SPEC_OPTION}: ") and unknown_spec
             else p
             for p in parsed.problems
