@@ -179,15 +179,16 @@ def build_metadata(spec: str | None, background: str | None, options: Sequence[s
         known = ", ".join([SPEC_OPTION, *sorted(PARSERS)])
         raise CliError(f"unknown option {', '.join(parsed.ignored)}", Exit.USAGE, f"known options: {known}")
     if parsed.problems:
-        unknown_spec = spec and specs.CATALOGUE.get(spec) is None
+        name = spec or ""
+        unknown_spec = bool(name) and specs.CATALOGUE.get(name) is None
         # The service's message lists every spec name; a person wants the few closest.
         problems = [
-            f"{SPEC_OPTION}: {spec.strip()!r} is not a known spec"
+            f"{SPEC_OPTION}: {name.strip()!r} is not a known spec"
             if p.startswith(f"{SPEC_OPTION}: ") and unknown_spec
             else p
             for p in parsed.problems
         ]
-        hint = spec_hint(spec) if unknown_spec and spec else ""
+        hint = spec_hint(name) if unknown_spec else ""
         raise CliError("invalid options: " + "; ".join(problems), Exit.USAGE, hint)
     return metadata
 
