@@ -174,9 +174,9 @@ def main(argv: Iterable[str] | None = None) -> int:
     )
     args = parser.parse_args(None if argv is None else list(argv))
     if args.credentials:
-        problem = credentials_problem()
-        if problem:
-            print(f"preflight: {problem}", file=sys.stderr)
+        missing = credentials_problem()
+        if missing:
+            print(f"preflight: {missing}", file=sys.stderr)
             print(
                 "  Configure them first: `aws configure` (or `aws configure sso` then `aws sso login`), "
                 "or set AWS_PROFILE; then run `make deploy` again. Nothing was built or deployed.",
