@@ -210,6 +210,8 @@ class NotFoundApi:
 
     def status(self, key: str) -> dict[str, Any]:
         self.calls += 1
+        # A second look is the start of the wait this must not do: fail at once, not after --timeout.
+        assert self.calls == 1, "polled a key that was never uploaded"
         raise ApiError(404, "PHOTO_NOT_FOUND", f"no photo for {key}")
 
 
