@@ -141,9 +141,10 @@ validate: $(SAM)
 
 # STACK_NAME / REGION: the stack name and region to check and deploy (default: samconfig.toml's, and
 # without a region the longest region name AWS has). The check runs first: a stack name that makes an
-# invalid bucket or function name would otherwise fail only deep in the deploy.
+# invalid bucket or function name would otherwise fail only deep in the deploy; missing AWS credentials
+# would fail only after sam build and the guided questions.
 deploy: .venv/.synced $(SAM)  ## check the stack name, then sam build && sam deploy --guided (needs AWS credentials; see README)
-	$(PY) -m ops.preflight $(if $(STACK_NAME),--stack $(STACK_NAME)) $(if $(REGION),--region $(REGION))
+	$(PY) -m ops.preflight --credentials $(if $(STACK_NAME),--stack $(STACK_NAME)) $(if $(REGION),--region $(REGION))
 	$(SAM) build
 	$(SAM) deploy --guided $(if $(STACK_NAME),--stack-name $(STACK_NAME)) $(if $(REGION),--region $(REGION))
 

@@ -262,7 +262,16 @@ def batch_run(n: int) -> dict[str, Any]:
             os.environ["IDPHOTO_AWS_PORT"] = str(urlsplit(stack.aws_url).port)
             os.environ["IDPHOTO_API_PORT"] = str(urlsplit(stack.api_url).port)
             started = time.monotonic()
-            argv = ["batch", str(folder), "--spec", "us-passport", "--background", "white", "--finals"]
+            argv = [
+                "batch",
+                str(folder),
+                "--spec",
+                "us-passport",
+                "--background",
+                "white",
+                "--finals",
+                "--yes",
+            ]
             code = main(
                 [*argv, "--out", str(out), "--concurrency", "16", "--timeout", "900"],
                 io.StringIO(),

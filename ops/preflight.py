@@ -9,6 +9,12 @@ name and why.
 
     python -m ops.preflight --stack idphoto [--region eu-west-1]
     python -m ops.preflight                  # the stack name (and region) from samconfig.toml
+    python -m ops.preflight --credentials    # also: are there AWS credentials to deploy with?
+
+``make deploy`` runs it with ``--credentials`` before ``sam build``: without credentials, ``sam build``
+would take its minute and ``sam deploy --guided`` ask its questions before failing on the first call.
+The check resolves credentials as the AWS CLI and SAM do (environment, profile, SSO, container or
+instance role: botocore's credential provider chain) and calls nothing.
 
 The account id is always 12 digits. Without a region, the longest region name AWS has (from
 botocore's endpoint data, the SDK's own list of every partition's regions) is assumed, so a name that
@@ -139,12 +145,45 @@ def from_samconfig(path: Path, env: str = "default") -> tuple[str | None, str | 
     return found["stack_name"], found["region"]
 
 
+def credentials_problem(profile: str | None = None) -> str | None:
+    """Why there are no credentials to deploy with, or None. Botocore's chain is the one SAM uses
+    (AWS CLI User Guide, "Configuration and credential file settings": precedence of the sources)."""
+    import botocore.exceptions
+    import botocore.session
+
+    try:
+        session = botocore.session.Session(profile=profile)
+        credentials = session.get_credentials()
+    except botocore.exceptions.ProfileNotFound as exc:
+        return str(exc)
+    except botocore.exceptions.BotoCoreError as exc:  # e.g. an SSO token that expired
+        return f"credentials could not be loaded: {exc}"
+    if credentials is None:
+        return "no AWS credentials found (environment, ~/.aws/credentials, SSO, or a role)"
+    return None
+
+
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ops.preflight", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", help="the stack name (default: stack_name in samconfig.toml)")
     parser.add_argument("--region", help="the target region (default: samconfig.toml's, else the longest)")
     parser.add_argument("--config", type=Path, default=Path("samconfig.toml"), help="samconfig.toml to read")
+    parser.add_argument(
+        "--credentials",
+        action="store_true",
+        help="also check that AWS credentials can be found (make deploy)",
+    )
     args = parser.parse_args(None if argv is None else list(argv))
+    if args.credentials:
+        missing = credentials_problem()
+        if missing:
+            print(f"preflight: {missing}", file=sys.stderr)
+            print(
+                "  Configure them first: `aws configure` (or `aws configure sso` then `aws sso login`), "
+                "or set AWS_PROFILE; then run `make deploy` again. Nothing was built or deployed.",
+                file=sys.stderr,
+            )
+            return 1
     saved_stack, saved_region = from_samconfig(args.config)
     stack = args.stack or saved_stack
     if not stack:

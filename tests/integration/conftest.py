@@ -118,3 +118,9 @@ def near(pixel: tuple[int, ...], rgb: int, tolerance: int = 14) -> bool:
 
 def top_corners(picture: Image.Image, inset: int = 3) -> list[tuple[int, ...]]:
     return [picture.getpixel((inset, inset)), picture.getpixel((picture.width - 1 - inset, inset))]  # type: ignore[list-item]
+
+
+@pytest.fixture(autouse=True)
+def cli_history(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The uploads `idphoto` remembers (for `idphoto list`) go to a test folder, never the home's."""
+    monkeypatch.setenv("IDPHOTO_HISTORY", str(tmp_path_factory.mktemp("history") / "uploads.jsonl"))

@@ -349,18 +349,30 @@ def test_an_injected_colour_is_400(stack: Stack, ready_key: str, query: str) -> 
     assert_function_error(answer, 400, "BAD_REQUEST")
 
 
-@pytest.mark.parametrize("query", ["color[$ne]=x", "key=..%2F..%2Fetc%2Fpasswd", "%00=%00", "a=1&" * 500])
-def test_unknown_query_parameters_change_nothing(stack: Stack, failed_key: str, query: str) -> None:
-    """Ignored: the photo is still looked up by its key alone (a failed one, so nothing may be billed)."""
-    answer = send(stack, "POST", f"{path_of(failed_key, 'finals')}?{query}")
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("color[$ne]=x", "'color[$ne]'"),
+        ("key=..%2F..%2Fetc%2Fpasswd", "'key'"),
+        ("%00=%00", "'\\x00'"),
+        ("a=1&" * 500, "'a'"),
+        ("colour=white", "'colour' (did you mean 'color'?)"),
+    ],
+)
+def test_unknown_query_parameters_are_refused_by_name(
+    stack: Stack, ready_key: str, query: str, named: str
+) -> None:
+    """Never ignored: ``?colour=white`` read as "no colour" would fetch, and bill, every colour."""
+    answer = send(stack, "POST", f"{path_of(ready_key, 'finals')}?{query}")
 
-    assert_function_error(answer, 409, "PHOTO_FAILED")
+    error = assert_function_error(answer, 400, "BAD_REQUEST")
+    assert named in error["message"]
 
 
-def test_get_status_ignores_query_and_body(stack: Stack, ready_key: str) -> None:
-    answer = send(
-        stack, "GET", f"{path_of(ready_key)}?color=%27%20OR%201%3D1&status=READY", b'{"status":"x"}'
-    )
+def test_get_status_ignores_the_body_and_refuses_a_query(stack: Stack, ready_key: str) -> None:
+    assert send(stack, "GET", path_of(ready_key), b'{"status":"x"}').json()["key"] == ready_key
 
-    assert answer.status == 200
-    assert answer.json()["key"] == ready_key
+    answer = send(stack, "GET", f"{path_of(ready_key)}?color=%27%20OR%201%3D1&status=READY")
+
+    error = assert_function_error(answer, 400, "BAD_REQUEST")
+    assert "'color'" in error["message"] and "'status'" in error["message"]

@@ -186,3 +186,9 @@ class FakeSession:
         return FakeResponse(
             self.status_code, b"\xff\xd8jpeg-of:" + url.encode(), {"Content-Type": "image/jpeg"}
         )
+
+
+@pytest.fixture(autouse=True)
+def cli_history(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The uploads `idphoto` remembers (for `idphoto list`) go to a test folder, never the home's."""
+    monkeypatch.setenv("IDPHOTO_HISTORY", str(tmp_path_factory.mktemp("history") / "uploads.jsonl"))

@@ -362,3 +362,44 @@ def test_two_cognito_identities_of_one_role_see_only_their_own_photo(
 
     # Then the pool's role is nobody's owner: the identity is, and another identity of it gets a 404
     assert (read_as("us-east-1:aaaa"), read_as("us-east-1:bbbb")) == (200, 404)
+
+
+@pytest.mark.parametrize(
+    ("event", "named"),
+    [
+        (api("api-post-finals.json", "uploads/me.jpg", colour="white"), "'colour' (did you mean 'color'?)"),
+        (api("api-post-finals.json", "uploads/me.jpg", Color="white"), "'Color' (did you mean 'color'?)"),
+        (
+            api("api-post-finals.json", "uploads/me.jpg", retry="1"),
+            "'retry' (did you mean 'retry_uncertain'?)",
+        ),
+        (api("api-post-finals.json", "uploads/me.jpg", color="white", size="big"), "'size'"),
+        (api("api-get-photo.json", "uploads/me.jpg", colour="white"), "'colour'"),
+    ],
+)
+def test_an_unknown_query_parameter_is_refused_by_name_and_nothing_is_billed(
+    wired: None, aws: dict[str, Any], vendor: FakeVendor, event: dict[str, Any], named: str
+) -> None:
+    """``?colour=white`` must not read as "no colour asked", i.e. every colour, each one billed."""
+    make(aws, "uploads/me.jpg", {"background": "white,blue"})
+
+    status, body, _ = call(event)
+
+    assert (status, body["error"]["code"]) == (400, "BAD_REQUEST")
+    assert named in body["error"]["message"]
+    assert vendor.stats.billed_calls == 0
+
+
+def test_a_colour_given_twice_is_refused_not_guessed(
+    wired: None, aws: dict[str, Any], vendor: FakeVendor
+) -> None:
+    make(aws, "uploads/me.jpg", {"background": "white,blue"})
+    event = api("api-post-finals.json", "uploads/me.jpg", color="blue")
+    event["multiValueQueryStringParameters"] = {"color": ["white", "blue"]}
+
+    status, body, _ = call(event)
+
+    assert (status, body["error"]["code"]) == (400, "BAD_REQUEST")
+    # deployed: our own check; validated: Powertools refuses a list where one string is declared
+    assert "color given more than once" in body["error"]["message"] or "color: " in body["error"]["message"]
+    assert vendor.stats.billed_calls == 0

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ops import preflight
 from ops.preflight import (
     BUCKET_NAME,
     FUNCTION_NAMES,
@@ -16,6 +17,8 @@ from ops.preflight import (
     main,
 )
 from tests.template import resource, template
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _sub(logical_id: str, prop: str) -> str:
@@ -134,3 +137,44 @@ def test_main_explains_a_refusal(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 def test_main_without_any_stack_name_is_a_usage_error(tmp_path: Path) -> None:
     assert main(["--config", str(tmp_path / "none.toml")]) == 2
+
+
+NO_CREDENTIALS = {
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
+    "AWS_CONFIG_FILE": "/nonexistent/config",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def test_deploy_without_credentials_stops_before_sam_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in NO_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+
+    code = preflight.main(["--stack", "idphoto", "--region", "us-east-1", "--credentials"])
+
+    assert code == 1
+    assert "no AWS credentials found" in capsys.readouterr().err
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE00")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example-not-a-secret")  # pragma: allowlist secret
+    assert preflight.main(["--stack", "idphoto", "--region", "us-east-1", "--credentials"]) == 0
+
+
+def test_make_deploy_checks_credentials_before_sam_build() -> None:
+    recipe = (ROOT / "Makefile").read_text().split("\ndeploy:", 1)[1].split("\n\n", 1)[0]
+    lines = [line.strip() for line in recipe.splitlines()[1:]]
+
+    check = next(i for i, line in enumerate(lines) if "ops.preflight" in line)
+    build = next(i for i, line in enumerate(lines) if "build" in line.split())
+    assert "--credentials" in lines[check] and check < build

@@ -393,6 +393,10 @@ def _apply_spec(parsed: ParsedOptions, name: str, given: set[str]) -> None:
     for option, value in implied.items():
         if option not in given and value is not None:
             parsed.values[PARSERS[option][0]] = value
+    # Imported here: spec_rules parses the spec's colours with this module's parser.
+    from idphoto import spec_rules
+
+    parsed.problems += spec_rules.conflicts(spec, parsed.values, given, parse_background)
 
 
 def merge(defaults: PhotoOptions | Mapping[str, Any] | None, overrides: ParsedOptions) -> PhotoOptions:

@@ -200,7 +200,7 @@ def responses(success: str, *statuses: tuple[int, str]) -> dict[int, Any]:
 
 
 COMMON_ERRORS: Final = (
-    (400, "BAD_REQUEST: malformed key or colour"),
+    (400, "BAD_REQUEST: malformed key or colour, or a query parameter the route does not take (named)"),
     (403, "API Gateway: missing or invalid SigV4 signature, or no such route"),
     (404, "PHOTO_NOT_FOUND: no photo was made from that key (or it is another caller's)"),
     (429, "API Gateway: throttled"),
