@@ -88,6 +88,10 @@ def _auto_finals(value: str) -> str:
     return _choice(value.strip().lower(), ("off", "auto"))
 
 
+def _on_off(value: str) -> bool:
+    return _choice(value.strip().lower(), ("on", "off")) == "on"
+
+
 @dataclass(frozen=True)
 class Settings:
     bucket: str = _required("PHOTO_BUCKET")
@@ -117,6 +121,11 @@ class Settings:
     event_bus: str = setting("EVENT_BUS_NAME", "default", str.strip)
     # Automatic finals for uploads that say nothing ("off" or "auto"); they cost money per photo.
     auto_finals: str = setting("AUTO_FINALS", "off", _auto_finals)
+    # The compliance check of each preview before any billed call (idphoto.compliance): "on" or "off".
+    # Off: no report is recorded and finals pay as before.
+    compliance_check: bool = setting("COMPLIANCE_CHECK", "on", _on_off)
+    # Where the face models are; empty: the layer's own (idphoto/models, put there by its build).
+    face_model_dir: str = setting("FACE_MODEL_DIR", "", str.strip)
     # Default option values (field -> value), possibly partial; uploads override them. Read from
     # one DEFAULT_<OPTION> variable per option (``default_env_name``), parsed by options.py.
     defaults: Mapping[str, Any] = field(default_factory=dict)
