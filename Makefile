@@ -21,6 +21,7 @@ DETECT_SECRETS := $(CACHE)/tools/bin/detect-secrets
 AWSCLI := $(CACHE)/tools/bin/aws
 PY := .venv/bin/python
 MODEL := $(CACHE)/models/selfie_segmentation.tflite
+FACE_MODELS := layers/idphoto/idphoto/models/face_landmark.tflite
 # The local stack's IAM policy evaluator (npm @cloud-copilot/iam-simulate, pinned by package-lock.json).
 IAM_EVALUATOR := local/iam/node_modules/.installed
 
@@ -63,11 +64,15 @@ $(AWSCLI): | $(UV)
 $(MODEL): .venv/.synced
 	$(PY) -m local.standin.models
 
+# The compliance check's face models, where the layer's package finds them (git-ignored).
+$(FACE_MODELS): layers/idphoto/fetch_models.py | .venv/.synced
+	$(PY) layers/idphoto/fetch_models.py layers/idphoto/idphoto/models
+
 $(IAM_EVALUATOR): local/iam/package.json local/iam/package-lock.json
 	cd local/iam && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-setup: .venv/.synced $(SAM) $(AWSCLI) $(MODEL) $(IAM_EVALUATOR)  ## install everything (venv, SAM CLI, AWS CLI, the stand-in's model, the IAM evaluator)
+setup: .venv/.synced $(SAM) $(AWSCLI) $(MODEL) $(FACE_MODELS) $(IAM_EVALUATOR)  ## install everything (venv, SAM CLI, AWS CLI, the stand-in's and the compliance check's models, the IAM evaluator)
 
 requirements: $(UV)  ## export the layer's requirements.txt from uv.lock
 	$(UV) export --locked --no-default-groups --no-hashes --no-emit-project --no-header \
@@ -100,7 +105,7 @@ audit: $(UV)  ## check the locked dependencies against vulnerability databases (
 test: lint security setup  ## everything CI runs: lint, policy checks, then all tests with coverage
 	.venv/bin/pytest --cov --cov-report=term-missing:skip-covered
 
-test-unit: .venv/.synced  ## the fast tests only
+test-unit: .venv/.synced $(MODEL) $(FACE_MODELS)  ## the fast tests only
 	.venv/bin/pytest tests/unit
 
 test-integration: setup  ## the tests against the local stack (started and stopped by the tests)

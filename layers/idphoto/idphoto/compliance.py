@@ -51,6 +51,7 @@ CROWN_ERODE: Final = 0.012  # erosion square's side, as a share of the photo hei
 CROWN_PERSIST: Final = 0.015  # rows below the crown that must agree, as a share of the photo height
 FRAMING: Final = ("head_height", "eye_height", "top_margin", "face_width")
 UNIVERSAL_SOURCE: Final = "this product's rule for every ID photo"
+DIGITS: Final = 4  # shares of the photo are reported (and compared) to 1/10000
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def _span(low: float | None, high: float | None) -> str:
         return f"<= {high:g}"
     if high is None:
         return f">= {low:g}"
-    return f"{low:g}-{high:g}"
+    return f"{low:g}" if low == high else f"{low:g}-{high:g}"
 
 
 # --- what is required --------------------------------------------------------------------------------
@@ -188,34 +189,28 @@ def measure(body: bytes, options: PhotoOptions, color: str, model_dir: str = "")
     if found:
         marks = models.landmarks(rgb, found[0])
         crown = find_crown(rgb, marks, asked.background)
+        # Rounded as reported, then compared: the range holds the figure the report shows.
         values = {
-            "head_height": (marks.chin_y - crown) / height,
-            "eye_height": (height - marks.eye_y) / height,
-            "top_margin": crown / height,
-            "face_width": marks.face_width / width,
+            "head_height": round((marks.chin_y - crown) / height, DIGITS),
+            "eye_height": round((height - marks.eye_y) / height, DIGITS),
+            "top_margin": round(crown / height, DIGITS),
+            "face_width": round(marks.face_width / width, DIGITS),
         }
         note = "the head reaches the photo's top edge" if crown <= 0 else ""
         result += [_framing(name, values[name], asked, note if name != "face_width" else "") for name in FRAMING]
-        offset = abs(marks.centre_x / width - 0.5)
+        offset = round(abs(marks.centre_x / width - 0.5), DIGITS)
         result.append(
             Measure("centred", offset, None, CENTRE_TOLERANCE, "of the photo width off centre",
                     UNIVERSAL_SOURCE, offset <= CENTRE_TOLERANCE)
         )  # fmt: skip
-        tilt = abs(marks.eye_tilt_deg)
+        tilt = round(abs(marks.eye_tilt_deg), 2)
         result.append(
             Measure("eyes_level", tilt, None, TILT_TOLERANCE_DEG, "degrees of tilt", UNIVERSAL_SOURCE,
                     tilt <= TILT_TOLERANCE_DEG)
         )  # fmt: skip
     result.append(_background(body, asked.background))
     passed = all(m.ok is not False for m in result) if asked.framed else None
-    return Report(color, passed, _rounded(result))
-
-
-def _rounded(measures: list[Measure]) -> list[Measure]:
-    return [
-        Measure(m.measure, None if m.value is None else round(m.value, 4), m.low, m.high, m.unit, m.source, m.ok, m.note)
-        for m in measures
-    ]
+    return Report(color, passed, result)
 
 
 def _framing(name: str, value: float, asked: Requirements, note: str) -> Measure:
