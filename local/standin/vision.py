@@ -91,11 +91,39 @@ def _cascade(name: str) -> cv2.CascadeClassifier:
 
 
 class FaceDetector:
+    """Faces and their landmarks with the layer's own face models (:mod:`idphoto.faces`: MediaPipe's
+    BlazeFace and 468-point face mesh on LiteRT), so the stand-in frames by the chin, eyes and cheeks
+    the product's compliance check measures. The Haar cascades below remain for ``detect_haar``."""
+
     def __init__(self) -> None:
+        from idphoto.faces import models
+
+        self._models = models()
         self._faces = Pool(lambda: _cascade("haarcascade_frontalface_default.xml"))
         self._eyes = Pool(lambda: _cascade("haarcascade_eye.xml"))
 
-    def detect(self, gray: Image) -> Face | None:
+    def detect(self, rgb: Image) -> Face | None:
+        """The largest face in ``rgb`` as a box from forehead to chin, cheek to cheek, with its eyes.
+
+        The box's top is as far above the eyes as the chin is below them (about the hairline); the
+        crown itself comes from the person mask (``geometry._head_top``)."""
+        found = self._models.detect(rgb)
+        if not found:
+            return None
+        rivals = [box for box in found if box.w >= found[0].w * GROUP_FACE_SHARE]
+        if len(rivals) > 1:
+            raise GroupPhoto(len(rivals))
+        marks = self._models.landmarks(rgb, found[0])
+        top = marks.eye_y - (marks.chin_y - marks.eye_y)
+        return Face(
+            marks.face_left,
+            top,
+            marks.face_width,
+            marks.chin_y - top,
+            (marks.left_eye, marks.right_eye),
+        )
+
+    def detect_haar(self, gray: Image) -> Face | None:
         """The largest frontal face in ``gray`` (with eyes if two plausible ones are found)."""
         side = min(gray.shape[:2])
         smallest = max(24, side // 12)

@@ -248,13 +248,15 @@ def find_crown(rgb: Any, marks: Any, color: BackgroundColor | None) -> float:
     band = rgb[:eye_row, left:right].astype(np.int16)
     expected = _background_rows(rgb, color, eye_row)
     differs = np.abs(band - expected[:, None, :]).max(axis=2) > CROWN_COLOR_TOLERANCE
-    solid = _erode(differs, max(3, round(CROWN_ERODE * height)))
+    side = max(3, round(CROWN_ERODE * height))
+    solid = _erode(differs, side)
     cover = solid.mean(axis=1)
     persist = max(2, round(CROWN_PERSIST * height))
     covered = cover >= CROWN_COVER
     for row in range(eye_row):
         if covered[row : row + persist].all():
-            return float(row)
+            # The erosion moved the head's top edge down by half its square: undo that.
+            return float(max(0, row - side // 2))
     return float(eye_row)
 
 
