@@ -92,7 +92,14 @@ def make_portrait(
     angle = _tilt(face, mask_small, request.pose_fix)
     turn = cv2.getRotationMatrix2D(face.centre, angle, 1.0)
     level_mask = as_mask(cv2.warpAffine(mask_small, turn, (small.shape[1], small.shape[0])))
-    marks = measure(level_mask, _rotate_face(face, turn), request.hor_align_type)
+    # Chin, eyes and cheeks measured again on the levelled picture: rotating only the eye points
+    # would leave the chin where the tilted head had it.
+    levelled = as_image(cv2.warpAffine(small, turn, (small.shape[1], small.shape[0])))
+    try:
+        upright = detector.detect(levelled) if angle else None
+    except GroupPhoto:
+        upright = None
+    marks = measure(level_mask, upright or _rotate_face(face, turn), request.hor_align_type)
     out_w, out_h = request.width_px, request.height_px
     try:
         crop = solve_crop(

@@ -107,13 +107,19 @@ class FaceDetector:
 
         The box's top is as far above the eyes as the chin is below them (about the hairline); the
         crown itself comes from the person mask (``geometry._head_top``)."""
-        found = self._models.detect(rgb)
-        if not found:
+        # The Haar cascade finds upright faces only, as a vendor that reads raw pixels does (a sideways
+        # photo: none; a group: several, 507). The landmark models then measure the face it found.
+        gray = as_image(cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)))
+        haar = self.detect_haar(gray)
+        if haar is None:
             return None
-        rivals = [box for box in found if box.w >= found[0].w * GROUP_FACE_SHARE]
-        if len(rivals) > 1:
-            raise GroupPhoto(len(rivals))
-        marks = self._models.landmarks(rgb, found[0])
+        hx, hy = haar.centre
+        found = [b for b in self._models.detect(rgb) if b.x <= hx <= b.x + b.w and b.y <= hy <= b.y + b.h]
+        if not found:
+            return haar
+        marks = self._models.landmarks(rgb, max(found, key=lambda box: box.score))
+        if abs(marks.eye_tilt_deg) > MAX_EYE_TILT_DEG:
+            return haar
         top = marks.eye_y - (marks.chin_y - marks.eye_y)
         return Face(
             marks.face_left,

@@ -7,7 +7,7 @@ finals path (``POST /finals``, automatic finals) only reads it: no billed call f
 
 The measures, each with its value, its allowed range and where that range comes from:
 
-- ``faces``: exactly one face (the detector's faces scoring >= 0.5);
+- ``faces``: exactly one face (the detector's faces scoring >= ``FACE_SCORE``);
 - ``head_height``: chin (landmark) to crown, / photo height;
 - ``eye_height``: the eye line's distance from the photo's **bottom** edge, / photo height (the
   vendor's ``ratios`` and the US rule measure it so, see :attr:`idphoto.specs.PhotoSpec.ratios`);
@@ -51,7 +51,9 @@ CROWN_ERODE: Final = 0.012  # erosion square's side, as a share of the photo hei
 CROWN_PERSIST: Final = 0.015  # rows below the crown that must agree, as a share of the photo height
 FRAMING: Final = ("head_height", "eye_height", "top_margin", "face_width")
 UNIVERSAL_SOURCE: Final = "this product's rule for every ID photo"
-DIGITS: Final = 4  # shares of the photo are reported (and compared) to 1/10000
+DIGITS: Final = 4
+# A face counts at this detector score: BlazeFace's weaker boxes (0.5-0.75) are mostly not faces.
+FACE_SCORE: Final = 0.75  # shares of the photo are reported (and compared) to 1/10000
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,9 @@ def measure(body: bytes, options: PhotoOptions, color: str, model_dir: str = "")
         rgb = np.asarray(opened.convert("RGB"))
     height, width = rgb.shape[:2]
     models = faces.models(model_dir)
-    found = models.detect(rgb)
+    found = sorted(
+        (box for box in models.detect(rgb) if box.score >= FACE_SCORE), key=lambda box: box.score, reverse=True
+    )
     result = [
         Measure("faces", float(len(found)), 1, 1, "faces", UNIVERSAL_SOURCE, len(found) == 1),
     ]
