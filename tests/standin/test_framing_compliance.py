@@ -34,7 +34,9 @@ def tools() -> tuple[FaceDetector, Segmenter]:
 
 
 @pytest.mark.parametrize("sample", ["phone_sideways", "large_portrait", "astronaut"])
-@pytest.mark.parametrize("name", ["passport-35x45", "uk-passport", "us-passport", "ca-passport", "jp-passport", "cn-visa"])
+@pytest.mark.parametrize(
+    "name", ["passport-35x45", "uk-passport", "us-passport", "ca-passport", "jp-passport", "cn-visa"]
+)
 def test_the_stand_in_s_preview_passes_the_product_s_check(
     tools: tuple[FaceDetector, Segmenter], sample: str, name: str
 ) -> None:

@@ -63,7 +63,9 @@ def test_a_preview_that_breaks_one_rule_fails_that_measure(
 
 def test_top_margin_and_eye_line_and_face_width_are_held_to_the_specs_that_state_them() -> None:
     visa = spec_options("cn-visa")  # top margin 3-5 mm of 48: 0.0625-0.1042
-    assert "top_margin" not in [m.measure for m in measure(preview(Framing(head=0.64, top=0.08)), visa, "white").failed]
+    assert "top_margin" not in [
+        m.measure for m in measure(preview(Framing(head=0.64, top=0.08)), visa, "white").failed
+    ]
     low_top = measure(preview(Framing(head=0.64, top=0.20)), visa, "white")
     assert "top_margin" in [m.measure for m in low_top.failed]
     us = spec_options("us-passport")  # eyes 28-35 mm from the bottom of 50.8: 0.5512-0.689

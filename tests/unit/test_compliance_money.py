@@ -25,7 +25,15 @@ FAILING = {
     "passed": False,
     "failed": ["head_height"],
     "measures": [
-        {"measure": "faces", "value": "1", "low": "1", "high": "1", "unit": "faces", "source": "rule", "ok": True},
+        {
+            "measure": "faces",
+            "value": "1",
+            "low": "1",
+            "high": "1",
+            "unit": "faces",
+            "source": "rule",
+            "ok": True,
+        },
         {
             "measure": "head_height",
             "value": "0.352",
@@ -58,9 +66,17 @@ def vendor() -> FakeVendor:
 
 
 @pytest.fixture
-def finals(settings: Settings, storage: PhotoStorage, records: PhotoRecords, vendor: FakeVendor) -> PhotoFinals:
+def finals(
+    settings: Settings, storage: PhotoStorage, records: PhotoRecords, vendor: FakeVendor
+) -> PhotoFinals:
     return PhotoFinals(
-        settings, storage, records, as_any(vendor), as_any(FakeSession()), sleep=lambda _: None, clock=lambda: 0.0
+        settings,
+        storage,
+        records,
+        as_any(vendor),
+        as_any(FakeSession()),
+        sleep=lambda _: None,
+        clock=lambda: 0.0,
     )
 
 
@@ -132,7 +148,9 @@ def test_automatic_finals_skip_failing_previews_and_the_events_say_why(
     vendor: FakeVendor,
     finals: PhotoFinals,
 ) -> None:
-    source = make(aws, settings, storage, records, vendor, {"white": FAILING, "blue": PASSING}, {"finals": "auto"})
+    source = make(
+        aws, settings, storage, records, vendor, {"white": FAILING, "blue": PASSING}, {"finals": "auto"}
+    )
     record = records.get(source.key)
     assert record is not None
     event = outcome_event(record)
@@ -142,7 +160,9 @@ def test_automatic_finals_skip_failing_previews_and_the_events_say_why(
         "failed": ["head_height 0.352 (allowed 0.7111-0.8 of the photo height)"],
     }
     detail = {"key": source.key, "sequencer": source.sequencer}
-    result = AutoFinals(settings, storage, records, finals).on_ready(detail, request_id="e", deadline=DEADLINE)
+    result = AutoFinals(settings, storage, records, finals).on_ready(
+        detail, request_id="e", deadline=DEADLINE
+    )
     assert result.fetched == ("blue",)
     assert vendor.stats.billed_calls == 1
     written = manifest(aws, detail)
@@ -157,13 +177,17 @@ def test_when_every_wanted_preview_fails_no_automatic_finals_run_at_all(
     vendor: FakeVendor,
     finals: PhotoFinals,
 ) -> None:
-    source = make(aws, settings, storage, records, vendor, {"white": FAILING, "blue": FAILING}, {"finals": "auto"})
+    source = make(
+        aws, settings, storage, records, vendor, {"white": FAILING, "blue": FAILING}, {"finals": "auto"}
+    )
     record = records.get(source.key)
     assert record is not None
     event = outcome_event(record)
     assert event is not None and event.detail["auto_finals"] is False  # the rule invokes nothing
     detail = {"key": source.key, "sequencer": source.sequencer}
-    result = AutoFinals(settings, storage, records, finals).on_ready(detail, request_id="e", deadline=DEADLINE)
+    result = AutoFinals(settings, storage, records, finals).on_ready(
+        detail, request_id="e", deadline=DEADLINE
+    )
     assert result.fetched == () and vendor.stats.billed_calls == 0
 
 

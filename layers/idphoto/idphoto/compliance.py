@@ -185,7 +185,9 @@ def measure(body: bytes, options: PhotoOptions, color: str, model_dir: str = "")
     height, width = rgb.shape[:2]
     models = faces.models(model_dir)
     found = sorted(
-        (box for box in models.detect(rgb) if box.score >= FACE_SCORE), key=lambda box: box.score, reverse=True
+        (box for box in models.detect(rgb) if box.score >= FACE_SCORE),
+        key=lambda box: box.score,
+        reverse=True,
     )
     result = [
         Measure("faces", float(len(found)), 1, 1, "faces", UNIVERSAL_SOURCE, len(found) == 1),
@@ -201,7 +203,9 @@ def measure(body: bytes, options: PhotoOptions, color: str, model_dir: str = "")
             "face_width": round(marks.face_width / width, DIGITS),
         }
         note = "the head reaches the photo's top edge" if crown <= 0 else ""
-        result += [_framing(name, values[name], asked, note if name != "face_width" else "") for name in FRAMING]
+        result += [
+            _framing(name, values[name], asked, note if name != "face_width" else "") for name in FRAMING
+        ]
         offset = round(abs(marks.centre_x / width - 0.5), DIGITS)
         result.append(
             Measure("centred", offset, None, CENTRE_TOLERANCE, "of the photo width off centre",

@@ -103,7 +103,9 @@ class FaceModels:
         paths = [folder / DETECTOR, folder / LANDMARKER]
         absent = [str(p) for p in paths if not p.is_file()]
         if absent:
-            raise ModelsMissing(f"face models missing: {', '.join(absent)} (run layers/idphoto/fetch_models.py)")
+            raise ModelsMissing(
+                f"face models missing: {', '.join(absent)} (run layers/idphoto/fetch_models.py)"
+            )
         self._detector = Interpreter(model_path=str(paths[0]), num_threads=1)
         self._landmarker = Interpreter(model_path=str(paths[1]), num_threads=1)
         self._detector.allocate_tensors()
@@ -125,7 +127,9 @@ class FaceModels:
         square = np.zeros((side, side, 3), dtype=np.uint8)
         left, top = (side - width) // 2, (side - height) // 2
         square[top : top + height, left : left + width] = rgb
-        small = np.asarray(Image.fromarray(square).resize((DETECT_SIZE, DETECT_SIZE), Image.Resampling.BILINEAR))
+        small = np.asarray(
+            Image.fromarray(square).resize((DETECT_SIZE, DETECT_SIZE), Image.Resampling.BILINEAR)
+        )
         tensor = (small.astype(np.float32) / 127.5 - 1.0)[np.newaxis]
         with self._lock:
             outputs = self._run(self._detector, tensor)
@@ -185,7 +189,7 @@ def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _suppress(boxes: list[tuple[float, float, float, float, float]]) -> list[tuple[float, ...]]:
+def _suppress(boxes: list[tuple[float, ...]]) -> list[tuple[float, ...]]:
     """MediaPipe's weighted non-max suppression: overlapping boxes merge, weighted by score."""
     remaining = sorted(boxes, reverse=True)
     kept: list[tuple[float, ...]] = []

@@ -258,7 +258,9 @@ class PhotoMaker:
         if self._check_previews is None:
             return None
         reports = self._check_previews(made.previews, colors, options)
-        failed = {c: r.get("failed") or r.get("error") for c, r in reports.items() if r.get("passed") is False}
+        failed = {
+            c: r.get("failed") or r.get("error") for c, r in reports.items() if r.get("passed") is False
+        }
         if failed:
             count("PreviewsNoncompliant", len(failed))
             logger.info("previews failed the compliance check", extra={"failed": failed})

@@ -83,7 +83,14 @@ class ComplianceMeasure(TypedDict):
     """One measure of a colour's preview against its spec (idphoto.compliance)."""
 
     measure: Literal[
-        "faces", "head_height", "eye_height", "top_margin", "face_width", "centred", "eyes_level", "background"
+        "faces",
+        "head_height",
+        "eye_height",
+        "top_margin",
+        "face_width",
+        "centred",
+        "eyes_level",
+        "background",
     ]
     value: float | None
     """the measured value (head_height, eye_height, top_margin: share of the photo height, eye_height
