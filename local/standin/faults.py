@@ -40,7 +40,7 @@ CALLS = ("make", "get", "any")
 VENDOR_FAIL_CODES = (400, 422, 423, 506, 507)
 COUNTED = ("fail_next", "http_status_next", "throttle_next", "hang_next", "malformed_next", "misframe_next")
 # Head height / photo height of a misframed photo, by the fault's ``head``.
-MISFRAMED_HEAD = {"small": 0.35, "large": 0.92}
+MISFRAMED_HEAD = {"small": 0.35, "large": 0.88}
 KNOWN = frozenset(
     {
         *COUNTED,

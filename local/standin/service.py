@@ -96,10 +96,11 @@ class Vendor:
         """``head_share``: the ``misframe_next`` fault, a photo whose head is that share of its height
         (the request's ``ratios`` ignored), made like any other."""
         request = validate_make(parse_body(raw_body))
-        if head_share is not None:
+        if head_share is not None:  # the asked framing replaced by a head of that share, +- 0.01
             top = min(0.1, max(0.02, (1 - head_share) / 3))
             spec = replace(request.spec, head_target=head_share, top_target=top)
-            request = replace(request, spec=spec, ratios=None)
+            ratios = (head_share - 0.01, head_share + 0.01, *(-1.0,) * 6)
+            request = replace(request, spec=spec, ratios=ratios)
         if self.thin:
             return self._make_thin(request)
         data = download(request.pic_url)
