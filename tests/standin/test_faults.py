@@ -237,5 +237,5 @@ def test_misframe_next_answers_a_photo_the_compliance_check_refuses_then_frames_
 
 
 def test_misframe_next_refuses_an_unknown_head(client: Client) -> None:
-    with pytest.raises(AssertionError, match="misframe_next.head must be one of small, large"):
+    with pytest.raises(AssertionError, match=r"misframe_next\.head must be one of small, large"):
         client.admin("faults", {"misframe_next": {"count": 1, "head": "medium"}})
