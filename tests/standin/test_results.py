@@ -8,11 +8,10 @@ from typing import Any
 from urllib.parse import quote
 
 import numpy as np
-import pytest
 
 from local.standin import StandinHandle
 
-from .support import Client, decode
+from .support import Client, Clock, decode
 
 Body = Callable[..., dict[str, Any]]
 FINAL_URL = re.compile(
@@ -82,27 +81,6 @@ def test_tampered_or_unsigned_urls_are_403(client: Client, made: dict[str, Any])
     # The watermark-free object is not reachable by editing a preview URL's prefix.
     assert client.fetch(url.replace("/result_wm%2F", "/result%2F")).status_code == 403
     assert client.admin("stats")["downloads"]["denied"] == 3
-
-
-class Clock:
-    """The stand-in's wall clock, moved by hand: expiry is tested without sleeping (a sleep, or a
-    1 s URL fetched "while still valid", loses races on a loaded machine)."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock(standin: StandinHandle, monkeypatch: pytest.MonkeyPatch) -> Clock:
-    frozen = Clock(1_800_000_000.25)  # not a whole second: Expires is one, rounded up
-    monkeypatch.setattr(standin.app.vendor, "clock", frozen)
-    return frozen
 
 
 def expires_of(url: str) -> int:
