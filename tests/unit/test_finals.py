@@ -194,7 +194,11 @@ class WritesAfterAllReads:
 
 
 def test_two_requests_that_both_read_before_either_writes_pay_once(
-    aws: dict[str, Any], settings: Settings, storage: PhotoStorage, records: PhotoRecords, session: FakeSession
+    aws: dict[str, Any],
+    settings: Settings,
+    storage: PhotoStorage,
+    records: PhotoRecords,
+    session: FakeSession,
 ) -> None:
     make_ready(records, ("white",))
     vendor = FakeVendor()
