@@ -221,13 +221,17 @@ def plan(config: ChaosConfig, prefix: str) -> list[Upload]:
 
 
 def burst_config(
-    uploads: int, rate_limit: float | None, base: ChaosConfig, throttle_every: int | None = None
+    uploads: int,
+    rate_limit: float | None,
+    base: ChaosConfig,
+    throttle_every: int | None = None,
+    duplicate_rate: float = 0.0,
 ) -> ChaosConfig:
     return ChaosConfig(
         uploads=uploads,
         transient_rate=0.0,
         aws_fault_rate=0.0,
-        duplicate_rate=0.0,
+        duplicate_rate=duplicate_rate,
         bad_rate=0.0,
         finals=False,
         seed=base.seed,

@@ -40,6 +40,8 @@ def test_permanent_vendor_codes_fail_the_photo_with_that_code(
 
 
 def test_vendor_5xx_is_retried_then_ready(stack: Stack, key: str, portrait: bytes) -> None:
+    invoker = stack.invokers[MAKE_PHOTO]
+    invocations, platform_retries = invoker.stats.invocations, invoker.stats.retries
     stack.vendor_faults({"http_status_next": {"count": 2, "status": 503, "call": "make"}})
     before = stack.vendor_stats()
 
@@ -47,15 +49,27 @@ def test_vendor_5xx_is_retried_then_ready(stack: Stack, key: str, portrait: byte
 
     assert record["status"] == "READY"
     assert vendor_delta(before, stack.vendor_stats(), "make_calls") == 3
+    # Guards the vendor client's own retries (issue 27): Lambda's retries of a failed invocation would
+    # give the same 3 calls, so all 3 must have been made inside the one invocation.
+    assert stack.wait_idle(30)
+    assert (invoker.stats.invocations - invocations, invoker.stats.retries - platform_retries) == (1, 0)
 
 
 def test_vendor_throttling_is_retried_then_ready(stack: Stack, key: str, portrait: bytes) -> None:
+    invoker = stack.invokers[MAKE_PHOTO]
+    invocations, platform_retries = invoker.stats.invocations, invoker.stats.retries
     stack.vendor_faults({"throttle_next": {"count": 1, "call": "make"}})
+    before = stack.vendor_stats()
 
     record = stack.wait_for_photo(stack.upload(key, portrait))
 
     assert record["status"] == "READY"
     assert stack.vendor_stats()["gateway_errors"].get("T429PR") == 1
+    assert vendor_delta(before, stack.vendor_stats(), "make_calls") == 2
+    # Guards the vendor client's own retries (issue 27): the refused call was retried inside the one
+    # invocation, not by Lambda's retry of a failed one.
+    assert stack.wait_idle(30)
+    assert (invoker.stats.invocations - invocations, invoker.stats.retries - platform_retries) == (1, 0)
 
 
 @pytest.fixture

@@ -66,22 +66,39 @@ def test_racing_conditional_puts_have_exactly_one_winner(table: Any) -> None:
     assert {code for _, refusals in outcomes for code in refusals} == {"ConditionalCheckFailedException"}
 
 
-def test_writes_wait_for_each_other(table: Any) -> None:
-    """Deterministic: while one write holds the emulation's write lock, another cannot land."""
+class WatchedLock:
+    """The emulation's write lock, telling when a thread starts waiting for it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.waiting = threading.Event()
+
+    def __enter__(self) -> None:
+        self.waiting.set()
+        self.inner.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.inner.release()
+
+
+def test_writes_wait_for_each_other(table: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deterministic: while the emulation's write lock is held, a write waits for it and has not
+    landed. Seen by a positive event (the writer waits for the lock), not by a pause in which a slow
+    machine would not have written anyway."""
     from local.stack import aws
 
     make_dynamodb_writes_atomic()
-    done = threading.Event()
+    watched = WatchedLock(aws._ATOMIC_WRITES)
+    monkeypatch.setattr(aws, "_ATOMIC_WRITES", watched)
+    key = {"k": {"S": "blocked"}}
 
-    def write() -> None:
-        table.put_item(TableName="race", Item={"k": {"S": "blocked"}})
-        done.set()
-
-    with aws._ATOMIC_WRITES:
-        writer = threading.Thread(target=write)
+    with watched.inner:  # held here, as a rival write would hold it
+        writer = threading.Thread(target=lambda: table.put_item(TableName="race", Item=key))
         writer.start()
-        landed_while_held = done.wait(0.5)
-    writer.join(30)
+        reached_the_lock = watched.waiting.wait(60)  # generous: fails only when the write takes no lock
+        while_held = table.get_item(TableName="race", Key=key, ConsistentRead=True)
+    writer.join(60)
 
-    assert landed_while_held is False
-    assert done.is_set()
+    assert reached_the_lock
+    assert "Item" not in while_held
+    assert "Item" in table.get_item(TableName="race", Key=key, ConsistentRead=True)
