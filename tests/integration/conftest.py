@@ -2,8 +2,8 @@
 
 Every test talks to it over real HTTP: boto3 with the moto endpoint, requests to the local API, the
 stand-in's admin routes for faults and counters, the AWS fault proxy (between the functions and moto)
-for AWS's own failures. Lambda's async retry delays are shortened to keep the
-suite quick. Tests share the stand-in's faults and counters, so each test starts and ends with a quiet
+for AWS's own failures. Lambda's async retry delays and the upload queue's visibility timeout are
+shortened to keep the suite quick. Tests share the stand-in's faults and counters, so each test starts and ends with a quiet
 stack (no event in flight) and the faults reset.
 """
 
@@ -22,6 +22,9 @@ from local.stack import Ports, Stack, samples, start_stack
 from local.stack.webhook import WebhookReceiver
 
 RETRY_DELAYS = (0.2, 0.4)  # Lambda waits about 1 and 2 minutes; the semantics are the same
+# The upload queue's visibility timeout: AWS's is 6 x make-photo's timeout (18 min); a failed upload
+# comes back the same way, sooner.
+VISIBILITY_TIMEOUT_S = 2
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -59,7 +62,11 @@ def stack(webhook: WebhookReceiver) -> Iterator[Stack]:
     # The AWS fault proxy sits between the functions and moto; without faults it only forwards.
     parameters = {"WebhookUrl": webhook.url, "WebhookAuthHeaderValue": WEBHOOK_KEY}
     with start_stack(
-        ports=Ports.ephemeral(), retry_delays=RETRY_DELAYS, parameters=parameters, aws_faults=True
+        ports=Ports.ephemeral(),
+        retry_delays=RETRY_DELAYS,
+        parameters=parameters,
+        aws_faults=True,
+        visibility_timeout_s=VISIBILITY_TIMEOUT_S,
     ) as running:
         assert running.eventbridge is not None
         running.eventbridge.trust(webhook.ca_file)

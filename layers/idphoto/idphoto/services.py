@@ -12,7 +12,7 @@ import requests
 import requests.adapters
 from aws_lambda_powertools.utilities import parameters
 
-from idphoto.aws import dynamodb_client, events_client, s3_client
+from idphoto.aws import dynamodb_client, events_client, s3_client, sqs_client
 from idphoto.config import Settings, get_settings
 from idphoto.events import NO_EVENTS, EventPublisher, PhotoEvents
 from idphoto.records import PhotoRecords
@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # each function imports only its own logic: a cold start pays
     from idphoto.autofinals import AutoFinals
     from idphoto.finals import PhotoFinals
     from idphoto.making import PhotoMaker
+    from idphoto.queueing import UploadHandler
 
 
 def appcode_reader(settings: Settings) -> AppCode:
@@ -100,6 +101,14 @@ def maker() -> PhotoMaker:
     from idphoto.making import PhotoMaker
 
     return PhotoMaker(get_settings(), storage(), records(), vendor(), events=events())
+
+
+@cache
+def upload_handler() -> UploadHandler:
+    from idphoto.queueing import UploadHandler
+    from idphoto.uploads import UploadQueue
+
+    return UploadHandler(maker(), UploadQueue(sqs_client(), get_settings().upload_queue_url))
 
 
 @cache

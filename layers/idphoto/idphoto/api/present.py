@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import cast
 
-from idphoto.api.contract import FinalCheck, PhotoError, PhotoOptionsOut, PhotoStatus, PhotoVersion, Preview
+from idphoto.api.contract import (
+    FinalCheck,
+    PhotoError,
+    PhotoOptionsOut,
+    PhotoStatus,
+    PhotoVersion,
+    Preview,
+    Waiting,
+)
 from idphoto.records import PhotoRecord
 
 
@@ -34,6 +42,8 @@ def present(record: PhotoRecord, now: int, make_attempts: int) -> PhotoStatus:
         answer["error"] = error(record)
     if record.last_error:
         answer["last_error"] = record.last_error
+    if record.status.value == "PROCESSING" and record.waiting:
+        answer["waiting"] = cast(Waiting, record.waiting)
     if record.ignored_metadata:
         answer["ignored_metadata"] = record.ignored_metadata
     if checks := kept_checks(record):
