@@ -177,7 +177,7 @@ class PhotoMaker:
             # An AWS error (or a bug) after the claim: hand the claim on as for a vendor outage, so
             # the photo does not wait for the lease; when this write fails too, the status says
             # "stalled" once the lease is over (``PhotoRecord.is_stalled``).
-            self._give_back_quietly(source, request_id, exc, claim.attempt)
+            self._give_back_quietly(source, request_id, exc, max(claim.attempt, delivery.receive_count))
             raise
 
     def _skip_reason(self, source: SourceObject) -> str | None:
