@@ -9,8 +9,10 @@ stack (no event in flight) and the faults reset.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,9 +24,14 @@ from local.stack import Ports, Stack, samples, start_stack
 from local.stack.webhook import WebhookReceiver
 
 RETRY_DELAYS = (0.2, 0.4)  # Lambda waits about 1 and 2 minutes; the semantics are the same
-# The upload queue's visibility timeout: AWS's is 6 x make-photo's timeout (18 min); a failed upload
-# comes back the same way, sooner.
-VISIBILITY_TIMEOUT_S = 2
+# The upload queue's visibility timeout: AWS's is 6 x make-photo's timeout (18 min); here longer than
+# any invocation of the suite, as AWS's is longer than the function's timeout.
+VISIBILITY_TIMEOUT_S = 30
+# The upload queue's redrive after 5 receives (the template's least), a vendor refusal waits a minute
+# before it is parked (AWS: 100 receives, a day); a failed upload's back-off is 1 s doubling to 2 s
+# (AWS: 30 s to 15 min).
+QUEUE_PARAMETERS = {"UploadMaxReceiveCount": "5", "VendorRefusalWaitMinutes": "1"}
+REFUSAL_BACKOFF = {"BACKOFF_SECONDS": "1", "BACKOFF_CAP_SECONDS": "2"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -60,14 +67,17 @@ def webhook() -> Iterator[WebhookReceiver]:
 @pytest.fixture(scope="session")
 def stack(webhook: WebhookReceiver) -> Iterator[Stack]:
     # The AWS fault proxy sits between the functions and moto; without faults it only forwards.
-    parameters = {"WebhookUrl": webhook.url, "WebhookAuthHeaderValue": WEBHOOK_KEY}
-    with start_stack(
-        ports=Ports.ephemeral(),
-        retry_delays=RETRY_DELAYS,
-        parameters=parameters,
-        aws_faults=True,
-        visibility_timeout_s=VISIBILITY_TIMEOUT_S,
-    ) as running:
+    parameters = {"WebhookUrl": webhook.url, "WebhookAuthHeaderValue": WEBHOOK_KEY, **QUEUE_PARAMETERS}
+    with (
+        short_refusal_backoff(),
+        start_stack(
+            ports=Ports.ephemeral(),
+            retry_delays=RETRY_DELAYS,
+            parameters=parameters,
+            aws_faults=True,
+            visibility_timeout_s=VISIBILITY_TIMEOUT_S,
+        ) as running,
+    ):
         assert running.eventbridge is not None
         running.eventbridge.trust(webhook.ca_file)
         yield running
@@ -83,6 +93,21 @@ def quiet_stack(stack: Stack) -> Iterator[None]:
     assert stack.wait_idle(60), "events still in flight after the test"
     stack.vendor_reset()
     stack.aws_faults.reset()
+
+
+@contextlib.contextmanager
+def short_refusal_backoff() -> Iterator[None]:
+    """The in-process functions read these at cold start from the process environment."""
+    previous = {name: os.environ.get(name) for name in REFUSAL_BACKOFF}
+    os.environ.update(REFUSAL_BACKOFF)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 _numbers = itertools.count(1)

@@ -201,12 +201,12 @@ def test_an_account_refusal_keeps_the_upload_waiting_with_a_back_off(
     answer = load("make_photo").lambda_handler(event, Context())
 
     assert answer == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
-    assert visible_in(aws) == 0  # invisible again: the back-off (240 s at the third receive) applies
+    assert visible_in(aws) == 0  # invisible again: the back-off (120 s at the third receive) applies
     record = services.records().get("uploads/q.jpg")
     assert record is not None and record.status.value == "PROCESSING"
     assert record.waiting["code"] == "VENDOR_ACCOUNT"
     assert "quota exhausted" in record.waiting["reason"]
-    assert record.waiting["retry_at"] - services.records().now() in range(230, 241)
+    assert record.waiting["retry_at"] - services.records().now() in range(110, 121)
     status, body, _ = call(api("api-get-photo.json", "uploads/q.jpg"))
     assert status == 200
     assert body["waiting"]["code"] == "VENDOR_ACCOUNT"

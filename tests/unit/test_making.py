@@ -226,7 +226,7 @@ def test_account_refusal_waits_in_the_queue_until_the_limit_then_is_parked_and_a
 
     # Then it waited (not failed, the record says why and until when), was parked restartable once
     # it had waited long enough, and the redrive made the photo
-    assert waits.value.retry_in >= settings.refusal_backoff_seconds
+    assert waits.value.retry_in >= settings.backoff_seconds
     assert waiting is not None and waiting.status is Status.PROCESSING
     assert waiting.waiting["code"] == "VENDOR_ACCOUNT"
     assert waiting.waiting["retry_at"] == now + waits.value.retry_in

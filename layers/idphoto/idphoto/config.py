@@ -80,8 +80,8 @@ def _receives(value: str) -> int:
     return count
 
 
-def _hours(value: str) -> int:
-    return int(float(value) * 3600)
+def _minutes(value: str) -> int:
+    return int(float(value) * 60)
 
 
 def _url(value: str) -> str:
@@ -126,10 +126,11 @@ class Settings:
     # The upload queue make-photo reads (its waiting uploads' visibility is changed there).
     upload_queue_url: str = setting("UPLOAD_QUEUE_URL", "")
     # While the vendor refuses our account, an upload waits this long before its dead-letter queue
-    # (VendorRefusalWaitHours), tried again after a back-off that doubles from the first to the cap.
-    refusal_wait_seconds: int = setting("VENDOR_REFUSAL_WAIT_HOURS", "24", _hours)
-    refusal_backoff_seconds: int = setting("REFUSAL_BACKOFF_SECONDS", "60", int)
-    refusal_backoff_cap_seconds: int = setting("REFUSAL_BACKOFF_CAP_SECONDS", "900", int)
+    # (VendorRefusalWaitMinutes). A failed upload comes back after a back-off that doubles from the
+    # first to the cap (idphoto.uploads); a crashed or timed-out one after the visibility timeout.
+    refusal_wait_seconds: int = setting("VENDOR_REFUSAL_WAIT_MINUTES", "1440", _minutes)
+    backoff_seconds: int = setting("BACKOFF_SECONDS", "30", int)
+    backoff_cap_seconds: int = setting("BACKOFF_CAP_SECONDS", "900", int)
     # The EventBridge bus photo events go to ("default": the account's); empty: no events.
     event_bus: str = setting("EVENT_BUS_NAME", "default", str.strip)
     # Automatic finals for uploads that say nothing ("off" or "auto"); they cost money per photo.

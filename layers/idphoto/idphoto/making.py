@@ -362,7 +362,7 @@ class PhotoMaker:
             )
             raise UploadWaits(reason, delay) from error
         message = (
-            f"{reason}; waited {(now - queued_at) // 3600} h, the upload is in the upload dead-letter"
+            f"{reason}; waited {(now - queued_at) // 60} min, the upload is in the upload dead-letter"
             " queue: fix the account, then redrive it (SQS DLQ redrive)"
         )
         self._records.mark_failed(source, request_id, VENDOR_ACCOUNT, message, error.vendor_code)

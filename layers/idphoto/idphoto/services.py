@@ -108,7 +108,8 @@ def upload_handler() -> UploadHandler:
     from idphoto.queueing import UploadHandler
     from idphoto.uploads import UploadQueue
 
-    return UploadHandler(maker(), UploadQueue(sqs_client(), get_settings().upload_queue_url))
+    settings = get_settings()
+    return UploadHandler(maker(), UploadQueue(sqs_client(), settings.upload_queue_url), settings)
 
 
 @cache

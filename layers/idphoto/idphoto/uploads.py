@@ -61,19 +61,26 @@ class UploadMessage:
         )
 
 
+def retry_delay(receive_count: int, settings: Settings) -> int:
+    """How long a failed upload waits before its next receive: ``backoff_seconds`` doubling with
+    each receive up to ``backoff_cap_seconds`` (a vendor out for a minute costs a minute, not the
+    visibility timeout's 18)."""
+    doubled: int = settings.backoff_seconds * 2 ** min(receive_count - 1, 30)
+    return max(1, min(settings.backoff_cap_seconds, doubled))
+
+
 def refusal_delay(receive_count: int, waited_seconds: int, settings: Settings) -> int | None:
     """How long an upload the vendor refused (quota, AppCode) waits before its next try, or None
     once it has waited ``refusal_wait_seconds`` (it goes on to the dead-letter queue).
 
-    The back-off doubles from ``refusal_backoff_seconds`` to ``refusal_backoff_cap_seconds`` (so an
-    upload is tried again soon after the vendor accepts), but is never shorter than the wait left
+    The back-off is :func:`retry_delay`'s (so an upload is tried again soon after the vendor
+    accepts), but never shorter than the wait left
     spread over the receives left before ``maxReceiveCount``: the upload must not reach the
     dead-letter queue within minutes, whatever the redrive policy's count."""
     left = settings.refusal_wait_seconds - waited_seconds
     if left <= 0:
         return None
-    doubled: int = settings.refusal_backoff_seconds * 2 ** min(receive_count - 1, 30)
-    backoff = min(settings.refusal_backoff_cap_seconds, doubled)
+    backoff = retry_delay(receive_count, settings)
     spread = math.ceil(left / max(1, settings.make_attempts - receive_count))
     return min(MAX_VISIBILITY_SECONDS, max(1, backoff, spread))
 
