@@ -42,7 +42,8 @@ def test_the_bucket_notifies_the_upload_queue_which_redrives_to_its_dlq(stack: S
 
     (queue,) = notification["QueueConfigurations"]
     assert queue["QueueArn"] == attributes["QueueArn"]
-    assert queue["Filter"]["Key"]["FilterRules"] == [{"Name": "Prefix", "Value": stack.upload_prefix}]
+    (rule,) = queue["Filter"]["Key"]["FilterRules"]
+    assert (rule["Name"].lower(), rule["Value"]) == ("prefix", stack.upload_prefix)
     assert "LambdaFunctionConfigurations" not in notification  # S3 no longer invokes make-photo
     redrive = json.loads(attributes["RedrivePolicy"])
     assert (redrive["deadLetterTargetArn"], int(redrive["maxReceiveCount"])) == (dlq_arn, 5)  # the suite's
