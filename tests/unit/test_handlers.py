@@ -212,6 +212,24 @@ def test_an_account_refusal_keeps_the_upload_waiting_with_a_back_off(
     assert body["waiting"]["code"] == "VENDOR_ACCOUNT"
 
 
+def test_an_upload_another_live_delivery_is_making_comes_back_instead_of_being_deleted(
+    wired: None, aws: dict[str, Any], vendor: FakeVendor
+) -> None:
+    """A duplicate S3 event (another message) racing the first: deleting it while the photo is
+    unfinished would lose the upload if that first delivery died."""
+    event = s3_event_for(aws, "uploads/race.jpg", "uploads/race.jpg")
+    source = SourceObject.from_event_record(event["Records"][0])
+    services.records().claim(
+        source, claim_id="first-delivery:1", lease_seconds=300, options={}, ignored_metadata=[]
+    )
+    duplicate = queued(aws, event)
+
+    answer = load("make_photo").lambda_handler(duplicate, Context())
+
+    assert answer == {"batchItemFailures": [{"itemIdentifier": duplicate["Records"][0]["messageId"]}]}
+    assert vendor.stats.make_calls == 0
+
+
 def test_make_photo_deletes_s3_test_events(wired: None, aws: dict[str, Any]) -> None:
     test_event = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": BUCKET}
 
