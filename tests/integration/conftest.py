@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import itertools
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,10 +28,10 @@ RETRY_DELAYS = (0.2, 0.4)  # Lambda waits about 1 and 2 minutes; the semantics a
 # The upload queue's visibility timeout: AWS's is 6 x make-photo's timeout (18 min); here longer than
 # any invocation of the suite, as AWS's is longer than the function's timeout.
 VISIBILITY_TIMEOUT_S = 30
-# The upload queue's redrive after 5 receives (the template's least), a vendor refusal waits a minute
-# before it is parked (AWS: 100 receives, a day); a failed upload's back-off is 1 s doubling to 2 s
-# (AWS: 30 s to 15 min).
-QUEUE_PARAMETERS = {"UploadMaxReceiveCount": "5", "VendorRefusalWaitMinutes": "1"}
+# A vendor refusal waits 10 minutes spread over 1000 receives (AWS: a day over 100), so a waiting
+# upload is tried every second or two; a failed upload's back-off is 1 s doubling to 2 s (AWS: 30 s to
+# 15 min). Tests of the dead-letter queue lower the receives with ``max_receives``.
+QUEUE_PARAMETERS = {"UploadMaxReceiveCount": "1000", "VendorRefusalWaitMinutes": "10"}
 REFUSAL_BACKOFF = {"BACKOFF_SECONDS": "1", "BACKOFF_CAP_SECONDS": "2"}
 
 
@@ -93,6 +94,29 @@ def quiet_stack(stack: Stack) -> Iterator[None]:
     assert stack.wait_idle(60), "events still in flight after the test"
     stack.vendor_reset()
     stack.aws_faults.reset()
+
+
+@contextlib.contextmanager
+def max_receives(stack: Stack, count: int) -> Iterator[None]:
+    """What an operator changes together: the upload queue's redrive policy (SetQueueAttributes) and
+    make-photo's UPLOAD_MAX_RECEIVE_COUNT (UpdateFunctionConfiguration: every environment starts cold)."""
+    sqs = stack.client("sqs")
+    original = sqs.get_queue_attributes(QueueUrl=stack.upload_queue_url, AttributeNames=["RedrivePolicy"])[
+        "Attributes"
+    ]["RedrivePolicy"]
+    policy = {**json.loads(original), "maxReceiveCount": count}
+    previous = os.environ["UPLOAD_MAX_RECEIVE_COUNT"]
+    sqs.set_queue_attributes(
+        QueueUrl=stack.upload_queue_url, Attributes={"RedrivePolicy": json.dumps(policy)}
+    )
+    os.environ["UPLOAD_MAX_RECEIVE_COUNT"] = str(count)
+    stack.cold_start()
+    try:
+        yield
+    finally:
+        sqs.set_queue_attributes(QueueUrl=stack.upload_queue_url, Attributes={"RedrivePolicy": original})
+        os.environ["UPLOAD_MAX_RECEIVE_COUNT"] = previous
+        stack.cold_start()
 
 
 @contextlib.contextmanager

@@ -27,7 +27,7 @@ import requests
 from boto3.dynamodb.types import TypeDeserializer
 
 from local.stack import Stack
-from tests.integration.conftest import vendor_delta
+from tests.integration.conftest import max_receives, vendor_delta
 
 pytestmark = pytest.mark.integration
 
@@ -55,6 +55,7 @@ class MakeRow:
     parked: bool = False  # the upload's message in the dead-letter queue
     gateway_code: str | None = None  # the market gateway's X-Ca-Error-Code, counted and in the message
     timeout_s: float | None = None  # make-photo's Timeout for this row
+    max_receives: int | None = None  # the queue's maxReceiveCount (and make-photo's) for this row
     appcode: str | None = None  # the secret rotated to this (a wrong AppCode)
 
 
@@ -95,7 +96,7 @@ MAKE_ROWS = [
         timeout_s=EVERY_ATTEMPT_S,
     ),
     MakeRow(
-        # Longer than every receive (the suite's maxReceiveCount: 5): the message goes to the
+        # Longer than every receive (maxReceiveCount 5 for this row): the message goes to the
         # dead-letter queue; the record says why (RETRIES_EXHAUSTED, restartable).
         "http-503-beyond-every-retry",
         {"http_status_next": {"count": 1000, "status": 503, "call": "make"}},
@@ -105,6 +106,7 @@ MAKE_ROWS = [
         made=0,
         failed_receives=(5, 5),
         parked=True,
+        max_receives=5,
         timeout_s=TWO_OR_MORE_ATTEMPTS_S,
     ),
     MakeRow(
@@ -229,7 +231,8 @@ def wait_for_made(stack: Stack, before: dict[str, Any], expected: int, timeout_s
 
 @pytest.mark.parametrize("row", MAKE_ROWS, ids=[r.id for r in MAKE_ROWS])
 def test_make_photo_fault(stack: Stack, failure_queue: None, key: str, portrait: bytes, row: MakeRow) -> None:
-    with make_photo_timeout(stack, row.timeout_s), appcode_secret(stack, row.appcode):
+    receives = max_receives(stack, row.max_receives) if row.max_receives else contextlib.nullcontext()
+    with make_photo_timeout(stack, row.timeout_s), appcode_secret(stack, row.appcode), receives:
         stack.vendor_faults(row.faults)
         before, failures = stack.vendor_stats(), failed_receives(stack)
 
@@ -256,8 +259,8 @@ def test_make_photo_fault(stack: Stack, failure_queue: None, key: str, portrait:
     assert made == row.made
     failed = failed_receives(stack) - failures
     assert in_range(failed, row.failed_receives)
-    receives = failed + (0 if row.parked else 1)
-    assert record_item(stack, full_key)["attempts"] == receives  # each receive took the claim over
+    taken = failed + (0 if row.parked else 1)
+    assert record_item(stack, full_key)["attempts"] == taken  # each receive took the claim over
     if row.status == "READY":
         assert finals.status_code == 200, finals.text
         assert vendor_delta(before, after, "billed_calls") == 1

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from local.stack import Stack
-from tests.integration.conftest import vendor_delta
+from tests.integration.conftest import max_receives, vendor_delta
 
 pytestmark = pytest.mark.integration
 
@@ -156,11 +156,13 @@ def test_finals_vendor_error_is_502_and_nothing_is_billed(stack: Stack, key: str
 
 @pytest.fixture
 def vendor_down_longer_than_retries(stack: Stack) -> Iterator[None]:
-    """Every make call answers 503, and the function has time for about two vendor attempts."""
+    """Every make call answers 503, the function has time for about two vendor attempts, and the
+    queue moves a message to its dead-letter queue after 5 receives."""
     original = stack.functions[MAKE_PHOTO].timeout_s
     stack.update_function(MAKE_PHOTO, timeout_s=12)
     stack.vendor_faults({"http_status_next": {"count": 1000, "status": 503, "call": "make"}})
-    yield
+    with max_receives(stack, 5):
+        yield
     stack.vendor_reset()
     stack.update_function(MAKE_PHOTO, timeout_s=original)
 
