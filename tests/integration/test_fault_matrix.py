@@ -117,7 +117,9 @@ MAKE_ROWS = [
         "READY",
         make_calls=(2, 2),
         made=2,
-        failed_receives=(1, 1),
+        # On a slow machine the next receive may find the first's claim not handed back yet: it
+        # comes back once more (never deleted while the photo is unfinished).
+        failed_receives=(1, 2),
         timeout_s=ONE_ATTEMPT_S,
     ),
     MakeRow(
@@ -259,8 +261,11 @@ def test_make_photo_fault(stack: Stack, failure_queue: None, key: str, portrait:
     assert made == row.made
     failed = failed_receives(stack) - failures
     assert in_range(failed, row.failed_receives)
+    # Each receive took the claim over, but one that found a rival's live claim (it came back).
     taken = failed + (0 if row.parked else 1)
-    assert record_item(stack, full_key)["attempts"] == taken  # each receive took the claim over
+    assert (
+        row.failed_receives[0] + (0 if row.parked else 1) <= record_item(stack, full_key)["attempts"] <= taken
+    )
     if row.status == "READY":
         assert finals.status_code == 200, finals.text
         assert vendor_delta(before, after, "billed_calls") == 1
