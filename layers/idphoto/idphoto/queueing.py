@@ -30,7 +30,8 @@ from idphoto.errors import DataAccessError
 from idphoto.making import Delivery, Outcome, PhotoMaker, UploadWaits
 from idphoto.observability import count, logger
 from idphoto.source import SourceObject
-from idphoto.uploads import UploadMessage, UploadQueue, retry_delay
+from idphoto.uploadqueue import UploadQueue
+from idphoto.uploads import UploadMessage, retry_delay
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord

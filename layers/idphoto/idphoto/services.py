@@ -106,7 +106,7 @@ def maker() -> PhotoMaker:
 @cache
 def upload_handler() -> UploadHandler:
     from idphoto.queueing import UploadHandler
-    from idphoto.uploads import UploadQueue
+    from idphoto.uploadqueue import UploadQueue
 
     settings = get_settings()
     return UploadHandler(maker(), UploadQueue(sqs_client(), settings.upload_queue_url), settings)

@@ -15,14 +15,10 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from idphoto.config import Settings
-from idphoto.errors import DataAccessError
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-    from mypy_boto3_sqs import SQSClient
 
 # ChangeMessageVisibility's upper bound: 12 hours (Amazon SQS API Reference, ChangeMessageVisibility).
 MAX_VISIBILITY_SECONDS: Final = 43_200
@@ -83,23 +79,3 @@ def refusal_delay(receive_count: int, waited_seconds: int, settings: Settings) -
     backoff = retry_delay(receive_count, settings)
     spread = math.ceil(left / max(1, settings.make_attempts - receive_count))
     return min(MAX_VISIBILITY_SECONDS, max(1, backoff, spread))
-
-
-class UploadQueue:
-    """The one call make-photo makes on its queue: the visibility of a waiting upload."""
-
-    def __init__(self, client: SQSClient, url: str) -> None:
-        self._client = client
-        self._url = url
-
-    def wait(self, message: UploadMessage, seconds: int) -> None:
-        """The message comes back after ``seconds`` instead of the queue's visibility timeout."""
-        try:
-            self._client.change_message_visibility(
-                QueueUrl=self._url, ReceiptHandle=message.receipt_handle, VisibilityTimeout=seconds
-            )
-        except (ClientError, BotoCoreError) as exc:
-            code = str(exc.response.get("Error", {}).get("Code", "")) if isinstance(exc, ClientError) else ""
-            raise DataAccessError(
-                f"SQS ChangeMessageVisibility failed ({code or type(exc).__name__})", aws_code=code
-            ) from exc
