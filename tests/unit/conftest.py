@@ -29,6 +29,9 @@ SECRET = "idphoto/appcode"
 APPCODE = "unit-test-appcode-0000"
 
 
+UPLOAD_QUEUE = "idphoto-test-uploads"
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
@@ -46,7 +49,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         dynamodb.create_table(**table_definition(TABLE))
         secrets = boto3.client("secretsmanager")
         secrets.create_secret(Name=SECRET, SecretString=APPCODE)
-        yield {"s3": s3, "dynamodb": dynamodb, "secrets": secrets}
+        sqs = boto3.client("sqs")
+        queue_url = sqs.create_queue(QueueName=UPLOAD_QUEUE)["QueueUrl"]
+        yield {"s3": s3, "dynamodb": dynamodb, "secrets": secrets, "sqs": sqs, "queue_url": queue_url}
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ def test_defaults_and_settings_are_parsed() -> None:
             "DEFAULT_BACKGROUND": "white|blue",
             "DEFAULT_PRINT_TYPE": "",
             "MAX_UPLOAD_MB": "2",
-            "PLATFORM_RETRY_ATTEMPTS": "1",
+            "UPLOAD_MAX_RECEIVE_COUNT": "2",
             "PHOTO_ACCESS": "any",
         }
     )
@@ -70,12 +70,19 @@ def test_each_setting_is_written_once_and_the_template_agrees_with_its_default()
         meta = item.metadata
         assert "env" in meta, f"{item.name} has no environment variable"
         reference = variables.get(meta["env"], {})
-        if isinstance(reference, dict) and "Ref" in reference and "default" in meta:
+        # A Ref to a parameter (not to a resource, such as UPLOAD_QUEUE_URL's queue) has a default.
+        if isinstance(reference, dict) and reference.get("Ref") in parameters and "default" in meta:
             deployed = parameters[reference["Ref"]]["Default"]
             assert meta["parse"](str(deployed)) == meta["parse"](meta["default"]), item.name
             checked.append(meta["env"])
 
-    assert {"UPLOAD_PREFIX", "MAX_UPLOAD_MB", "PLATFORM_RETRY_ATTEMPTS", "PHOTO_ACCESS"} <= set(checked)
+    assert {
+        "UPLOAD_PREFIX",
+        "MAX_UPLOAD_MB",
+        "UPLOAD_MAX_RECEIVE_COUNT",
+        "VENDOR_REFUSAL_WAIT_MINUTES",
+        "PHOTO_ACCESS",
+    } <= set(checked)
 
 
 def test_unset_variables_take_the_one_default() -> None:
