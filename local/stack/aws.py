@@ -74,6 +74,34 @@ def make_dynamodb_writes_atomic() -> None:
         setattr(DynamoDBBackend, name, functools.wraps(method)(atomic))
 
 
+_WHOLE_REQUESTS = threading.Lock()
+
+
+def make_dynamodb_requests_whole() -> None:
+    """Answer every DynamoDB request whole: one at a time, from parsing to the serialised answer.
+
+    moto applies an UpdateItem's actions one by one to the stored item and serialises a GetItem's
+    answer from that same item, so a read landing between two SET actions sees half an update (seen in
+    CI: a READY record without ``prepared``). DynamoDB applies a write atomically and a strongly
+    consistent read sees all of it or none ("Read consistency", DynamoDB developer guide). The lock is
+    around moto's whole request (``DynamoHandler.call_action``), reads included, because the answer is
+    serialised after the backend returns the live item. The write lock above stays: it is what the
+    in-process backend calls of the unit tests go through. Idempotent.
+    """
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.call_action
+    if getattr(original, "_idphoto_whole", False):
+        return
+
+    def call_action(self: Any) -> Any:
+        with _WHOLE_REQUESTS:
+            return original(self)
+
+    call_action._idphoto_whole = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = functools.wraps(original)(call_action)  # type: ignore[method-assign]
+
+
 def make_moto_dispatch_cheap() -> None:
     """Remember which moto backend serves a host, once per host.
 
@@ -105,6 +133,7 @@ class MotoServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 4566) -> None:
         check_port_free(host, port)
         make_dynamodb_writes_atomic()
+        make_dynamodb_requests_whole()
         make_moto_dispatch_cheap()
         # werkzeug logs every request at INFO: thousands of lines for one demo.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)

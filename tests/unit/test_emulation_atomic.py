@@ -1,7 +1,9 @@
-"""The emulation must give DynamoDB's guarantee that pay-once rests on: one conditional write wins."""
+"""The emulation must give DynamoDB's guarantees that pay-once rests on: one conditional write wins,
+and a read sees a write all or none."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -11,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from local.stack.aws import make_dynamodb_writes_atomic
+from local.stack.aws import make_dynamodb_requests_whole, make_dynamodb_writes_atomic
 
 
 @pytest.fixture
@@ -90,6 +92,9 @@ def test_writes_wait_for_each_other(table: Any, monkeypatch: pytest.MonkeyPatch)
     make_dynamodb_writes_atomic()
     watched = WatchedLock(aws._ATOMIC_WRITES)
     monkeypatch.setattr(aws, "_ATOMIC_WRITES", watched)
+    # The request lock would make the read below wait for the blocked write: this test is the write
+    # lock's alone (the request lock has its own test below).
+    monkeypatch.setattr(aws, "_WHOLE_REQUESTS", contextlib.nullcontext())
     key = {"k": {"S": "blocked"}}
 
     with watched.inner:  # held here, as a rival write would hold it
@@ -102,3 +107,69 @@ def test_writes_wait_for_each_other(table: Any, monkeypatch: pytest.MonkeyPatch)
     assert reached_the_lock
     assert "Item" not in while_held
     assert "Item" in table.get_item(TableName="race", Key=key, ConsistentRead=True)
+
+
+class ObservedLock:
+    """The emulation's request lock, telling when a request had to wait for another."""
+
+    def __init__(self, contended: threading.Event) -> None:
+        self._lock = threading.Lock()
+        self._contended = contended
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            self._contended.set()
+            self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+def test_a_read_during_an_update_sees_all_of_it_or_none(table: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto applies an update's SET actions one by one; it is paused between them while a strongly
+    consistent read comes in. The read is let go on whichever comes first: it waited for the update
+    (the emulation's lock was contended), or it answered (what moto alone does, seeing half)."""
+    from moto.dynamodb.parsing.executors import SetExecutor
+
+    from local.stack import aws
+
+    make_dynamodb_requests_whole()
+    table.put_item(TableName="race", Item={"k": {"S": "torn"}, "a": {"S": "old"}, "b": {"S": "old"}})
+    progress = threading.Event()  # the read waits for the update, or the read answered
+    monkeypatch.setattr(aws, "_WHOLE_REQUESTS", ObservedLock(progress))
+    halfway, resume = threading.Event(), threading.Event()
+    set_action = SetExecutor.execute
+
+    def paused_after_the_first_set(self: Any, item: Any) -> None:
+        set_action(self, item)
+        if not halfway.is_set():
+            halfway.set()
+            assert resume.wait(30)
+
+    monkeypatch.setattr(SetExecutor, "execute", paused_after_the_first_set)
+    seen: list[tuple[str, str]] = []
+
+    def update() -> None:
+        table.update_item(
+            TableName="race",
+            Key={"k": {"S": "torn"}},
+            UpdateExpression="SET a = :new, b = :new",
+            ExpressionAttributeValues={":new": {"S": "new"}},
+        )
+
+    def read() -> None:
+        item = table.get_item(TableName="race", Key={"k": {"S": "torn"}}, ConsistentRead=True)["Item"]
+        seen.append((item["a"]["S"], item["b"]["S"]))
+        progress.set()
+
+    updater = threading.Thread(target=update)
+    updater.start()
+    assert halfway.wait(30)
+    reader = threading.Thread(target=read)
+    reader.start()
+    assert progress.wait(30)
+    resume.set()
+    updater.join(30)
+    reader.join(30)
+
+    assert seen in ([("old", "old")], [("new", "new")])
