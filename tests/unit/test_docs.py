@@ -107,7 +107,9 @@ def deploy_rows() -> dict[str, str]:
             continue
         names = re.findall(r"`([A-Za-z]+)`", cells[0])
         # one default for every name of the row, or one each ("`x-api-key`, empty")
-        defaults = [d.strip().strip("`") for d in cells[1].split(",")] if len(names) > 1 else [cells[1].strip("`")]
+        defaults = (
+            [d.strip().strip("`") for d in cells[1].split(",")] if len(names) > 1 else [cells[1].strip("`")]
+        )
         if len(defaults) == 1:
             defaults *= len(names)
         for name, default in zip(names, defaults, strict=True):
@@ -129,7 +131,9 @@ def test_the_operations_page_has_a_runbook_entry_for_every_alarm() -> None:
     resources = load_template(ROOT / "template.yaml")["Resources"]
     alarms = {name for name, resource in resources.items() if resource["Type"] == "AWS::CloudWatch::Alarm"}
     text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
-    headed = {name for heading in re.findall(r"^### (.+)$", text, re.MULTILINE) for name in heading.split(" and ")}
+    headed = {
+        name for heading in re.findall(r"^### (.+)$", text, re.MULTILINE) for name in heading.split(" and ")
+    }
     listed = set(re.findall(r"^\| \[`(\w+Alarm)`\]", text, re.MULTILINE))
 
     assert headed & alarms == alarms, "a runbook heading for each alarm"
