@@ -102,6 +102,43 @@ def make_dynamodb_requests_whole() -> None:
     DynamoHandler.call_action = functools.wraps(original)(call_action)  # type: ignore[method-assign]
 
 
+def make_sqs_queues_whole() -> None:
+    """Change an SQS queue's messages one request at a time, as SQS does: no message is ever lost.
+
+    moto's ``Queue.delete_message`` rebuilds the queue's message list and assigns it back without the
+    queue's lock, while ``add_message`` (S3's notification, a SendMessage) appends under that lock: a
+    message added during the rebuild is dropped. Seen in CI: one upload of a 40-upload burst was
+    never delivered. moto's ``receive_message`` likewise scans and marks messages unlocked, so two
+    pollers could take the same visible message at once. An Amazon SQS standard queue stores every
+    message it accepted until it is deleted or expires ("Amazon SQS at-least-once delivery", SQS
+    developer guide). The fix holds the queue's own lock (a condition over a re-entrant lock) around
+    both; a long poll's wait releases it, as moto's ``wait_for_messages`` waits on that condition.
+    Idempotent.
+    """
+    from moto.sqs.models import Queue, SQSBackend
+
+    delete = Queue.delete_message
+    if getattr(delete, "_idphoto_whole", False):
+        return
+
+    def delete_message(self: Any, receipt_handle: str) -> None:
+        with self._messages_lock:
+            delete(self, receipt_handle)
+
+    receive = SQSBackend.receive_message
+
+    def receive_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        with self.get_queue(queue_name)._messages_lock:
+            return receive(self, queue_name, *args, **kwargs)
+
+    for cls, name, whole, original in (
+        (Queue, "delete_message", delete_message, delete),
+        (SQSBackend, "receive_message", receive_message, receive),
+    ):
+        whole._idphoto_whole = True  # type: ignore[attr-defined]
+        setattr(cls, name, functools.wraps(original)(whole))
+
+
 def make_moto_dispatch_cheap() -> None:
     """Remember which moto backend serves a host, once per host.
 
@@ -134,6 +171,7 @@ class MotoServer:
         check_port_free(host, port)
         make_dynamodb_writes_atomic()
         make_dynamodb_requests_whole()
+        make_sqs_queues_whole()
         make_moto_dispatch_cheap()
         # werkzeug logs every request at INFO: thousands of lines for one demo.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)

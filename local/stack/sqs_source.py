@@ -175,8 +175,14 @@ class QueuePoller:
                     )
                     self._stopped.wait(1.0)
                 continue
-            if batch.messages:
+            if not batch.messages:
+                continue
+            try:
                 self._invoke(batch)
+            except Exception:  # Lambda's pollers outlive any batch; its messages come back
+                log.exception(
+                    "%s could not hand over a batch of %d", self.mapping.logical_id, len(batch.messages)
+                )
 
     def _receive_batch(self) -> _Batch:
         """Up to BatchSize messages: one receive, or as many as the batching window allows."""

@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from local.stack.aws import make_dynamodb_requests_whole, make_dynamodb_writes_atomic
+from local.stack.aws import make_dynamodb_requests_whole, make_dynamodb_writes_atomic, make_sqs_queues_whole
 
 
 @pytest.fixture
@@ -173,3 +173,97 @@ def test_a_read_during_an_update_sees_all_of_it_or_none(table: Any, monkeypatch:
     reader.join(30)
 
     assert seen in ([("old", "old")], [("new", "new")])
+
+
+@pytest.fixture
+def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    make_sqs_queues_whole()
+    with mock_aws():
+        client = boto3.client("sqs")
+        yield client, client.create_queue(QueueName="uploads")["QueueUrl"]
+
+
+def test_a_message_sent_while_another_is_deleted_is_kept(
+    queue: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto rebuilds the queue's list to delete a message; here a send arrives in the middle of that
+    rebuild (paused on the message after the deleted one). It must not be dropped: in CI an S3
+    notification sent then was never delivered. The send is let go after at most 2 s, or as soon as it
+    answered (what moto alone does, losing it)."""
+    from moto.sqs.models import Message
+
+    sqs, url = queue
+    sqs.send_message(QueueUrl=url, MessageBody="deleted")
+    sqs.send_message(QueueUrl=url, MessageBody="kept")
+    handle = next(
+        m["ReceiptHandle"]
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)["Messages"]
+        if m["Body"] == "deleted"
+    )
+    checked = Message.had_receipt_handle
+    sent: list[threading.Thread] = []
+
+    def send_during_the_rebuild(self: Any, receipt_handle: str) -> bool:
+        # Only the rebuild looks past the deleted message (the check before it stops at the match).
+        if self.body == "kept" and not sent:
+            sender = threading.Thread(target=sqs.send_message, kwargs={"QueueUrl": url, "MessageBody": "new"})
+            sent.append(sender)
+            sender.start()
+            import time
+
+            t = time.monotonic()
+            sender.join(2)
+            print("JOIN", time.monotonic() - t, sender.is_alive())
+        return bool(checked(self, receipt_handle))
+
+    monkeypatch.setattr(Message, "had_receipt_handle", send_during_the_rebuild)
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)
+    assert sent, "the deletion never looked at the message after the deleted one"
+    sent[0].join(30)
+    monkeypatch.undo()
+
+    bodies = [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
+    assert sorted(bodies) == ["kept", "new"]
+
+
+def test_two_receives_never_take_the_same_visible_message(
+    queue: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One receive is paused after taking the only message; a second receive comes in. It must not get
+    the message too (moto alone hands it out twice). Let go after at most 2 s or when it answered."""
+    from moto.sqs.models import Message
+
+    sqs, url = queue
+    sqs.send_message(QueueUrl=url, MessageBody="one")
+    mark = Message.mark_received
+    taken, resume = threading.Event(), threading.Event()
+
+    def paused_after_taking(self: Any, *args: Any, **kwargs: Any) -> Any:
+        answer = mark(self, *args, **kwargs)
+        if not taken.is_set():
+            taken.set()
+            resume.wait(30)
+        return answer
+
+    monkeypatch.setattr(Message, "mark_received", paused_after_taking)
+    got: list[list[str]] = []
+
+    def receive() -> None:
+        answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        got.append([m["Body"] for m in answer.get("Messages", [])])
+
+    first = threading.Thread(target=receive)
+    first.start()
+    assert taken.wait(30)
+    second = threading.Thread(target=receive)
+    second.start()
+    second.join(2)
+    resume.set()
+    first.join(30)
+    second.join(30)
+
+    assert sorted(got) == [[], ["one"]]
