@@ -35,6 +35,7 @@ from local.stack.aws import (
     client,
     create_resources,
     function_credentials,
+    record_stack,
 )
 from local.stack.events import DeliveryLog, EventPump, subscribe
 from local.stack.iam import Evaluator
@@ -292,6 +293,7 @@ def start_stack(
         stack.secret_arns = create_resources(
             template, moto.url, (template.parameters[APPCODE_PARAMETER], appcode)
         )
+        record_stack(template, moto.url)
         fallback = ReadOnlyCredentials(
             FAKE_CREDENTIALS["aws_access_key_id"], FAKE_CREDENTIALS["aws_secret_access_key"], None
         )
