@@ -2,7 +2,7 @@
 
 The commands run in-process (``main(argv)``) with the stack's ports in ``IDPHOTO_AWS_PORT`` /
 ``IDPHOTO_API_PORT``, as a person's shell beside ``make up`` would have them: the default target, with
-the bucket from the template's naming rule. One test runs the installed console script itself.
+the bucket from the local stack's outputs. One test runs the installed console script itself.
 """
 
 from __future__ import annotations
