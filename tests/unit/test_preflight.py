@@ -82,7 +82,7 @@ def test_deploy_without_credentials_stops_before_sam_build(
 
     assert code == 1
     assert "no AWS credentials found" in capsys.readouterr().err
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE00")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE00")  # pragma: allowlist secret
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example-not-a-secret")  # pragma: allowlist secret
     assert preflight.main(["--stack", "idphoto", "--credentials"]) == 0
 
