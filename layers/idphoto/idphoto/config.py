@@ -94,6 +94,10 @@ def _auto_finals(value: str) -> str:
     return _choice(value.strip().lower(), ("off", "auto"))
 
 
+def _on_off(value: str) -> bool:
+    return _choice(value.strip().lower(), ("on", "off")) == "on"
+
+
 @dataclass(frozen=True)
 class Settings:
     bucket: str = _required("PHOTO_BUCKET")
@@ -131,6 +135,11 @@ class Settings:
     # Whether an upload's metadata may ask for automatic finals the deployment does not make (template
     # parameter AllowUploaderAutoFinals; refused by default: they are billed, and not to the uploader).
     uploader_auto_finals: bool = setting("ALLOW_UPLOADER_AUTO_FINALS", "false", _boolean)
+    # The compliance check of each preview before any billed call (idphoto.compliance): "on" or "off".
+    # Off: no report is recorded and finals pay as before.
+    compliance_check: bool = setting("COMPLIANCE_CHECK", "on", _on_off)
+    # Where the face models are; empty: the layer's own (idphoto/models, put there by its build).
+    face_model_dir: str = setting("FACE_MODEL_DIR", "", str.strip)
     # Default option values (field -> value), possibly partial; uploads override them. Read from
     # one DEFAULT_<OPTION> variable per option (``default_env_name``), parsed by options.py.
     defaults: Mapping[str, Any] = field(default_factory=dict)

@@ -26,6 +26,7 @@ from typing import Any
 import requests
 
 from idphoto.checks import Asked, Inspection
+from idphoto.compliance import failed_descriptions, failing
 from idphoto.config import Settings
 from idphoto.errors import (
     AwsUnavailable,
@@ -36,6 +37,7 @@ from idphoto.errors import (
     PhotoFailed,
     PhotoNotFound,
     PhotoNotReady,
+    PreviewNoncompliant,
     UnknownColor,
     VendorError,
     VendorRejected,
@@ -118,6 +120,7 @@ class _Request:
     request_id: str
     deadline: float
     retry_uncertain: bool
+    allow_noncompliant: bool = False
 
 
 def may_have_billed(exc: VendorError) -> bool:
@@ -186,13 +189,15 @@ class PhotoFinals:
         request_id: str,
         deadline: float,
         retry_uncertain: bool = False,
+        allow_noncompliant: bool = False,
     ) -> FinalsOutcome:
         """The finals of one colour, or of all when ``color`` is None; billed only the first time.
 
         Colours are fetched concurrently, each bounded by ``deadline`` (monotonic): what is not done
         by then is *pending*, with the reason, for the next request. Nothing here pays twice: each
         colour's billed call is claimed in the record, and a final already in the bucket is never
-        bought again, whatever the record says.
+        bought again, whatever the record says. A colour whose preview failed its compliance check is
+        not paid for (``PreviewNoncompliant``) unless ``allow_noncompliant``; one already kept is served.
         """
         record = self.status(key, caller)
         if record.status is Status.PROCESSING:
@@ -204,7 +209,7 @@ class PhotoFinals:
                 f"the photo {key!r} has no colour {color!r}; it has {', '.join(record.colors)}"
             )
         colors = [color] if color is not None else record.colors
-        request = _Request(request_id, deadline, retry_uncertain)
+        request = _Request(request_id, deadline, retry_uncertain, allow_noncompliant)
         if len(colors) == 1:
             return self._announced(
                 record, self._gather(colors, {colors[0]: self._attempt(record, colors[0], request)})
@@ -300,6 +305,12 @@ class PhotoFinals:
                     return repaired
                 urls = FinalUrls(final["photo_url"], final["sheet_url"])
                 return self._keep(record, color, urls, final["billed_at"], request.deadline)
+            if self._refused(record, color, request):
+                # Paid for earlier with the override, and only the record lost it: served, not refused.
+                repaired = self._from_bucket(record, color)
+                if repaired is not None:
+                    return repaired
+                raise _noncompliant(color, record.compliance[color])
             if self._clock() + MIN_BILLED_SECONDS > request.deadline:
                 raise FinalsInProgress(
                     f"no time left in this request for the {color!r} final", retry_after=RETRY_SOON
@@ -320,6 +331,18 @@ class PhotoFinals:
                 )
             self._sleep(POLL_SECONDS)
             record = self._records.get(record.key) or record
+
+    @staticmethod
+    def _refused(record: PhotoRecord, color: str, request: _Request) -> bool:
+        """Money follows the check: a failing preview's final is bought only when asked explicitly."""
+        if not failing(record.compliance.get(color)):
+            return False
+        if request.allow_noncompliant:
+            count("NoncompliantFinalsAllowed")
+            logger.warning("paying for a non-compliant preview, as asked", extra={"color": color})
+            return False
+        count("NoncompliantFinalsRefused")
+        return True
 
     def _from_bucket(self, record: PhotoRecord, color: str) -> FinalLinks | None:
         """The final, when both its images are already in the bucket: the record is repaired from it."""
@@ -452,6 +475,14 @@ class PhotoFinals:
             checks=tuple(final.get("checks") or ()),
             announced=final.get("announced") is not False,  # absent: kept before the flag existed
         )
+
+
+def _noncompliant(color: str, report: dict[str, Any]) -> PreviewNoncompliant:
+    return PreviewNoncompliant(
+        f"the {color!r} preview fails its compliance check, so its final is not paid for: "
+        + "; ".join(failed_descriptions(report))
+        + ". POST again with allow_noncompliant=true to pay for it anyway"
+    )
 
 
 def _uncertain_message(color: str, reason: str) -> str:

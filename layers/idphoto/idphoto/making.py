@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 from idphoto.config import Settings
 from idphoto.errors import (
@@ -38,6 +39,10 @@ from idphoto.vendor import MadePhoto, VendorClient
 LEASE_MARGIN_SECONDS = 30
 # A kept vendor answer is reused only while its preview URLs work for at least this long.
 ANSWER_MARGIN_SECONDS = 600
+
+# Measures each colour's preview (idphoto.compliance.check_previews bound to a download): the
+# previews' URLs, the colour names, the options -> the reports per colour, as the record keeps them.
+PreviewCheck = Callable[[list[str], list[str], PhotoOptions], dict[str, dict[str, Any]]]
 
 
 def needs_operator(error: VendorError) -> bool:
@@ -79,7 +84,9 @@ class PhotoMaker:
         vendor: VendorClient,
         clock: Callable[[], float] = time.monotonic,
         events: PhotoEvents = NO_EVENTS,
+        check_previews: PreviewCheck | None = None,
     ) -> None:
+        self._check_previews = check_previews
         self._settings = settings
         self._storage = storage
         self._records = records
@@ -246,12 +253,31 @@ class PhotoMaker:
             colors = (
                 ["default"] if len(made.names) == 1 else [f"default{i + 1}" for i in range(len(made.names))]
             )
-        confirmed, written = self._record_made(source, request_id, made, colors, prepared.note, kept)
+        compliance = self._compliance(made, colors, options)
+        confirmed, written = self._record_made(
+            source, request_id, made, colors, prepared.note, kept, compliance
+        )
         if not confirmed:
             return MakeResult(source.key, Outcome.STALE, "a newer version took over the record")
         count("PhotosMade")  # only here: the one attempt whose READY write is confirmed
         logger.info("photo made", extra={"colors": colors, "sheet_count": made.sheet_count})
         return MakeResult(source.key, Outcome.MADE, record=written)
+
+    def _compliance(
+        self, made: MadePhoto, colors: list[str], options: PhotoOptions
+    ) -> dict[str, dict[str, Any]] | None:
+        """Each preview measured against its spec, before READY: the status answer and the finals
+        path only read the report (idphoto.compliance). None when the check is off."""
+        if self._check_previews is None:
+            return None
+        reports = self._check_previews(made.previews, colors, options)
+        failed = {
+            c: r.get("failed") or r.get("error") for c, r in reports.items() if r.get("passed") is False
+        }
+        if failed:
+            count("PreviewsNoncompliant", len(failed))
+            logger.info("previews failed the compliance check", extra={"failed": failed})
+        return reports
 
     def _keep_answer(self, source: SourceObject, made: MadePhoto) -> None:
         """Keep the vendor's answer outside DynamoDB when the result write failed, so that the retry
@@ -285,12 +311,15 @@ class PhotoMaker:
         colors: list[str],
         note: str | None,
         kept: MadePhoto | None,
+        compliance: dict[str, dict[str, Any]] | None = None,
     ) -> tuple[bool, PhotoRecord | None]:
         """The READY write, with its outcome made certain: an error or a failed condition may hide a
         write DynamoDB applied (the SDK retries an applied write, whose condition then fails).
         Returns whether it is confirmed, and the record as written when DynamoDB answered it."""
         try:
-            written = self._records.mark_ready(source, request_id, made, colors, prepared=note)
+            written = self._records.mark_ready(
+                source, request_id, made, colors, prepared=note, compliance=compliance
+            )
             if written is not None:
                 return True, written
         except DataAccessError:

@@ -108,6 +108,9 @@ class PhotoRecord:
     # photo was claimed; None in records made before make-photo recorded it.
     auto_finals: str | None = None
     finals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Per colour, the compliance report of its preview (idphoto.compliance), recorded with READY;
+    # empty when the check is off or the record is older than the check.
+    compliance: dict[str, dict[str, Any]] = field(default_factory=dict)
     claim_id: str | None = None
     lease_until: int = 0
     attempts: int = 0  # make attempts at this version, all events together
@@ -337,6 +340,7 @@ class PhotoRecords:
         colors: list[str],
         *,
         prepared: str | None = None,
+        compliance: dict[str, dict[str, Any]] | None = None,
     ) -> PhotoRecord | None:
         """The record as written, or None when a newer version or a takeover owns the item."""
         return self._finish_returning(
@@ -352,6 +356,7 @@ class PhotoRecords:
                 "colors": colors,
                 "finals": {},
                 "prepared": prepared,
+                "compliance": compliance or {},
             },
         )
 

@@ -79,6 +79,48 @@ class FinalCheck(TypedDict):
     ok: bool
 
 
+class ComplianceMeasure(TypedDict):
+    """One measure of a colour's preview against its spec (idphoto.compliance)."""
+
+    measure: Literal[
+        "faces",
+        "head_height",
+        "eye_height",
+        "top_margin",
+        "face_width",
+        "centred",
+        "eyes_level",
+        "background",
+    ]
+    value: float | None
+    """the measured value (head_height, eye_height, top_margin: share of the photo height, eye_height
+    from the bottom edge; face_width and centred: share of the photo width; eyes_level: degrees;
+    background: worst channel difference of the top corners); null when it could not be measured"""
+    low: float | None
+    """the least allowed value; null: no lower bound"""
+    high: float | None
+    """the most allowed value; null: no upper bound"""
+    unit: str
+    source: str
+    """where the range comes from: the named spec and its authority, the upload's ratios, or the
+    product's own rule"""
+    ok: bool | None
+    """null: nothing is required of this measure (no range)"""
+    note: NotRequired[str]
+
+
+class Compliance(TypedDict):
+    """A colour's preview measured before any billed call. ``passed`` false: its final is not paid for
+    unless asked with allow_noncompliant=true; null: no framing figures to hold it to (never refused)."""
+
+    passed: bool | None
+    failed: list[str]
+    """the names of the failed measures"""
+    measures: list[ComplianceMeasure]
+    error: NotRequired[str]
+    """why the preview could not be measured (then ``passed`` is false)"""
+
+
 class PhotoStatus(TypedDict):
     """A photo's status, options and previews."""
 
@@ -99,6 +141,9 @@ class PhotoStatus(TypedDict):
     """colours whose finals are kept already: fetching them again is free"""
     checks: NotRequired[dict[str, list[FinalCheck]]]
     """per kept colour, the checks of its final against what was asked"""
+    compliance: NotRequired[dict[str, Compliance]]
+    """per colour, its preview measured against the spec before any billed call (absent when the
+    deployment's check is off)"""
     finals_uncertain: NotRequired[list[str]]
     """colours whose billed call got no usable answer (the vendor may have charged): see retry_uncertain"""
     created_at: int
@@ -173,6 +218,8 @@ CONTRACT_TYPES: Final = (
     PhotoVersion,
     Preview,
     PhotoError,
+    ComplianceMeasure,
+    Compliance,
     PhotoStatus,
     FinalLink,
     PendingFinal,

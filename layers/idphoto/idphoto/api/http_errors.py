@@ -22,6 +22,7 @@ from idphoto.errors import (
     PhotoFailed,
     PhotoNotFound,
     PhotoNotReady,
+    PreviewNoncompliant,
     UnknownColor,
     UnsupportedObject,
     VendorError,
@@ -54,6 +55,7 @@ STATUS: Final[dict[type[IdPhotoError], int]] = {
     PhotoFailed: 409,
     FinalsInProgress: 409,
     FinalUncertain: 409,  # the billed call may have been charged: never retried unless asked
+    PreviewNoncompliant: 422,  # the photo as made would be refused: not paid for unless asked
     AwsUnavailable: 503,  # DynamoDB or S3 failed beyond the SDK's retries: transient, ours
     ConfigurationError: 500,  # our deployment
     VendorError: 502,

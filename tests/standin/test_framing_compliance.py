@@ -1,0 +1,51 @@
+"""The stand-in frames what newcomers send so that the product's compliance check passes it: the
+sideways 12 MP phone photo (as make-photo turns it upright and scales it), a large photo with a small
+person, for the named specs with framing figures that a face like the astronaut's can meet."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from idphoto import compliance, specs
+from idphoto.options import BackgroundColor, PhotoOptions
+from local.stack import samples
+from local.standin.contract import validate_make
+from local.standin.imaging import composite, encode_jpeg, watermark
+from local.standin.pipeline import make_portrait
+from local.standin.vision import FaceDetector, Segmenter
+
+WHITE = BackgroundColor("white", 0xFFFFFF, 0xFFFFFF)
+
+
+def upright(data: bytes, side: int = 2000) -> np.ndarray:
+    """What make-photo sends: EXIF orientation applied, long side at most MAX_SIDE_PX."""
+    image = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
+    scale = min(1.0, side / max(image.size))
+    return np.asarray(image.resize((round(image.width * scale), round(image.height * scale))))
+
+
+@pytest.fixture(scope="module")
+def tools() -> tuple[FaceDetector, Segmenter]:
+    return FaceDetector(), Segmenter()
+
+
+@pytest.mark.parametrize("sample", ["phone_sideways", "large_portrait", "astronaut"])
+@pytest.mark.parametrize(
+    "name", ["passport-35x45", "uk-passport", "us-passport", "ca-passport", "jp-passport", "cn-visa"]
+)
+def test_the_stand_in_s_preview_passes_the_product_s_check(
+    tools: tuple[FaceDetector, Segmenter], sample: str, name: str
+) -> None:
+    spec = specs.CATALOGUE.get(name)
+    assert spec is not None and spec.ratios is not None
+    body = {"pic_url": "http://x", "spec_id": spec.spec_id, "width_px": spec.width_px,
+            "height_px": spec.height_px, "ratios": list(spec.ratios)}  # fmt: skip
+    portrait = make_portrait(upright(getattr(samples, sample)()), validate_make(body), *tools)
+    photo = watermark(composite(portrait.rgb, portrait.mask, WHITE.top, WHITE.bottom))
+    options = PhotoOptions(spec_id=spec.spec_id, ratios=spec.ratios, background=(WHITE,))
+    report = compliance.measure(encode_jpeg(photo), options, "white")
+    assert report.passed is True, [m.describe() for m in report.failed]
