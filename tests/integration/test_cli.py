@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -303,7 +304,9 @@ def test_status_takes_what_make_printed_and_list_shows_the_upload(stack: Stack, 
     code, made, err = run("make", str(portrait_file))
     assert code == Exit.OK, err
     key = made[0]["key"]
-    address = f"s3://{target.local({}).bucket}/{key}"
+    # The CLI's local bucket: the local stack's output BucketName, read on this stack's port.
+    assert target.local(os.environ).bucket == stack.bucket
+    address = f"s3://{stack.bucket}/{key}"
     assert address in err  # what make printed
 
     for given in (address, str(portrait_file)):
