@@ -21,9 +21,10 @@ import requests
 from idphoto.specs import CATALOGUE
 from idphoto_cli import target
 from idphoto_cli.api import PhotoApi
-from idphoto_cli.errors import Exit
+from idphoto_cli.errors import CliError, Exit
 from idphoto_cli.main import main
 from local.stack import Stack
+from local.stack.stack import free_port
 from tests.integration.conftest import image, near, top_corners, vendor_delta
 
 pytestmark = pytest.mark.integration
@@ -316,3 +317,16 @@ def test_status_takes_what_make_printed_and_list_shows_the_upload(stack: Stack, 
     code, listed, _ = run("list")
     assert code == Exit.OK
     assert [(row["key"], row["status"]) for row in listed] == [(key, "READY")]
+
+
+def test_without_the_local_stack_the_cli_says_to_start_it(stack: Stack) -> None:
+    """The local bucket comes from the local stack's outputs: where nothing answers, the command says
+    so (and how to go on) instead of guessing a name; with --bucket nothing is read."""
+    nobody = {"IDPHOTO_AWS_PORT": str(free_port("127.0.0.1"))}
+
+    with pytest.raises(CliError) as raised:
+        target.local(nobody)
+
+    assert raised.value.code == Exit.UNAVAILABLE
+    assert "make up" in raised.value.hint
+    assert target.local(nobody, bucket="mine").bucket == "mine"
