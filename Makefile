@@ -156,8 +156,8 @@ deploy: .venv/.synced $(SAM)  ## check credentials and the stack name, then sam 
 demo: setup  ## the main job on this machine: portraits -> ID photos in out/demo/
 	$(PY) -m local.stack demo
 
-up: setup  ## the local stack for a person to use (Ctrl-C stops it)
-	$(PY) -m local.stack up
+up: setup  ## the local stack for a person to use (Ctrl-C stops it); options: make up ARGS='--parameter UploadMaxReceiveCount=5'
+	$(PY) -m local.stack up $(ARGS)
 
 chaos: setup  ## 200 uploads with vendor and AWS faults, duplicate events, bad files and concurrent finals requests
 	$(PY) -m local.stack.chaos

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 from bench.context import ROOT
 from bench.floor import Floor
 from bench.report import Row, Section, ratio
-from bench.stackrun import RETRY_DELAYS, VENDOR_CPU, BenchStack, Tap, event_key
+from bench.stackrun import RETRY_DELAYS, VENDOR_CPU, BenchStack, Tap, event_key, s3_record
 from local.stack import Ports, Stack, samples, start_stack
 from local.stack.webhook import WebhookReceiver
 
@@ -78,7 +78,7 @@ def _floor_handler(floor: Floor) -> Callable[[dict[str, Any], Any], Any]:
     """The guaranteed floor as a make-photo handler: same event, same stack, same guarantees."""
 
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        source = event["Records"][0]["s3"]["object"]
+        source = s3_record(event)["s3"]["object"]
         key = event_key(event)
         floor.make_photo_guaranteed(key, source.get("versionId"), source["sequencer"], context.aws_request_id)
         return {"results": [{"key": key, "outcome": "MADE", "detail": "floor"}]}

@@ -19,7 +19,14 @@ from botocore.config import Config
 from botocore.credentials import ReadOnlyCredentials
 from moto.server import ThreadedMotoServer
 
-from local.stack.template import BucketSpec, QueueSpec, RoleSpec, StackTemplate, TableSpec
+from local.stack.template import (
+    BucketSpec,
+    QueueNotificationSpec,
+    QueueSpec,
+    RoleSpec,
+    StackTemplate,
+    TableSpec,
+)
 
 FAKE_CREDENTIALS: Final = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 _CLIENT_CONFIG: Final = Config(retries={"mode": "standard", "max_attempts": 3}, signature_version="s3v4")
@@ -67,6 +74,34 @@ def make_dynamodb_writes_atomic() -> None:
         setattr(DynamoDBBackend, name, functools.wraps(method)(atomic))
 
 
+_WHOLE_REQUESTS = threading.Lock()
+
+
+def make_dynamodb_requests_whole() -> None:
+    """Answer every DynamoDB request whole: one at a time, from parsing to the serialised answer.
+
+    moto applies an UpdateItem's actions one by one to the stored item and serialises a GetItem's
+    answer from that same item, so a read landing between two SET actions sees half an update (seen in
+    CI: a READY record without ``prepared``). DynamoDB applies a write atomically and a strongly
+    consistent read sees all of it or none ("Read consistency", DynamoDB developer guide). The lock is
+    around moto's whole request (``DynamoHandler.call_action``), reads included, because the answer is
+    serialised after the backend returns the live item. The write lock above stays: it is what the
+    in-process backend calls of the unit tests go through. Idempotent.
+    """
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.call_action
+    if getattr(original, "_idphoto_whole", False):
+        return
+
+    def call_action(self: Any) -> Any:
+        with _WHOLE_REQUESTS:
+            return original(self)
+
+    call_action._idphoto_whole = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = functools.wraps(original)(call_action)  # type: ignore[method-assign]
+
+
 def make_moto_dispatch_cheap() -> None:
     """Remember which moto backend serves a host, once per host.
 
@@ -98,6 +133,7 @@ class MotoServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 4566) -> None:
         check_port_free(host, port)
         make_dynamodb_writes_atomic()
+        make_dynamodb_requests_whole()
         make_moto_dispatch_cheap()
         # werkzeug logs every request at INFO: thousands of lines for one demo.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -136,12 +172,14 @@ def create_resources(template: StackTemplate, endpoint: str, appcode: tuple[str,
 
     Returns the secret's ARN by name (Secrets Manager adds a random suffix that policies match)."""
     region = template.pseudo.region
+    # A redrive policy names its dead-letter queue, which must exist first; a bucket's notifications
+    # name their queues (as CloudFormation orders them by their references).
+    for queue in sorted(template.queues, key=lambda q: "RedrivePolicy" in q.attributes):
+        create_queue(client("sqs", endpoint, region), queue)
     for bucket in template.buckets:
         create_bucket(client("s3", endpoint, region), bucket, region)
     for table in template.tables:
         create_table(client("dynamodb", endpoint, region), table)
-    for queue in template.queues:
-        create_queue(client("sqs", endpoint, region), queue)
     # The secret lives outside the stack (the template only names it), as it would in an account.
     iam = client("iam", endpoint, region)
     for role in template.roles:
@@ -187,8 +225,28 @@ def create_bucket(s3: Any, bucket: BucketSpec, region: str) -> None:
         )
     if bucket.cors_rules:
         s3.put_bucket_cors(Bucket=bucket.name, CORSConfiguration={"CORSRules": list(bucket.cors_rules)})
+    if bucket.queue_notifications:
+        # moto sends S3's s3:TestEvent to each queue now, and every matching write's event later.
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket.name,
+            NotificationConfiguration={
+                "QueueConfigurations": [_queue_configuration(n) for n in bucket.queue_notifications]
+            },
+        )
     # Not applied: the bucket policy (its TLS-only rule would deny the plain-HTTP local endpoint; moto
     # does not evaluate policies anyway) and lifecycle rules (moto does not run them).
+
+
+def _queue_configuration(notification: QueueNotificationSpec) -> dict[str, Any]:
+    configuration: dict[str, Any] = {
+        "Id": notification.id,
+        "QueueArn": notification.queue_arn,
+        "Events": list(notification.events),
+    }
+    if notification.filter_rules:
+        rules = [{"Name": name, "Value": value} for name, value in notification.filter_rules]
+        configuration["Filter"] = {"Key": {"FilterRules": rules}}
+    return configuration
 
 
 def create_table(dynamodb: Any, table: TableSpec) -> None:

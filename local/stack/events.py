@@ -55,8 +55,10 @@ def subscribe(s3: Any, sqs: Any, functions: tuple[FunctionSpec, ...], stack_name
             per_bucket[event.bucket].append(_queue_configuration(function, event, arn))
             subscriptions.append(Subscription(function, event, url))
     for bucket, configurations in per_bucket.items():
+        # Kept beside the template's own queue notifications (one configuration per bucket holds both).
+        existing = s3.get_bucket_notification_configuration(Bucket=bucket).get("QueueConfigurations", [])
         s3.put_bucket_notification_configuration(
-            Bucket=bucket, NotificationConfiguration={"QueueConfigurations": configurations}
+            Bucket=bucket, NotificationConfiguration={"QueueConfigurations": existing + configurations}
         )
     return subscriptions
 
@@ -155,6 +157,12 @@ class DeliveryLog:
             self._deliveries.append(Delivery(function, key, event, request_id, redelivered))
             self._lock.notify_all()
         return request_id
+
+    def add(self, delivery: Delivery) -> None:
+        """A delivery made elsewhere (an event source mapping handing a queue's message over)."""
+        with self._lock:
+            self._deliveries.append(delivery)
+            self._lock.notify_all()
 
     def of(self, key: str | None = None, function: str | None = None) -> list[Delivery]:
         """The deliveries of one key and/or function (all when both are None), oldest first."""

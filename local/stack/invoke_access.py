@@ -20,7 +20,7 @@ from collections.abc import Mapping
 
 from local.stack import identity
 from local.stack.iam import ALLOWED, Evaluator, IamRequest, lambda_resource_policy, simulation
-from local.stack.template import CALLER_CREDENTIALS, ApiSpec, FunctionSpec, RoleSpec, RouteSpec
+from local.stack.template import CALLER_CREDENTIALS, ApiSpec, FunctionSpec, QueueSpec, RoleSpec, RouteSpec
 
 APIGATEWAY_PRINCIPAL = "apigateway.amazonaws.com"
 S3_PRINCIPAL = "s3.amazonaws.com"
@@ -43,6 +43,20 @@ def check_s3_may_invoke(
     if answer.get("result") != ALLOWED:
         raise DestinationRefused(
             f"S3 may not invoke {function.logical_id} for {bucket_arn}: its AWS::Lambda::Permission is missing"
+        )
+
+
+def check_s3_may_send(evaluator: Evaluator, queue: QueueSpec, bucket_arn: str, account_id: str) -> None:
+    """S3 checks, when the notification configuration is saved, that the queue's policy lets
+    s3.amazonaws.com send to it for this bucket (the same "Unable to validate the following destination
+    configurations"; "Granting permissions to publish event notification messages to a destination",
+    Amazon S3 User Guide). The local stack refuses to start the same way."""
+    context = {"aws:SourceArn": bucket_arn, "aws:SourceAccount": account_id}
+    request = IamRequest(S3_PRINCIPAL, "sqs:SendMessage", queue.arn, account_id, context)
+    (answer,) = evaluator.evaluate([simulation(request, (), queue.policy)])
+    if answer.get("result") != ALLOWED:
+        raise DestinationRefused(
+            f"S3 may not send {bucket_arn}'s events to {queue.logical_id}: its AWS::SQS::QueuePolicy does not allow it"
         )
 
 

@@ -10,6 +10,7 @@ it in reverse; a failure half-way stops what was already started.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import threading
@@ -24,7 +25,7 @@ from urllib.parse import quote
 import requests
 from botocore.credentials import ReadOnlyCredentials
 
-from local.stack import access, eventbridge, identity, s3_events, s3_post
+from local.stack import access, eventbridge, identity, redrive, s3_events, s3_post
 from local.stack.access import Call, CallLog
 from local.stack.account import NEW_ACCOUNT, Account, check_deploy
 from local.stack.api import LocalApi
@@ -37,14 +38,15 @@ from local.stack.aws import (
     function_credentials,
     record_stack,
 )
-from local.stack.events import DeliveryLog, EventPump, subscribe
+from local.stack.events import Delivery, DeliveryLog, EventPump, subscribe
 from local.stack.iam import Evaluator
-from local.stack.invoke_access import InvokeAccess, check_s3_may_invoke
+from local.stack.invoke_access import InvokeAccess, check_s3_may_invoke, check_s3_may_send
 from local.stack.lambdas import DEFAULT_RETRY_DELAYS, AsyncInvoker, LocalFunction, sqs_destination
 from local.stack.least_privilege import Report, check
 from local.stack.missing_keys import MissingKeys
 from local.stack.naming import Pseudo
 from local.stack.runtime import ProcessEnvironment, load_handler, merged_environment, sdk_environment, unload
+from local.stack.sqs_source import QueuePoller, Received
 from local.stack.template import TEMPLATE_PATH, StackTemplate, load
 
 APPCODE_PARAMETER: Final = "AppCodeSecretName"  # the template names the secret; the stack creates it
@@ -52,10 +54,6 @@ VENDOR_PARAMETER: Final = "VendorBaseUrl"
 CORS_PARAMETER: Final = "UploadCorsOrigins"
 DEFAULT_APPCODE: Final = "local-appcode"  # obviously fake; the stand-in accepts whatever it is given
 FINISHED: Final = ("READY", "FAILED")
-# How many invocations of a function run at once, where a parameter of the template says it and no
-# reservation does. make-photo has no reservation (a new account refuses one, local.stack.account);
-# MakePhotoConcurrency bounds its vendor calls in flight (the upload queue's MaximumConcurrency).
-CONCURRENCY_PARAMETERS: Final = {"MakePhotoFunction": "MakePhotoConcurrency"}
 
 
 @dataclass(frozen=True)
@@ -100,14 +98,19 @@ class Stack:
         self.appcode = appcode
         self.api_url = ""
         self.region = template.pseudo.region
-        # The bucket and prefix that trigger a function: where a person uploads.
-        upload = next(e for f in template.functions for e in f.s3_events)
-        self.bucket = upload.bucket
-        self.upload_prefix = dict(upload.filter_rules).get("prefix", "")
+        # The bucket and prefix whose new objects reach a function (through the upload queue, or
+        # S3's direct notification of a function): where a person uploads.
+        self.bucket, self.upload_prefix = _upload_location(template)
         self.table = template.tables[0].name
         self.failed_queue_url = template.outputs.get("FailedEventsQueueUrl", "")
+        self.upload_queue_url = template.outputs.get("UploadQueueUrl", "")
+        self.dead_letter_queue_url = template.outputs.get("UploadDeadLetterQueueUrl", "")
+        self.dead_letter_queue_arn = template.outputs.get("UploadDeadLetterQueueArn", "")
         self.functions: dict[str, LocalFunction] = {}
         self.invokers: dict[str, AsyncInvoker] = {}
+        # The event source mappings' pollers, by function logical id.
+        self.queue_sources: dict[str, QueuePoller] = {}
+        self._redelivered: set[str] = set()  # message ids sent by redeliver()
         self.modules: list[ModuleType] = []
         self.deliveries = DeliveryLog()  # every S3 event document handed to a function
         self.standin: Any = None  # the vendor stand-in's handle (local.standin.server.StandinHandle)
@@ -184,18 +187,43 @@ class Stack:
 
     def redeliver(self, key: str) -> str:
         """Deliver the latest event document of ``key`` again, as S3's at-least-once delivery may: the
-        same document, queued for the same function as a new asynchronous invocation (new request id)."""
+        same document, as a second message in the function's queue (a new message id), or for a
+        function S3 notifies directly, as a new asynchronous invocation (a new request id)."""
         deliveries = self.deliveries.of(key)
         if not deliveries:
             raise LookupError(f"no event of {key!r} was delivered yet")
         latest = deliveries[-1]
+        source = self.queue_sources.get(latest.function)
+        if source is not None:
+            sent = self.client("sqs").send_message(
+                QueueUrl=source.queue_url, MessageBody=json.dumps(latest.event)
+            )
+            message_id = str(sent["MessageId"])
+            self._redelivered.add(message_id)
+            return message_id
         invoke = self.invokers[latest.function].invoke
         return self.deliveries.deliver(latest.function, invoke, latest.event, redelivered=True)
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
-        """True once no asynchronous event is queued, running or waiting for a retry."""
+        """True once no event is queued, running or waiting for a retry (an upload waiting out a
+        visibility timeout in its queue is still waiting)."""
         deadline = time.monotonic() + timeout
-        return all(i.wait_idle(max(0.0, deadline - time.monotonic())) for i in self.invokers.values())
+        sources = all(q.wait_idle(max(0.0, deadline - time.monotonic())) for q in self.queue_sources.values())
+        return sources and all(
+            i.wait_idle(max(0.0, deadline - time.monotonic())) for i in self.invokers.values()
+        )
+
+    def received(self, function: str) -> Callable[[Received], None]:
+        """What a queue's poller hands over, in the delivery log (by object key)."""
+
+        def add(received: Received) -> None:
+            if not received.key:
+                return  # S3's s3:TestEvent names no object
+            event = json.loads(received.body)
+            redelivered = received.message_id in self._redelivered
+            self.deliveries.add(Delivery(function, received.key, event, received.message_id, redelivered))
+
+        return add
 
     def update_function(self, logical_id: str, *, timeout_s: float) -> None:
         """Like UpdateFunctionConfiguration: new settings, and every environment starts cold."""
@@ -243,16 +271,20 @@ def start_stack(
     host: str = "127.0.0.1",
     aws_faults: bool = False,
     account: Account = NEW_ACCOUNT,
+    visibility_timeout_s: int | None = None,
 ) -> Stack:
     """Start moto, the vendor stand-in, the functions and the API; ``stop()`` (or ``with``) ends it.
 
     ``parameters`` override the template's (``VendorBaseUrl`` is always the stand-in's URL);
-    ``concurrency`` overrides how many invocations of a function run at once (its reservation, else
-    the template parameter of :data:`CONCURRENCY_PARAMETERS`), by logical id.
+    ``concurrency`` overrides how many asynchronous invocations of a function run at once, by logical
+    id (a queue's pollers follow its event source mapping's MaximumConcurrency).
     ``aws_faults`` puts the fault proxy (:mod:`local.stack.faultproxy`) between the functions and
     moto; ``stack.aws_faults`` configures it. Tests' own clients (``stack.client``) still reach moto.
     ``account`` is the AWS account deployed into (default: a new one, :mod:`local.stack.account`); a
     template it would refuse raises :class:`local.stack.account.DeployRefused` before anything runs.
+    ``visibility_timeout_s`` shortens the visibility timeout of the queues event source mappings read
+    (AWS: 6 x the function's timeout; a local run wants a failed upload back in seconds), as
+    ``retry_delays`` shortens Lambda's asynchronous retry delays.
     """
     ports = ports or Ports.from_env()
     # What the account refuses is refused before anything starts (moto's state is this process's:
@@ -290,6 +322,8 @@ def start_stack(
             cleanup.callback(stack.aws_faults.stop)
             stack.functions_aws_url = stack.aws_faults.url
         s3_events.install()
+        redrive.install()
+        cleanup.callback(redrive.forget_tasks)
         stack.secret_arns = create_resources(
             template, moto.url, (template.parameters[APPCODE_PARAMETER], appcode)
         )
@@ -305,6 +339,7 @@ def start_stack(
         s3_post.install(lambda: form_signers, stack.calls.add)
         _start_functions(stack, cleanup, retry_delays, concurrency or {})
         _start_events(stack, cleanup)
+        _start_queue_sources(stack, cleanup, visibility_timeout_s)
         invoke_access = InvokeAccess(
             stack.evaluator,
             region=pseudo.region,
@@ -379,17 +414,12 @@ def _start_functions(
             on_failure = _recorded(stack.calls, spec.logical_id, url, sqs_destination(sqs, url))
         invoker = AsyncInvoker(
             function,
-            concurrency=concurrency.get(spec.logical_id) or _parameter_concurrency(template, spec.logical_id),
+            concurrency=concurrency.get(spec.logical_id),
             retry_delays=delays,
             on_failure=on_failure,
         )
         stack.invokers[spec.logical_id] = invoker
         cleanup.callback(invoker.stop)
-
-
-def _parameter_concurrency(template: StackTemplate, logical_id: str) -> int | None:
-    parameter = CONCURRENCY_PARAMETERS.get(logical_id)
-    return int(template.parameters[parameter]) if parameter in template.parameters else None
 
 
 def _recorded(
@@ -420,3 +450,45 @@ def _start_events(stack: Stack, cleanup: contextlib.ExitStack) -> None:
         deliver = stack.deliveries.tap(function, stack.invokers[function].invoke)
         pump = EventPump(sqs, subscription, deliver)
         cleanup.callback(pump.stop)
+
+
+def _upload_location(template: StackTemplate) -> tuple[str, str]:
+    """The bucket and prefix of the first notification that leads to a function."""
+    for bucket in template.buckets:
+        for notification in bucket.queue_notifications:
+            return bucket.name, dict(notification.filter_rules).get("prefix", "")
+    upload = next(e for f in template.functions for e in f.s3_events)
+    return upload.bucket, dict(upload.filter_rules).get("prefix", "")
+
+
+def _start_queue_sources(
+    stack: Stack, cleanup: contextlib.ExitStack, visibility_timeout_s: int | None
+) -> None:
+    """S3 -> queue (the bucket's notifications, checked against the queue policy as S3 checks it),
+    queue -> function (an event source mapping's pollers, :mod:`local.stack.sqs_source`)."""
+    template = stack.template
+    account = template.pseudo.account_id
+    queues = {queue.arn: queue for queue in template.queues}
+    for bucket in template.buckets:
+        for notification in bucket.queue_notifications:
+            check_s3_may_send(stack.evaluator, queues[notification.queue_arn], bucket.arn, account)
+    sqs = stack.client("sqs")
+    for mapping in template.event_source_mappings:
+        queue = queues[mapping.queue_arn]
+        url = sqs.get_queue_url(QueueName=queue.name)["QueueUrl"]
+        if visibility_timeout_s is not None:
+            sqs.set_queue_attributes(
+                QueueUrl=url, Attributes={"VisibilityTimeout": str(visibility_timeout_s)}
+            )
+        function = mapping.function_logical_id
+        poller = QueuePoller(
+            sqs,
+            mapping,
+            url,
+            stack.functions[function],
+            region=stack.region,
+            calls=stack.calls,
+            on_received=stack.received(function),
+        )
+        stack.queue_sources[function] = poller
+        cleanup.callback(poller.stop)

@@ -65,6 +65,16 @@ _METHODS: Final = (
 
 
 @dataclass(frozen=True)
+class QueueNotificationSpec:
+    """One of a bucket's QueueConfigurations: S3 sends these object events to an SQS queue."""
+
+    id: str  # the configuration's id (s3.configurationId of each record)
+    queue_arn: str
+    events: tuple[str, ...]
+    filter_rules: tuple[tuple[str, str], ...]  # (prefix|suffix, value)
+
+
+@dataclass(frozen=True)
 class BucketSpec:
     logical_id: str
     name: str
@@ -74,6 +84,21 @@ class BucketSpec:
     public_access_block: dict[str, Any] | None = None
     policy: dict[str, Any] | None = None  # the AWS::S3::BucketPolicy document, resolved
     cors_rules: tuple[dict[str, Any], ...] = ()  # CorsConfiguration.CorsRules, in PutBucketCors' shape
+    queue_notifications: tuple[QueueNotificationSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class EventSourceMappingSpec:
+    """An AWS::Lambda::EventSourceMapping from an SQS queue (the only source emulated locally)."""
+
+    logical_id: str
+    function_logical_id: str
+    queue_arn: str
+    batch_size: int
+    batching_window_s: int
+    maximum_concurrency: int | None
+    report_batch_item_failures: bool
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -91,6 +116,7 @@ class QueueSpec:
     name: str
     arn: str
     attributes: dict[str, str]
+    policy: dict[str, Any] | None = None  # the AWS::SQS::QueuePolicy document naming it, resolved
 
 
 @dataclass(frozen=True)
@@ -218,6 +244,8 @@ class StackTemplate:
         resource: dict[str, Any] = self.resolver.resolve(self.translated["Resources"][logical_id])
         return resource
 
+    event_source_mappings: tuple[EventSourceMappingSpec, ...] = ()
+
     def function(self, logical_id: str) -> FunctionSpec:
         return next(f for f in self.functions if f.logical_id == logical_id)
 
@@ -263,6 +291,7 @@ def load(
         translated=translated,
         apigateway_logging_role=reader.apigateway_logging_role(),
         resolver=resolver,
+        event_source_mappings=reader.all("AWS::Lambda::EventSourceMapping", reader.event_source_mapping),
     )
 
 
@@ -444,6 +473,49 @@ class _Reader:
             public_access_block=self._r.resolve(props.get("PublicAccessBlockConfiguration")),
             policy=self._bucket_policy(logical_id),
             cors_rules=_cors_rules(self._r.resolve(props.get("CorsConfiguration"))),
+            queue_notifications=self._queue_notifications(logical_id, props),
+        )
+
+    def _queue_notifications(
+        self, bucket_id: str, props: dict[str, Any]
+    ) -> tuple[QueueNotificationSpec, ...]:
+        configurations = props.get("NotificationConfiguration", {}).get("QueueConfigurations", [])
+        found: list[QueueNotificationSpec] = []
+        for n, configuration in enumerate(configurations, start=1):
+            resolved = self._r.resolve(configuration)
+            rules = resolved.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+            found.append(
+                QueueNotificationSpec(
+                    id=f"{bucket_id}QueueNotification{n}",
+                    queue_arn=str(resolved["Queue"]),
+                    events=tuple(str(e) for e in _as_list(resolved["Event"])),
+                    filter_rules=tuple((str(rule["Name"]).lower(), str(rule["Value"])) for rule in rules),
+                )
+            )
+        return tuple(found)
+
+    def event_source_mapping(self, logical_id: str, props: dict[str, Any]) -> EventSourceMappingSpec:
+        resolved = self._r.resolve(props)
+        source = str(resolved["EventSourceArn"])
+        if source.split(":")[2:3] != ["sqs"]:
+            raise TemplateError(f"{logical_id}: only SQS event sources are emulated, not {source}")
+        function = props["FunctionName"]
+        function_id = function.get("Ref") if isinstance(function, dict) else None
+        if function_id is None:
+            raise TemplateError(f"{logical_id}: FunctionName must Ref a function of this template")
+        scaling = resolved.get("ScalingConfig", {})
+        return EventSourceMappingSpec(
+            logical_id=logical_id,
+            function_logical_id=str(function_id),
+            queue_arn=source,
+            # CreateEventSourceMapping's defaults for SQS: batch size 10, no batching window.
+            batch_size=int(resolved.get("BatchSize", 10)),
+            batching_window_s=int(resolved.get("MaximumBatchingWindowInSeconds", 0)),
+            maximum_concurrency=int(scaling["MaximumConcurrency"])
+            if "MaximumConcurrency" in scaling
+            else None,
+            report_batch_item_failures="ReportBatchItemFailures" in resolved.get("FunctionResponseTypes", []),
+            enabled=bool(resolved.get("Enabled", True)),
         )
 
     def _bucket_policy(self, bucket_id: str) -> dict[str, Any] | None:
@@ -485,7 +557,26 @@ class _Reader:
             for k, v in resolved.items()
             if k not in ("QueueName", "Tags") and not isinstance(v, dict | list)
         }
-        return QueueSpec(logical_id, self._names.name(logical_id), self._names.arn(logical_id), attributes)
+        # CloudFormation takes the redrive policies as objects, SetQueueAttributes as JSON text.
+        for name in ("RedrivePolicy", "RedriveAllowPolicy"):
+            if isinstance(resolved.get(name), dict):
+                attributes[name] = json.dumps(resolved[name])
+        return QueueSpec(
+            logical_id,
+            self._names.name(logical_id),
+            self._names.arn(logical_id),
+            attributes,
+            self._queue_policy(logical_id),
+        )
+
+    def _queue_policy(self, queue_id: str) -> dict[str, Any] | None:
+        url = self._names.ref(queue_id)
+        for policy_id in self._ids("AWS::SQS::QueuePolicy"):
+            props = self._props(policy_id)
+            if url in [self._r.text(q) for q in props.get("Queues", [])]:
+                document: dict[str, Any] = self._r.resolve(props["PolicyDocument"])
+                return document
+        return None
 
     def role(self, logical_id: str, props: dict[str, Any]) -> RoleSpec:
         resolved = self._r.resolve(props)

@@ -19,6 +19,7 @@ import functools
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -75,7 +76,10 @@ class Vendor:
         self.startup_validity = Validity(validity.preview_ttl_s, validity.final_ttl_s)
         self.validity = validity
         self.store = ResultStore()
-        self.signer = Signer()
+        # The stand-in's wall clock (results' age, URLs' Expires, downloads' expiry check): tests
+        # replace it to move time without sleeping.
+        self.clock: Callable[[], float] = time.time
+        self.signer = Signer(clock=lambda: self.clock())
         self._lock = threading.Lock()
         # Thin mode (benchmarks of the pipeline itself): the same contract, checks, pic_url download,
         # latency faults and counters, but canned result images instead of any image work, so the
@@ -129,7 +133,7 @@ class Vendor:
         per_sheet = 8 if request.print_type == 1 else 10
         names = [f"{uuid.uuid4().hex}clothes{request.clothes}{c.name}" for c in request.colours]
         for name in names:
-            self.store.put(ResultSet(name, *_canned(), created=time.time()))
+            self.store.put(ResultSet(name, *_canned(), created=self.clock()))
         return {
             "code": 200,
             "final_pic_name": names,
@@ -148,7 +152,7 @@ class Vendor:
             photo_wm=encode_jpeg(watermark(photo), dpi=dpi),
             sheet=encode_jpeg(sheet),
             sheet_wm=encode_jpeg(watermark(sheet)),
-            created=time.time(),
+            created=self.clock(),
         )
 
     def _url(self, prefix: str, name: str, sheet: bool) -> str:
@@ -160,7 +164,7 @@ class Vendor:
         result = self.store.get(name)
         if result is None:
             raise VendorError(422, f"unknown file_name: {name}")
-        if time.time() > result.created + self.validity.final_ttl_s:
+        if self.clock() > result.created + self.validity.final_ttl_s:
             raise VendorError(422, f"file_name expired: {name}")
         return {
             "code": 200,

@@ -3,9 +3,11 @@
 ``python -m local.stack.chaos --burst 500 --rate-limit 5`` is the full-size run against a time-based
 rate limit. Whether such a limit bites depends on how fast the machine makes the calls, so this test
 throttles by count instead (the stand-in's ``throttle_every``: every third make call gets the gateway's
-429 ``T429PR``): the same calls are refused on any machine. 40 uploads, make-photo's reserved
-concurrency from the template. Every photo must end READY, none lost, none made twice, and exactly the
-throttled calls the count implies were refused, so each refused call was retried until it got through.
+429 ``T429PR``): the same calls are refused on any machine. 40 uploads, make-photo's event source
+mapping's MaximumConcurrency from the template, and 8 of their events delivered twice (S3 delivers at
+least once): 4 racing the first delivery, 4 after the photo was made. Every photo must end READY, none
+lost, none made twice, and exactly the throttled calls the count implies were refused, so each refused
+call was retried until it got through and no duplicate made a call of its own.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ pytestmark = pytest.mark.integration
 
 UPLOADS = 40
 THROTTLE_EVERY = 3
+# Guards the duplicate guards (issue 27): without duplicates "none made twice" held vacuously.
+DUPLICATE_RATE = 0.2  # 8 of 40: half racing the first delivery, half after it finished
 
 
 def throttled_calls(made: int, every: int) -> int:
@@ -41,11 +45,22 @@ def test_the_throttle_count_follows_from_the_calls() -> None:
 
 
 def test_a_burst_against_a_throttling_vendor_makes_every_photo_once(stack: Stack) -> None:
-    config = burst_config(UPLOADS, None, ChaosConfig(seed=60, timeout_s=300), throttle_every=THROTTLE_EVERY)
+    config = burst_config(
+        UPLOADS,
+        None,
+        ChaosConfig(seed=60, timeout_s=300),
+        throttle_every=THROTTLE_EVERY,
+        duplicate_rate=DUPLICATE_RATE,
+    )
 
     report = run(config, stack)
 
     summary = table(report)
+    duplicated = {o.upload.key for o in report.outcomes if o.upload.duplicate}
+    timings = sorted(o.upload.duplicate for o in report.outcomes if o.upload.duplicate)
+    assert timings == ["early"] * 4 + ["late"] * 4
+    redelivered = {d.key for d in stack.deliveries.of() if d.redelivered}
+    assert redelivered & {o.upload.key for o in report.outcomes} == duplicated  # really delivered twice
     assert [o.status for o in report.outcomes] == ["READY"] * UPLOADS, summary
     assert report.lost == [], summary
     assert report.made_twice == {}, summary
@@ -57,5 +72,6 @@ def test_a_burst_against_a_throttling_vendor_makes_every_photo_once(stack: Stack
     assert refused == {"T429PR": throttled_calls(UPLOADS, THROTTLE_EVERY)}, summary
     assert report.parked == 0, summary
     template_concurrency = int(stack.template.parameters["MakePhotoConcurrency"])
-    assert report.concurrency == template_concurrency == stack.invokers[MAKE_PHOTO].concurrency
+    # The event source mapping's MaximumConcurrency is the cap (nothing is reserved).
+    assert report.concurrency == template_concurrency == stack.queue_sources[MAKE_PHOTO].pollers
     assert report.ok

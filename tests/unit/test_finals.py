@@ -167,6 +167,66 @@ def test_concurrent_requests_for_the_same_final_pay_exactly_once(
     assert len(results) == 8 and "ok" in results
 
 
+class WritesAfterAllReads:
+    """Holds each contender thread at its first DynamoDB write until every contender got that far, so
+    that every contender has read the record before any of them writes: the interleaving that a claim
+    checked in Python and written without a condition loses, forced instead of hoped for (issue 27).
+
+    botocore's ``before-call`` event runs in the calling thread before the request is sent."""
+
+    WRITES = frozenset({"UpdateItem", "PutItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})
+
+    def __init__(self, client: Any, contenders: list[threading.Thread]) -> None:
+        self._contenders = contenders
+        # Generous: only a contender that never writes breaks it, and then the test must fail.
+        self._all_here = threading.Barrier(len(contenders), timeout=60)
+        self._passed: set[threading.Thread] = set()
+        self.held = 0
+        client.meta.events.register("before-call.dynamodb", self._before_call)
+
+    def _before_call(self, model: Any, **_: Any) -> None:
+        me = threading.current_thread()
+        if model.name not in self.WRITES or me not in self._contenders or me in self._passed:
+            return
+        self._passed.add(me)
+        self.held += 1
+        self._all_here.wait()
+
+
+def test_two_requests_that_both_read_before_either_writes_pay_once(
+    aws: dict[str, Any],
+    settings: Settings,
+    storage: PhotoStorage,
+    records: PhotoRecords,
+    session: FakeSession,
+) -> None:
+    make_ready(records, ("white",))
+    vendor = FakeVendor()
+    finals = PhotoFinals(settings, storage, records, vendor, session)  # type: ignore[arg-type]
+    results: dict[int, str] = {}
+
+    def ask(i: int) -> None:
+        try:
+            finals.finals(SOURCE.key, "white", caller=OWNER, request_id=f"r{i}", deadline=1e12)
+            results[i] = "ok"
+        except FinalsInProgress:
+            results[i] = "busy"
+        except Exception as exc:  # reported below: the test fails on it
+            results[i] = repr(exc)
+
+    contenders = [threading.Thread(target=ask, args=(i,)) for i in range(2)]
+    hold = WritesAfterAllReads(aws["dynamodb"], contenders)
+    for thread in contenders:
+        thread.start()
+    for thread in contenders:
+        thread.join(120)  # generous: a loaded 2-core machine is slow, the assertion is about money
+
+    assert hold.held == 2  # both claims were written after both reads: the race really happened
+    assert sorted(results) == [0, 1] and set(results.values()) <= {"ok", "busy"}, results
+    assert "ok" in results.values()
+    assert vendor.stats.billed_calls == 1
+
+
 @pytest.mark.parametrize(
     ("state", "error"),
     [

@@ -73,9 +73,17 @@ def _megabytes(value: str) -> int:
     return int(float(value) * 1024 * 1024)
 
 
-def _attempts(retries: str) -> int:
-    """Lambda's first attempt plus the retries of EventInvokeConfig.MaximumRetryAttempts."""
-    return 1 + int(retries)
+def _receives(value: str) -> int:
+    """The upload queue's redrive ``maxReceiveCount``: the receives of a message before SQS moves it
+    to the dead-letter queue (1-1000)."""
+    count = int(value)
+    if not 1 <= count <= 1000:
+        raise ValueError(f"UPLOAD_MAX_RECEIVE_COUNT must be 1-1000, not {count}")
+    return count
+
+
+def _minutes(value: str) -> int:
+    return int(float(value) * 60)
 
 
 def _url(value: str) -> str:
@@ -127,7 +135,17 @@ class Settings:
     # "uploader": a photo is visible only to the IAM principal that uploaded it; "any": to every
     # caller the API lets in.
     photo_access: str = setting("PHOTO_ACCESS", "uploader", _photo_access)
-    make_attempts: int = setting("PLATFORM_RETRY_ATTEMPTS", "2", _attempts)
+    # Attempts at one upload message: SQS's receives before its dead-letter queue (the template's
+    # UploadMaxReceiveCount, the queue's redrive policy).
+    make_attempts: int = setting("UPLOAD_MAX_RECEIVE_COUNT", "100", _receives)
+    # The upload queue make-photo reads (its waiting uploads' visibility is changed there).
+    upload_queue_url: str = setting("UPLOAD_QUEUE_URL", "")
+    # While the vendor refuses our account, an upload waits this long before its dead-letter queue
+    # (VendorRefusalWaitMinutes). A failed upload comes back after a back-off that doubles from the
+    # first to the cap (idphoto.upload_messages); a crashed or timed-out one after the visibility timeout.
+    refusal_wait_seconds: int = setting("VENDOR_REFUSAL_WAIT_MINUTES", "1440", _minutes)
+    backoff_seconds: int = setting("BACKOFF_SECONDS", "30", int)
+    backoff_cap_seconds: int = setting("BACKOFF_CAP_SECONDS", "900", int)
     # The EventBridge bus photo events go to ("default": the account's); empty: no events.
     event_bus: str = setting("EVENT_BUS_NAME", "default", str.strip)
     # Automatic finals for uploads that say nothing ("off" or "auto"); they cost money per photo.

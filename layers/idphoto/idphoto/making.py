@@ -33,6 +33,7 @@ from idphoto.preparing import Prepared, prepare
 from idphoto.records import RETRIES_EXHAUSTED, VENDOR_ACCOUNT, PhotoRecord, PhotoRecords, previews_expiry
 from idphoto.source import SourceObject
 from idphoto.storage import MAX_KEY_BYTES, ObjectHead, PhotoStorage
+from idphoto.upload_messages import refusal_delay
 from idphoto.vendor import MadePhoto, VendorClient
 
 # A lease outlives the invocation that took it by this much, so a live holder is never robbed.
@@ -54,6 +55,24 @@ def needs_operator(error: VendorError) -> bool:
         and error.http_status is not None
         and 400 <= error.http_status < 500
     )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Which delivery of the upload this is: the upload queue's message says it."""
+
+    receive_count: int = 1  # SQS's ApproximateReceiveCount: past maxReceiveCount, the DLQ
+    queued_at: int | None = None  # Unix seconds the upload entered the queue (SentTimestamp)
+
+
+class UploadWaits(Exception):
+    """The vendor refuses our account (quota, AppCode): the upload waits in its queue ``retry_in``
+    seconds, its record says so (``waiting``). Not an error of the photo."""
+
+    def __init__(self, reason: str, retry_in: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_in = retry_in
 
 
 class Outcome(StrEnum):
@@ -94,14 +113,22 @@ class PhotoMaker:
         self._clock = clock
         self._events = events
 
-    def make(self, source: SourceObject, *, request_id: str, deadline: float) -> MakeResult:
-        """``deadline`` is on ``clock``'s scale; transient vendor errors are raised for a platform retry."""
+    def make(
+        self, source: SourceObject, *, request_id: str, deadline: float, delivery: Delivery | None = None
+    ) -> MakeResult:
+        """``deadline`` is on ``clock``'s scale; transient vendor errors are raised for a platform
+        retry, a refusal of our account as :class:`UploadWaits`. ``request_id`` names the delivery
+        across its retries (the upload queue's message id)."""
         with self._events.announcing(source.key) as announcement:  # "Photo Ready" / "Photo Failed"
-            result = self._make(source, request_id=request_id, deadline=deadline)
+            result = self._make(
+                source, request_id=request_id, deadline=deadline, delivery=delivery or Delivery()
+            )
             announcement.written = result.record
             return result
 
-    def _make(self, source: SourceObject, *, request_id: str, deadline: float) -> MakeResult:
+    def _make(
+        self, source: SourceObject, *, request_id: str, deadline: float, delivery: Delivery
+    ) -> MakeResult:
         skip = self._skip_reason(source)
         if skip:
             logger.info("not a portrait upload, skipped", extra={"reason": skip})
@@ -159,17 +186,18 @@ class PhotoMaker:
                 request_id,
                 options,
                 deadline,
-                claim.attempt,
+                max(claim.attempt, delivery.receive_count),
                 prepared,
                 retried=claim.current is not None,
+                delivery=delivery,
             )
-        except VendorError:
+        except (VendorError, UploadWaits):
             raise  # its outcome is recorded already
         except Exception as exc:
             # An AWS error (or a bug) after the claim: hand the claim on as for a vendor outage, so
             # the photo does not wait for the lease; when this write fails too, the status says
             # "stalled" once the lease is over (``PhotoRecord.is_stalled``).
-            self._give_back_quietly(source, request_id, exc, claim.attempt)
+            self._give_back_quietly(source, request_id, exc, max(claim.attempt, delivery.receive_count))
             raise
 
     def _skip_reason(self, source: SourceObject) -> str | None:
@@ -226,6 +254,7 @@ class PhotoMaker:
         prepared: Prepared,
         *,
         retried: bool = False,
+        delivery: Delivery | None = None,
     ) -> MakeResult:
         read_timeout = (
             self._settings.vendor_beauty_read_timeout
@@ -245,8 +274,8 @@ class PhotoMaker:
                 self._give_back(source, request_id, exc, attempt)
                 raise
             if needs_operator(exc):
-                self._park(source, request_id, exc, attempt)
-                raise  # the invocation fails: Lambda retries, then parks the event for a replay
+                self._park(source, request_id, exc, attempt, delivery or Delivery())
+                raise  # waited long enough: the message goes on to the dead-letter queue
             return self._fail(source, request_id, exc)
         colors = options.color_names()
         if len(colors) != len(made.names):  # no colours asked: the vendor made its default ones
@@ -338,7 +367,7 @@ class PhotoMaker:
         """
         message = (
             f"gave up after {attempt} attempts: {error.message};"
-            " the upload event is parked in the failed-events queue and can be replayed"
+            " the upload is in the upload dead-letter queue: redrive it (SQS DLQ redrive) once the cause is fixed"
         )
         self._hand_on_or_park(source, request_id, error, attempt, RETRIES_EXHAUSTED, message)
 
@@ -351,17 +380,35 @@ class PhotoMaker:
         except Exception:  # the original error is the one to raise
             logger.warning("could not hand the claim back", extra={"error": type(error).__name__})
 
-    def _park(self, source: SourceObject, request_id: str, error: VendorError, attempt: int) -> None:
+    def _park(
+        self, source: SourceObject, request_id: str, error: VendorError, attempt: int, delivery: Delivery
+    ) -> None:
         """The gateway refused our account: every upload fails alike until someone acts, so raise the
-        alarm on each refusal and, on the last attempt, park the photo as restartable (``VENDOR_ACCOUNT``)
-        instead of failing it for good; a replay after the fix makes it."""
+        alarm on each refusal and let the upload wait in its queue (:class:`UploadWaits`, the record
+        says ``waiting``), to be made once the vendor accepts again. Only after the operator's limit
+        (``refusal_wait_seconds``) the photo is recorded FAILED, restartable (``VENDOR_ACCOUNT``), and
+        its message goes on to the dead-letter queue; a redrive after the fix makes it."""
         count("VendorAccountRefusals")  # watched by the template's VendorAccountAlarm
         logger.error("the vendor's gateway refused our account", extra={"error": error.message})
-        message = (
-            f"the vendor's gateway refused our account (AppCode, quota or arrears): {error.message};"
-            " the upload event is parked in the failed-events queue: fix the account, then replay it"
+        now = self._records.now()
+        queued_at = delivery.queued_at or now
+        delay = (
+            None
+            if attempt >= self._settings.make_attempts
+            else refusal_delay(attempt, now - queued_at, self._settings)
         )
-        self._hand_on_or_park(source, request_id, error, attempt, VENDOR_ACCOUNT, message)
+        reason = f"the vendor's gateway refused our account (AppCode, quota or arrears): {error.message}"
+        if delay is not None:
+            self._records.wait(
+                source, request_id, reason=reason, code=VENDOR_ACCOUNT, since=queued_at, retry_at=now + delay
+            )
+            raise UploadWaits(reason, delay) from error
+        message = (
+            f"{reason}; waited {(now - queued_at) // 60} min, the upload is in the upload dead-letter"
+            " queue: fix the account, then redrive it (SQS DLQ redrive)"
+        )
+        self._records.mark_failed(source, request_id, VENDOR_ACCOUNT, message, error.vendor_code)
+        count_by("PhotosFailed", "code", VENDOR_ACCOUNT)
 
     def _hand_on_or_park(
         self, source: SourceObject, request_id: str, error: VendorError, attempt: int, code: str, message: str

@@ -102,6 +102,9 @@ class PhotoRecord:
     error_message: str | None = None
     vendor_code: int | None = None
     last_error: str | None = None
+    # Set while the upload waits in its queue for someone to act (the vendor refuses our account):
+    # reason, code, since and retry_at (Unix seconds); emptied once the photo is READY or FAILED.
+    waiting: dict[str, Any] = field(default_factory=dict)
     # What was done to the upload before the vendor got it (idphoto.preparing); None: sent as it came.
     prepared: str | None = None
     # The automatic finals wanted (``finals`` metadata, else the deployment's AutoFinals) when the
@@ -357,6 +360,7 @@ class PhotoRecords:
                 "finals": {},
                 "prepared": prepared,
                 "compliance": compliance or {},
+                "waiting": {},
             },
         )
 
@@ -385,7 +389,18 @@ class PhotoRecords:
                 "error_code": code,
                 "error_message": message,
                 "vendor_code": vendor_code,
+                "waiting": {},
             },
+        )
+
+    def wait(
+        self, source: SourceObject, claim_id: str, *, reason: str, code: str, since: int, retry_at: int
+    ) -> bool:
+        """The upload waits in its queue for someone to act: say why and until when, and let the
+        next delivery take the claim over at once."""
+        waiting = {"reason": reason[:500], "code": code, "since": since, "retry_at": retry_at}
+        return self._finish(
+            source, claim_id, {"waiting": waiting, "last_error": reason[:500], "lease_until": 0}
         )
 
     def release(self, source: SourceObject, claim_id: str, last_error: str) -> bool:

@@ -12,7 +12,7 @@ import requests
 import requests.adapters
 from aws_lambda_powertools.utilities import parameters
 
-from idphoto.aws import dynamodb_client, events_client, s3_client
+from idphoto.aws import dynamodb_client, events_client, s3_client, sqs_client
 from idphoto.config import Settings, get_settings
 from idphoto.events import NO_EVENTS, EventPublisher, PhotoEvents
 from idphoto.records import PhotoRecords
@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # each function imports only its own logic: a cold start pays
     from idphoto.finals import PhotoFinals
     from idphoto.making import PhotoMaker, PreviewCheck
     from idphoto.options import PhotoOptions
+    from idphoto.queueing import UploadHandler
 
 
 def appcode_reader(settings: Settings) -> AppCode:
@@ -128,6 +129,15 @@ def maker() -> PhotoMaker:
     return PhotoMaker(
         settings, storage(), records(), vendor(), events=events(), check_previews=preview_check(settings)
     )
+
+
+@cache
+def upload_handler() -> UploadHandler:
+    from idphoto.queueing import UploadHandler
+    from idphoto.uploadqueue import UploadQueue
+
+    settings = get_settings()
+    return UploadHandler(maker(), UploadQueue(sqs_client(), settings.upload_queue_url), settings)
 
 
 @cache

@@ -121,6 +121,18 @@ class Compliance(TypedDict):
     """why the preview could not be measured (then ``passed`` is false)"""
 
 
+class Waiting(TypedDict):
+    """Why a PROCESSING photo's upload waits in the upload queue, and until when."""
+
+    reason: str
+    code: str
+    """VENDOR_ACCOUNT: the vendor's gateway refuses our account (quota, AppCode): an operator acts"""
+    since: int
+    """Unix time the upload entered the queue"""
+    retry_at: int
+    """Unix time of its next try; it is made once the vendor accepts again"""
+
+
 class PhotoStatus(TypedDict):
     """A photo's status, options and previews."""
 
@@ -149,12 +161,14 @@ class PhotoStatus(TypedDict):
     created_at: int
     updated_at: int
     stalled: bool
-    """PROCESSING, but its last attempt died (timeout, out of memory, an AWS error): nobody is making
-    it; its upload event is parked in the failed-events queue for a replay"""
+    """PROCESSING, but its last attempt died (timeout, out of memory, an AWS error) and no retry is
+    due: its upload is in the upload dead-letter queue, to be redriven"""
     error: NotRequired[PhotoError]
     """only on a FAILED photo"""
     last_error: NotRequired[str]
     """the last transient error while the photo is retried"""
+    waiting: NotRequired[Waiting]
+    """only while PROCESSING and the upload waits for the vendor to accept our account again"""
     ignored_metadata: NotRequired[list[str]]
     """upload metadata that is no option"""
     prepared: NotRequired[str]

@@ -16,6 +16,7 @@ from idphoto.api.contract import (
     PhotoStatus,
     PhotoVersion,
     Preview,
+    Waiting,
 )
 from idphoto.records import PhotoRecord
 
@@ -42,6 +43,8 @@ def present(record: PhotoRecord, now: int, make_attempts: int) -> PhotoStatus:
         answer["error"] = error(record)
     if record.last_error:
         answer["last_error"] = record.last_error
+    if record.status.value == "PROCESSING" and record.waiting:
+        answer["waiting"] = cast(Waiting, record.waiting)
     if record.ignored_metadata:
         answer["ignored_metadata"] = record.ignored_metadata
     if checks := kept_checks(record):
