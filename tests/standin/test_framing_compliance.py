@@ -1,6 +1,6 @@
 """The stand-in frames what newcomers send so that the product's compliance check passes it: the
 sideways 12 MP phone photo (as make-photo turns it upright and scales it), a large photo with a small
-person, for the named specs with framing figures that a face like the astronaut's can meet."""
+person and the astronaut, for every named spec with framing figures."""
 
 from __future__ import annotations
 
@@ -33,18 +33,31 @@ def tools() -> tuple[FaceDetector, Segmenter]:
     return FaceDetector(), Segmenter()
 
 
+FRAMED = [spec.name for spec in specs.CATALOGUE if spec.ratios is not None]
+
+
+def test_the_framed_specs_are_the_catalogue_s() -> None:
+    # The parametrisation below reads the catalogue: a spec with framing cannot be left out.
+    assert {"cn-passport", "cn-hk-macau-permit", "cn-taiwan-permit", "cn-graduate-exam", "cn-id-card"} <= set(
+        FRAMED
+    )
+
+
+@pytest.fixture(scope="module")
+def sources() -> dict[str, np.ndarray]:
+    return {name: upright(getattr(samples, name)()) for name in ("phone_sideways", "large_portrait", "astronaut")}
+
+
 @pytest.mark.parametrize("sample", ["phone_sideways", "large_portrait", "astronaut"])
-@pytest.mark.parametrize(
-    "name", ["passport-35x45", "uk-passport", "us-passport", "ca-passport", "jp-passport", "cn-visa"]
-)
+@pytest.mark.parametrize("name", FRAMED)
 def test_the_stand_in_s_preview_passes_the_product_s_check(
-    tools: tuple[FaceDetector, Segmenter], sample: str, name: str
+    tools: tuple[FaceDetector, Segmenter], sources: dict[str, np.ndarray], sample: str, name: str
 ) -> None:
     spec = specs.CATALOGUE.get(name)
     assert spec is not None and spec.ratios is not None
     body = {"pic_url": "http://x", "spec_id": spec.spec_id, "width_px": spec.width_px,
             "height_px": spec.height_px, "ratios": list(spec.ratios)}  # fmt: skip
-    portrait = make_portrait(upright(getattr(samples, sample)()), validate_make(body), *tools)
+    portrait = make_portrait(sources[sample], validate_make(body), *tools)  # a VendorError fails
     photo = watermark(composite(portrait.rgb, portrait.mask, WHITE.top, WHITE.bottom))
     options = PhotoOptions(spec_id=spec.spec_id, ratios=spec.ratios, background=(WHITE,))
     report = compliance.measure(encode_jpeg(photo), options, "white")

@@ -142,3 +142,41 @@ def test_the_recorded_report_names_each_failed_measure_with_value_and_range() ->
     assert record["failed"] == ["head_height"]
     (text,) = failed_descriptions(record)
     assert text.startswith("head_height 0.4") and "allowed 0.7111-0.8 of the photo height" in text
+
+
+def test_a_head_width_spec_measures_the_head_at_the_ears_not_the_cheeks() -> None:
+    """cn-passport's "head width" (the exit-entry standard's 头部宽度) is the head's outline at the ears;
+    cn-id-card's face width (GA 461: between the ear roots) is the cheek-to-cheek landmark span."""
+    body = preview(Framing(head=0.64, width=390, height=567))
+    head = next(m for m in measure(body, spec_options("cn-passport"), "white").measures if m.measure == "face_width")
+    cheeks = next(m for m in measure(body, spec_options("cn-id-card"), "white").measures if m.measure == "face_width")
+    assert head.value is not None and cheeks.value is not None
+    assert head.value > cheeks.value * 1.15  # hair and ears beside the cheeks
+    assert head.note == compliance.HEAD_WIDTH_NOTE and cheeks.note == ""
+    assert specs.width_measure(7) == "head" and specs.width_measure(6) == "face"
+    assert specs.width_measure(3) == "face"  # no width figure on the id: cheek to cheek
+
+
+def test_the_head_width_is_the_outline_on_the_ear_rows_and_the_watermark_does_not_widen_it() -> None:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from idphoto import faces
+
+    body = preview(Framing(head=0.64, width=390, height=567), marked=True)
+    rgb = np.array(Image.open(io.BytesIO(body)).convert("RGB"))
+    marks = faces.models().landmarks(rgb, max(faces.models().detect(rgb), key=lambda b: b.score))
+    white = WHITE_BG[0]
+    before = compliance.head_width(rgb, marks, white)
+    # Dark bars across the ears' rows, 40 px beyond each side of the measured head: the new outline.
+    first, last = int(marks.eye_y), int(marks.eye_y + compliance.EAR_ROWS * (marks.chin_y - marks.eye_y))
+    left, right = int(marks.centre_x - before / 2 - 40), int(marks.centre_x + before / 2 + 40)
+    rgb[first:last, left : left + 10] = 0
+    rgb[first:last, right - 10 : right] = 0
+    assert compliance.head_width(rgb, marks, white) == pytest.approx(right - left, abs=2)
+    clean = preview(Framing(head=0.64, width=390, height=567))
+    passport = spec_options("cn-passport")
+    marked = values(measure(body, passport, "white"))["face_width"]
+    assert marked == pytest.approx(values(measure(clean, passport, "white"))["face_width"], abs=TRUE_WITHIN)

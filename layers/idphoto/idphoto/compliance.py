@@ -12,7 +12,10 @@ The measures, each with its value, its allowed range and where that range comes 
 - ``eye_height``: the eye line's distance from the photo's **bottom** edge, / photo height (the
   vendor's ``ratios`` and the US rule measure it so, see :attr:`idphoto.specs.PhotoSpec.ratios`);
 - ``top_margin``: the crown's distance from the top edge, / photo height;
-- ``face_width``: cheek to cheek (the face oval's landmarks 234-454), / photo width;
+- ``face_width``: / photo width, as the spec's authority defines it
+  (:attr:`idphoto.specs.PhotoSpec.face_width_measure`): cheek to cheek (the face oval's landmarks
+  234-454), or the head's width ear to ear (:func:`head_width`, on the plain background: GA 461 says
+  "between the cheeks", the Chinese exit-entry standard "head width");
 - ``centred``: the face's centre from the photo's vertical midline, / photo width, at most
   ``CENTRE_TOLERANCE``;
 - ``eyes_level``: the eye line's tilt in degrees, at most ``TILT_TOLERANCE_DEG``;
@@ -49,6 +52,9 @@ CROWN_COVER: Final = 0.5
 CROWN_BAND: Final = 0.25  # half-width of the searched columns, as a share of the face's width
 CROWN_ERODE: Final = 0.012  # erosion square's side, as a share of the photo height
 CROWN_PERSIST: Final = 0.015  # rows below the crown that must agree, as a share of the photo height
+EAR_ROWS: Final = 0.4  # the ears reach from the eye line to the nose's base, 40 % down to the chin
+HEAD_REACH: Final = 1.2  # the head's outline is looked for this many face widths either side
+HEAD_WIDTH_NOTE: Final = "the head's width at the ears, ear to ear (the spec's measure)"
 FRAMING: Final = ("head_height", "eye_height", "top_margin", "face_width")
 UNIVERSAL_SOURCE: Final = "this product's rule for every ID photo"
 DIGITS: Final = 4
@@ -141,6 +147,7 @@ class Requirements:
     ranges: Mapping[str, tuple[float | None, float | None] | None]
     source: str
     background: BackgroundColor | None
+    width_measure: str = "face"  # idphoto.specs.WIDTH_MEASURES
 
     @property
     def framed(self) -> bool:
@@ -156,12 +163,15 @@ def requirements(options: PhotoOptions, color: str) -> Requirements:
     for name, low, high in zip(FRAMING, ratios[::2], ratios[1::2], strict=True):
         span = (None if low == -1 else low, None if high == -1 else high)
         ranges[name] = None if span == (None, None) else span
-    return Requirements(ranges, _ratios_source(options), background)
-
-
-def _ratios_source(options: PhotoOptions) -> str:
-    """The named spec whose framing these ratios are, else the upload's own ratios."""
     named = [s for s in specs.active() if s.spec_id == options.spec_id and s.ratios == options.ratios]
+    # The face width as the named spec's authority defines it; the upload's own ratios on a spec id
+    # are measured as the named specs of that id define it (as the stand-in frames them).
+    width = named[0].face_width_measure if named else specs.width_measure(options.spec_id, specs.active())
+    return Requirements(ranges, _ratios_source(named), background, width)
+
+
+def _ratios_source(named: Sequence[specs.PhotoSpec]) -> str:
+    """The named spec whose framing these ratios are, else the upload's own ratios."""
     if not named:
         return "the upload's ratios"
     first = named[0]
@@ -195,17 +205,20 @@ def measure(body: bytes, options: PhotoOptions, color: str, model_dir: str = "")
     if found:
         marks = models.landmarks(rgb, found[0])
         crown = find_crown(rgb, marks, asked.background)
+        across = marks.face_width
+        if asked.width_measure == "head":
+            across = head_width(rgb, marks, asked.background)
         # Rounded as reported, then compared: the range holds the figure the report shows.
         values = {
             "head_height": round((marks.chin_y - crown) / height, DIGITS),
             "eye_height": round((height - marks.eye_y) / height, DIGITS),
             "top_margin": round(crown / height, DIGITS),
-            "face_width": round(marks.face_width / width, DIGITS),
+            "face_width": round(across / width, DIGITS),
         }
-        note = "the head reaches the photo's top edge" if crown <= 0 else ""
-        result += [
-            _framing(name, values[name], asked, note if name != "face_width" else "") for name in FRAMING
-        ]
+        cut = "the head reaches the photo's top edge" if crown <= 0 else ""
+        notes = dict.fromkeys(FRAMING, cut)
+        notes["face_width"] = HEAD_WIDTH_NOTE if asked.width_measure == "head" else ""
+        result += [_framing(name, values[name], asked, notes[name]) for name in FRAMING]
         offset = round(abs(marks.centre_x / width - 0.5), DIGITS)
         result.append(
             Measure("centred", offset, None, CENTRE_TOLERANCE, "of the photo width off centre",
@@ -266,6 +279,35 @@ def find_crown(rgb: Any, marks: Any, color: BackgroundColor | None) -> float:
             # The erosion moved the head's top edge down by half its square: undo that.
             return float(max(0, row - side // 2))
     return float(eye_row)
+
+
+def head_width(rgb: Any, marks: Any, color: BackgroundColor | None) -> float:
+    """The head's width at the ears, in pixels, as the plain background shows its outline.
+
+    On each row of the ears' band (from the eye line ``EAR_ROWS`` of the way down to the chin: the ear
+    reaches from about the eyes to the nose's base), the span between the outermost pixels that differ
+    from the background within ``HEAD_REACH`` face widths of the face's centre; the median of those
+    rows. The differing pixels are eroded as for the crown, so the watermark's strokes do not count,
+    and the erosion's narrowing (a square's side less one) is added back. Hair beside the ears counts:
+    it is the head's outline the photo shows."""
+    import numpy as np
+
+    height, width = rgb.shape[:2]
+    first = int(min(max(marks.eye_y, 0), height - 1))
+    last = int(min(max(marks.eye_y + EAR_ROWS * (marks.chin_y - marks.eye_y), first + 1), height))
+    side = max(3, round(CROWN_ERODE * height))
+    top, bottom = max(0, first - side), min(height, last + side)
+    expected = _background_rows(rgb, color, height)[top:bottom]
+    band = np.abs(rgb[top:bottom].astype(np.int16) - expected[:, None, :]).max(axis=2) > CROWN_COLOR_TOLERANCE
+    reach = HEAD_REACH * marks.face_width
+    left, right = max(0, int(marks.centre_x - reach)), min(width, int(marks.centre_x + reach) + 1)
+    solid = _erode(band, side)[first - top : last - top, left:right]
+    spans = []
+    for row in solid:
+        on = np.flatnonzero(row)
+        if on.size:
+            spans.append(float(on[-1] - on[0] + 1 + side - 1))
+    return float(np.median(spans)) if spans else float(marks.face_width)
 
 
 def _background_rows(rgb: Any, color: BackgroundColor | None, rows: int) -> Any:

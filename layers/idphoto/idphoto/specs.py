@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any, Final
@@ -68,7 +68,8 @@ class Framing:
       office below;
     - ``eye``: the eye line's distance from the photo's **bottom** edge (the US rule's own wording);
     - ``top``: the crown's distance from the photo's top edge;
-    - ``face_width``: the face's (or head's, ear to ear) width, where the authority gives one.
+    - ``face_width``: the face's width, where the authority gives one; what is measured is the spec's
+      :attr:`PhotoSpec.face_width_measure` (cheek to cheek, or the head ear to ear).
 
     ``None`` means the authority states nothing for that measure.
     """
@@ -125,6 +126,11 @@ class PhotoSpec:
     framing_source: str = NOT_STATED
     digital: str = NOT_STATED
     digital_source: str = NOT_STATED
+    # What the authority's "face width" spans (``WIDTH_MEASURES``): "face", cheek to cheek (GA 461's
+    # 脸部宽度, between the cheeks), or "head", the head's full width at the ears (the exit-entry
+    # standard's 头部宽度, head width). The check (``idphoto.compliance``) and the stand-in's framing
+    # measure the one the spec names.
+    face_width_measure: str = "face"
 
     @property
     def size_mm(self) -> str:
@@ -197,6 +203,7 @@ class PhotoSpec:
             "aliases": list(self.aliases),
             "source": self.source,
             "framing_source": self.framing_source,
+            "face_width_measure": self.face_width_measure,
             "digital_source": self.digital_source,
         }
 
@@ -218,6 +225,9 @@ def _px(pixels: float, dpi: int) -> float:
 # os.path, not pathlib: pathlib costs its own imports (glob, fnmatch, ...) at every cold start.
 DATA_FILE: Final = os.path.join(os.path.dirname(__file__), "specs.json")
 _MEASURES: Final = ("head", "eye", "top", "face_width")
+# "face": cheek to cheek (the face oval's widest landmarks); "head": the head's width at the ears,
+# found on the plain background (``idphoto.compliance.head_width``).
+WIDTH_MEASURES: Final = ("face", "head")
 
 
 def _range(value: object, entry: str, to_mm: Callable[[float], float]) -> Range:
@@ -254,6 +264,11 @@ def spec_from_entry(entry: Mapping[str, Any]) -> PhotoSpec:
         for listed in ("aliases", "backgrounds"):
             if listed in fields:
                 fields[listed] = tuple(fields[listed])
+        if fields.get("face_width_measure", "face") not in WIDTH_MEASURES:
+            raise ValueError(
+                f"{name}: face_width_measure is one of {', '.join(WIDTH_MEASURES)}, "
+                f"not {fields['face_width_measure']!r}"
+            )
         return PhotoSpec(**fields)
     except (KeyError, TypeError) as exc:  # a missing or unknown field
         raise ValueError(f"spec {name!r}: {exc}") from exc
@@ -327,6 +342,18 @@ def parse_vendor_ids(text: str) -> dict[str, int]:
 
 
 CATALOGUE: Final = Catalogue(SPECS)
+
+
+def width_measure(spec_id: int, catalogue: Iterable[PhotoSpec] = CATALOGUE) -> str:
+    """What "face width" spans for a vendor spec id: the ``face_width_measure`` of the named specs
+    with that id that state a face width (they agree: ``tests/unit/test_specs.py``), else "face".
+
+    The vendor's ``ratios`` name only a "face width" (API.md note 2); the stand-in frames and the
+    check measures it as the authorities behind the spec id define it."""
+    for spec in catalogue:
+        if spec.spec_id == spec_id and spec.framing.face_width is not None:
+            return spec.face_width_measure
+    return "face"
 
 
 @cache
