@@ -45,7 +45,9 @@ def test_the_framed_specs_are_the_catalogue_s() -> None:
 
 @pytest.fixture(scope="module")
 def sources() -> dict[str, np.ndarray]:
-    return {name: upright(getattr(samples, name)()) for name in ("phone_sideways", "large_portrait", "astronaut")}
+    return {
+        name: upright(getattr(samples, name)()) for name in ("phone_sideways", "large_portrait", "astronaut")
+    }
 
 
 @pytest.mark.parametrize("sample", ["phone_sideways", "large_portrait", "astronaut"])

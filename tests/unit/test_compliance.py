@@ -148,8 +148,12 @@ def test_a_head_width_spec_measures_the_head_at_the_ears_not_the_cheeks() -> Non
     """cn-passport's "head width" (the exit-entry standard's 头部宽度) is the head's outline at the ears;
     cn-id-card's face width (GA 461: between the ear roots) is the cheek-to-cheek landmark span."""
     body = preview(Framing(head=0.64, width=390, height=567))
-    head = next(m for m in measure(body, spec_options("cn-passport"), "white").measures if m.measure == "face_width")
-    cheeks = next(m for m in measure(body, spec_options("cn-id-card"), "white").measures if m.measure == "face_width")
+    head = next(
+        m for m in measure(body, spec_options("cn-passport"), "white").measures if m.measure == "face_width"
+    )
+    cheeks = next(
+        m for m in measure(body, spec_options("cn-id-card"), "white").measures if m.measure == "face_width"
+    )
     assert head.value is not None and cheeks.value is not None
     assert head.value > cheeks.value * 1.15  # hair and ears beside the cheeks
     assert head.note == compliance.HEAD_WIDTH_NOTE and cheeks.note == ""
