@@ -147,7 +147,7 @@ validate: $(SAM)
 
 # STACK_NAME / REGION: the stack name and region to deploy (default: samconfig.toml's). The check runs
 # first: missing AWS credentials, or a stack name CloudFormation refuses, would fail only after sam build
-# and the guided questions. (Any name CloudFormation accepts deploys: docs/notes/names.md.)
+# and the guided questions. (Any name CloudFormation accepts deploys: docs/deploy.md.)
 deploy: .venv/.synced $(SAM)  ## check credentials and the stack name, then sam build && sam deploy --guided (needs AWS credentials; see README)
 	$(PY) -m ops.preflight --credentials $(if $(STACK_NAME),--stack $(STACK_NAME))
 	$(SAM) build

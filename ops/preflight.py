@@ -1,7 +1,7 @@
 """Check before deploying that the deploy can start: AWS credentials, and a stack name CloudFormation takes.
 
 No name the template gives a resource depends on the stack name in a way that a valid stack name can
-break (docs/notes/names.md): the photo bucket is named from the stack's id, the functions by
+break (docs/deploy.md): the photo bucket is named from the stack's id, the functions by
 CloudFormation. So any name CloudFormation accepts deploys, and ``sam deploy --guided`` without this
 check is safe. What is left here only saves time: a name CloudFormation would refuse, or missing
 credentials, fail in a second instead of after ``sam build``'s minute and the guided questions.

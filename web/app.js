@@ -2,7 +2,7 @@
 // photo's status until READY, its previews, and the finals on request. Plain JS, no build step.
 //
 // The API is the stage beside this page ("v1/") unless ?api=<base URL> names another. Locally the API
-// takes unsigned requests; a deployed API needs SigV4 (docs/notes/uploads.md): a deployment sets
+// takes unsigned requests; a deployed API needs SigV4 (docs/browser-uploads.md): a deployment sets
 // window.idphotoSign(method, url, body) -> headers before this script runs.
 "use strict";
 

@@ -69,6 +69,13 @@ class CallLog:
         with self._lock:
             return list(self.calls)
 
+    def forget(self, forgotten: list[Call]) -> None:
+        """Drop calls a test made itself while impersonating a function: they are not the function's,
+        and the least-privilege check judges only what the functions did."""
+        ids = {id(call) for call in forgotten}
+        with self._lock:
+            self.calls[:] = [call for call in self.calls if id(call) not in ids]
+
 
 class ThreadCredentials(Credentials):
     """Credentials whose value is the current thread's function's role (or the local user's)."""

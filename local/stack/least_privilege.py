@@ -252,6 +252,11 @@ def _s3(call: Call, _where: Where) -> Wanted:
     if p.get("SSEKMSKeyId"):
         context["s3:x-amz-server-side-encryption-aws-kms-key-id"] = p["SSEKMSKeyId"]
     op = call.operation
+    if op == "CreateBucket" and call.presigned:
+        # botocore signs a presigned POST (generate_presigned_post) through CreateBucket's request
+        # model; nothing is sent. S3 authorises the form when it is posted, as the signer's PutObject
+        # (recorded then by local.stack.s3_post).
+        return []
     if op in ("GetObject", "HeadObject"):  # HEAD is authorised as GET
         return [("s3:GetObjectVersion" if versioned else "s3:GetObject", obj, {})]
     if op == "PutObject":

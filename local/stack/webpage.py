@@ -2,7 +2,7 @@
 same-origin: ``http://127.0.0.1:<port>/`` is the page, ``/v1/...`` the API it calls.
 
 Only the files in ``web/`` are served, by name (no directory listing, no path outside it). Not part of
-the template: a deployment serves the page from wherever its operator hosts static files (docs/notes).
+the template: a deployment serves the page from wherever its operator hosts static files (docs/browser-uploads.md).
 """
 
 from __future__ import annotations

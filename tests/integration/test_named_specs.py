@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 
-import cv2
 import numpy as np
 import pytest
 import requests
@@ -56,7 +55,7 @@ def framing(body: bytes, detector: FaceDetector, segmenter: Segmenter) -> dict[s
     """The final's head height, eye line (from the bottom), top margin and face width, as shares."""
     rgb = as_image(np.asarray(Image.open(io.BytesIO(body)).convert("RGB")))
     height, width = rgb.shape[:2]
-    face = detector.detect(as_image(cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))))
+    face = detector.detect(rgb)
     assert face is not None, "no face found in the final"
     marks = measure(segmenter.mask(rgb), face, 0)
     return {

@@ -76,7 +76,7 @@ def test_the_page_uploads_a_portrait_and_shows_its_previews_and_finals(
 
     browser.get(page)
     browser.find_element(By.ID, "file").send_keys(str(path))
-    Select(browser.find_element(By.ID, "spec")).select_by_value("us-passport")
+    Select(browser.find_element(By.ID, "spec")).select_by_value("cn-one-inch")  # allows white and blue
     browser.find_element(By.CSS_SELECTOR, "input[name=colour][value=blue]").click()
     browser.find_element(By.ID, "upload").click()
     wait.until(
@@ -98,7 +98,7 @@ def test_the_page_uploads_a_portrait_and_shows_its_previews_and_finals(
         )
     )
 
-    spec = CATALOGUE.get("us-passport")
+    spec = CATALOGUE.get("cn-one-inch")
     assert spec is not None
     spec_size = (spec.width_px, spec.height_px)
     assert [(i["width"], i["height"]) for i in images(browser, "img.final-photo")] == [spec_size, spec_size]

@@ -55,7 +55,7 @@ def stored(stack: Stack, key: str) -> bool:
 def test_a_presigned_post_sent_with_plain_requests_makes_a_ready_photo_of_the_caller(
     stack: Stack, portrait: bytes
 ) -> None:
-    answer = form(stack, options={"spec": "us-passport", "background": "white,blue"})
+    answer = form(stack, options={"spec": "cn-one-inch", "background": "white,blue"})
 
     sent = post(answer, portrait)
 
@@ -65,7 +65,7 @@ def test_a_presigned_post_sent_with_plain_requests_makes_a_ready_photo_of_the_ca
     assert urlsplit(answer["status_url"]).path == urlsplit(f"{stack.api_url}/photos/{key}").path
     photo = stack.wait_for_photo(key)
     assert photo["status"] == "READY", photo
-    assert photo["options"]["spec_id"] == 4 and photo["colors"] == ["white", "blue"]
+    assert photo["options"]["spec_id"] == 1 and photo["colors"] == ["white", "blue"]
     assert requests.get(answer["status_url"], timeout=35).json()["status"] == "READY"
     head = stack.client("s3").head_object(Bucket=stack.bucket, Key=key)
     assert head["ContentType"] == "image/jpeg"

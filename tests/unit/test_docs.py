@@ -13,6 +13,7 @@ import pytest
 
 from docs.hooks import api_reference, catalogue_page
 from idphoto.specs import CATALOGUE
+from local.stack.cfn_yaml import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,3 +94,47 @@ def test_the_readme_is_short_and_its_links_exist() -> None:
     local = [link for link in links if "://" not in link]
     assert local, "the README links into the documentation"
     assert [link for link in local if not (ROOT / link).exists()] == []
+
+
+def deploy_rows() -> dict[str, str]:
+    """The deploy page's parameter table: each parameter named in a row's first cell -> that row's default."""
+    text = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    table = text[text.index("## Parameters") :].split("\n## ", 1)[0]
+    rows: dict[str, str] = {}
+    for line in table.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split(" | ")]
+        if len(cells) < 3 or not cells[0].startswith("`"):
+            continue
+        names = re.findall(r"`([A-Za-z]+)`", cells[0])
+        # one default for every name of the row, or one each ("`x-api-key`, empty")
+        defaults = (
+            [d.strip().strip("`") for d in cells[1].split(",")] if len(names) > 1 else [cells[1].strip("`")]
+        )
+        if len(defaults) == 1:
+            defaults *= len(names)
+        for name, default in zip(names, defaults, strict=True):
+            rows[name] = "" if default == "empty" else default
+    return rows
+
+
+def test_the_deploy_page_lists_every_template_parameter_with_its_default() -> None:
+    parameters = load_template(ROOT / "template.yaml")["Parameters"]
+
+    rows = deploy_rows()
+
+    assert sorted(rows) == sorted(parameters)
+    for name, parameter in parameters.items():
+        assert rows[name] == str(parameter.get("Default", "")), name
+
+
+def test_the_operations_page_has_a_runbook_entry_for_every_alarm() -> None:
+    resources = load_template(ROOT / "template.yaml")["Resources"]
+    alarms = {name for name, resource in resources.items() if resource["Type"] == "AWS::CloudWatch::Alarm"}
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    headed = {
+        name for heading in re.findall(r"^### (.+)$", text, re.MULTILINE) for name in heading.split(" and ")
+    }
+    listed = set(re.findall(r"^\| \[`(\w+Alarm)`\]", text, re.MULTILINE))
+
+    assert headed & alarms == alarms, "a runbook heading for each alarm"
+    assert listed == alarms, "the alarm table names exactly the template's alarms"

@@ -24,7 +24,7 @@ The measures, each with its value, its allowed range and where that range comes 
 
 The four framing ranges are the photo's ``ratios`` (the vendor's 8 numbers: a named spec's framing
 figures, :meth:`idphoto.specs.PhotoSpec.ratios`, or the upload's own), compared exactly: the
-measurement's own error is a few pixels (``docs/notes/compliance.md``). A photo without ratios has no
+measurement's own error is a few pixels (``docs/compliance.md``). A photo without ratios has no
 framing figures: it is measured and reported, never refused (``passed`` is None).
 
 **The crown** is not a landmark (hair has none): it is the first row, going down above the eyes, where
