@@ -433,7 +433,9 @@ def _redeliver(stack: Stack, uploads: Sequence[Upload], *, after_finish: bool) -
     """Deliver each upload's event document a second time, as soon as the first delivery happened
     (``after_finish``: once the photo is READY or FAILED)."""
     for upload in uploads:
-        stack.deliveries.wait_for(upload.key, timeout=60)
+        # A queued upload is delivered when a poller gets to it: behind a burst and a throttling
+        # vendor that can take minutes on a loaded machine.
+        stack.deliveries.wait_for(upload.key, timeout=300)
         if after_finish:
             stack.wait_for_photo(upload.key, timeout=300)
         stack.redeliver(upload.key)

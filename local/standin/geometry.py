@@ -23,7 +23,9 @@ feasible set. When the ranges cannot all hold for this face, the crop meets them
 importance (the head and chin inside the photo, then head height, face width, top margin, eye line)
 and comes as close as it can to each one it cannot meet: a vendor frames as best it can and lets the
 buyer's check judge, it does not refuse a photo for a hard range. Only a request whose minimum
-exceeds its maximum is refused ("face cannot fit the ratios", vendor code 507).
+exceeds its maximum, or whose ranges no face could meet together (head and top margin minimums over the
+whole photo; the eye line's minimum above the top margin's) is refused ("face cannot fit the ratios",
+vendor code 507).
 """
 
 import math
@@ -190,6 +192,11 @@ def solve_crop(
     (h1, h2), (e1, e2), (t1, t2), (f1, f2) = _pairs(ratios)
     if h1 > h2 or e1 > e2 or t1 > t2 or f1 > f2:
         raise Unfit("face cannot fit the ratios: a minimum exceeds its maximum")
+    # Ranges no face could meet together: refused, as a contradiction in the request.
+    if h1 + t1 > 1:
+        raise Unfit("face cannot fit the ratios: the head and top margin minimums exceed the photo")
+    if e1 + t1 >= 1:
+        raise Unfit("face cannot fit the ratios: the eye line minimum leaves no room for the top margin")
     head_h = max(marks.chin - marks.head_top, 1.0)
     eye_off = min(max(marks.eye_y - marks.head_top, 0.05 * head_h), 0.95 * head_h)
     # u = 1 / crop height: each constraint is an interval of u, most important first.

@@ -120,7 +120,8 @@ def make_portrait(
 
     crop = solve(marks)
     rgb, mask = _render(source, small, turn, crop, out_w, out_h, segmenter)
-    for _ in range(REFINE_PASSES):
+    # Only ranges need the buyer's figures; without ratios the spec's targets are aims, not rules.
+    for _ in range(REFINE_PASSES if request.ratios else 0):
         better = refine(rgb, mask, crop, marks, width_measure, keep_centre=request.hor_align_type == 1)
         if better is None:
             break

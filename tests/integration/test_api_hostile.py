@@ -165,10 +165,10 @@ def vendor_make_held(stack: Stack) -> Iterator[tuple[threading.Event, threading.
     called, release = threading.Event(), threading.Event()
     make = vendor.make
 
-    def held(raw_body: bytes) -> dict[str, Any]:
+    def held(raw_body: bytes, **options: Any) -> dict[str, Any]:
         called.set()
         release.wait(60)
-        answer: dict[str, Any] = make(raw_body)
+        answer: dict[str, Any] = make(raw_body, **options)
         return answer
 
     vendor.make = held
