@@ -145,12 +145,11 @@ build: $(SAM)  ## sam build (no Docker needed)
 validate: $(SAM)
 	$(SAM) validate --lint
 
-# STACK_NAME / REGION: the stack name and region to check and deploy (default: samconfig.toml's, and
-# without a region the longest region name AWS has). The check runs first: a stack name that makes an
-# invalid bucket or function name would otherwise fail only deep in the deploy; missing AWS credentials
-# would fail only after sam build and the guided questions.
-deploy: .venv/.synced $(SAM)  ## check the stack name, then sam build && sam deploy --guided (needs AWS credentials; see README)
-	$(PY) -m ops.preflight --credentials $(if $(STACK_NAME),--stack $(STACK_NAME)) $(if $(REGION),--region $(REGION))
+# STACK_NAME / REGION: the stack name and region to deploy (default: samconfig.toml's). The check runs
+# first: missing AWS credentials, or a stack name CloudFormation refuses, would fail only after sam build
+# and the guided questions. (Any name CloudFormation accepts deploys: docs/deploy.md.)
+deploy: .venv/.synced $(SAM)  ## check credentials and the stack name, then sam build && sam deploy --guided (needs AWS credentials; see README)
+	$(PY) -m ops.preflight --credentials $(if $(STACK_NAME),--stack $(STACK_NAME))
 	$(SAM) build
 	$(SAM) deploy --guided $(if $(STACK_NAME),--stack-name $(STACK_NAME)) $(if $(REGION),--region $(REGION))
 

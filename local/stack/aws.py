@@ -297,3 +297,17 @@ def create_table(dynamodb: Any, table: TableSpec) -> None:
 def create_queue(sqs: Any, queue: QueueSpec) -> str:
     url: str = sqs.create_queue(QueueName=queue.name, Attributes=queue.attributes)["QueueUrl"]
     return url
+
+
+def record_stack(template: StackTemplate, endpoint: str) -> None:
+    """The stack and its outputs in moto's CloudFormation, where a client finds a deployed stack's
+    (``describe_stacks``): the CLI reads the bucket's name there, as it does for a deployed stack.
+    Only the outputs are recorded (the resources are made above, not by moto's CloudFormation); the
+    record's StackId is moto's, not the one the template's names were resolved with."""
+    document = {
+        "Resources": {},
+        "Outputs": {name: {"Value": value} for name, value in template.outputs.items()},
+    }
+    client("cloudformation", endpoint, template.pseudo.region).create_stack(
+        StackName=template.pseudo.stack_name, TemplateBody=json.dumps(document)
+    )

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
+from local.stack.naming import generated_name
 from local.stack.template import FunctionSpec, S3EventSpec
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,10 @@ def subscribe(s3: Any, sqs: Any, functions: tuple[FunctionSpec, ...], stack_name
     per_bucket: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for function in functions:
         for event in function.s3_events:
-            queue_name = f"{stack_name}-{function.logical_id}-{event.name}-s3-events"
+            # Shortened like a generated name: SQS takes 80 characters, a stack name has up to 128.
+            queue_name = generated_name(
+                stack_name, f"{function.logical_id}-{event.name}-s3-events", "AWS::SQS::Queue"
+            )
             url: str = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
                 "QueueArn"

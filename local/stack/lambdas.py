@@ -55,10 +55,7 @@ class LambdaContext:
     identity: Any = None
     client_context: Any = None
     started: float = field(default_factory=time.monotonic)
-
-    @property
-    def log_group_name(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
+    log_group_name: str = ""
 
     @property
     def log_stream_name(self) -> str:
@@ -87,6 +84,7 @@ class LocalFunction:
             memory_limit_in_mb=self.spec.memory_mb,
             aws_request_id=request_id or str(uuid.uuid4()),
             timeout_s=self.timeout_s,
+            log_group_name=self.spec.log_group,
         )
 
     def invoke(self, event: dict[str, Any], request_id: str | None = None) -> Any:

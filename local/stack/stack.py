@@ -36,6 +36,7 @@ from local.stack.aws import (
     client,
     create_resources,
     function_credentials,
+    record_stack,
 )
 from local.stack.events import Delivery, DeliveryLog, EventPump, subscribe
 from local.stack.iam import Evaluator
@@ -326,6 +327,7 @@ def start_stack(
         stack.secret_arns = create_resources(
             template, moto.url, (template.parameters[APPCODE_PARAMETER], appcode)
         )
+        record_stack(template, moto.url)
         fallback = ReadOnlyCredentials(
             FAKE_CREDENTIALS["aws_access_key_id"], FAKE_CREDENTIALS["aws_secret_access_key"], None
         )

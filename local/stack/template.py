@@ -31,7 +31,7 @@ from samtranslator.translator.translator import Translator
 
 from local.stack.cfn_yaml import load_template
 from local.stack.intrinsics import Resolver, TemplateError
-from local.stack.naming import Pseudo, ResourceNames
+from local.stack.naming import NAME_PATTERN, Pseudo, ResourceNames, name_problem
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH: Final = ROOT / "template.yaml"
@@ -189,6 +189,9 @@ class FunctionSpec:
     role_logical_id: str | None = None
     permissions: tuple[PermissionSpec, ...] = ()
     architectures: tuple[str, ...] = ("x86_64",)
+    # Where the function logs: LoggingConfig.LogGroup, else /aws/lambda/<name> (Lambda Developer Guide,
+    # "Configuring CloudWatch log groups for Lambda functions").
+    log_group: str = ""
 
 
 @dataclass(frozen=True)
@@ -271,6 +274,7 @@ def load(
     resolver = Resolver(translated, {**parameters, **pseudo.values()}, names.ref, names.get_att)
     check_rules(raw.get("Rules", {}), resolver)
     reader = _Reader(translated, artefacts, resolver, names)
+    reader.check_names()
     buckets = reader.all("AWS::S3::Bucket", reader.bucket)
     functions: tuple[FunctionSpec, ...] = reader.all("AWS::Lambda::Function", reader.function)
     return StackTemplate(
@@ -432,6 +436,18 @@ class _Reader:
         condition = resource.get("Condition")
         return condition is None or self._r.condition(str(condition))
 
+    def check_names(self) -> None:
+        """Every physical name, explicit or generated, is one its service takes: CloudFormation would
+        otherwise fail at that resource and roll the stack back."""
+        for logical_id, resource in self._resources.items():
+            kind = str(resource.get("Type", ""))
+            if kind not in NAME_PATTERN or not self._exists(resource):
+                continue
+            name = self._names.name(logical_id)
+            problem = name_problem(kind, name)
+            if problem:
+                raise TemplateError(f"{logical_id}: the name {name!r} is refused: {problem}")
+
     def _props(self, logical_id: str) -> dict[str, Any]:
         props: dict[str, Any] = self._resources[logical_id].get("Properties", {})
         return props
@@ -584,9 +600,12 @@ class _Reader:
         concurrency = props.get("ReservedConcurrentExecutions")
         role = props.get("Role")
         role_id = role["Fn::GetAtt"][0] if isinstance(role, dict) and "Fn::GetAtt" in role else None
+        name = self._names.name(logical_id)
+        log_group = props.get("LoggingConfig", {}).get("LogGroup")
         return FunctionSpec(
             logical_id=logical_id,
-            name=self._names.name(logical_id),
+            name=name,
+            log_group=f"/aws/lambda/{name}" if log_group is None else r.text(log_group),
             arn=arn,
             code_dir=self._code_dir(props["Code"], logical_id),
             handler=r.text(props["Handler"]),

@@ -2,13 +2,14 @@
 
 The commands run in-process (``main(argv)``) with the stack's ports in ``IDPHOTO_AWS_PORT`` /
 ``IDPHOTO_API_PORT``, as a person's shell beside ``make up`` would have them: the default target, with
-the bucket from the template's naming rule. One test runs the installed console script itself.
+the bucket from the local stack's outputs. One test runs the installed console script itself.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,10 @@ import requests
 from idphoto.specs import CATALOGUE
 from idphoto_cli import target
 from idphoto_cli.api import PhotoApi
-from idphoto_cli.errors import Exit
+from idphoto_cli.errors import CliError, Exit
 from idphoto_cli.main import main
 from local.stack import Stack
+from local.stack.stack import free_port
 from tests.integration.conftest import image, near, top_corners, vendor_delta
 
 pytestmark = pytest.mark.integration
@@ -303,7 +305,9 @@ def test_status_takes_what_make_printed_and_list_shows_the_upload(stack: Stack, 
     code, made, err = run("make", str(portrait_file))
     assert code == Exit.OK, err
     key = made[0]["key"]
-    address = f"s3://{target.local({}).bucket}/{key}"
+    # The CLI's local bucket: the local stack's output BucketName, read on this stack's port.
+    assert target.local(os.environ).bucket == stack.bucket
+    address = f"s3://{stack.bucket}/{key}"
     assert address in err  # what make printed
 
     for given in (address, str(portrait_file)):
@@ -313,3 +317,16 @@ def test_status_takes_what_make_printed_and_list_shows_the_upload(stack: Stack, 
     code, listed, _ = run("list")
     assert code == Exit.OK
     assert [(row["key"], row["status"]) for row in listed] == [(key, "READY")]
+
+
+def test_without_the_local_stack_the_cli_says_to_start_it(stack: Stack) -> None:
+    """The local bucket comes from the local stack's outputs: where nothing answers, the command says
+    so (and how to go on) instead of guessing a name; with --bucket nothing is read."""
+    nobody = {"IDPHOTO_AWS_PORT": str(free_port("127.0.0.1"))}
+
+    with pytest.raises(CliError) as raised:
+        target.local(nobody)
+
+    assert raised.value.code == Exit.UNAVAILABLE
+    assert "make up" in raised.value.hint
+    assert target.local(nobody, bucket="mine").bucket == "mine"

@@ -24,7 +24,9 @@ def test_the_running_resources_match_the_template(stack: Stack) -> None:
 
     assert table["KeySchema"] == raw["PhotosTable"]["Properties"]["KeySchema"]
     assert table["BillingModeSummary"]["BillingMode"] == raw["PhotosTable"]["Properties"]["BillingMode"]
-    assert stack.bucket == f"idphoto-local-photos-123456789012-{stack.region}"  # the template's !Sub
+    # The template's !Sub: named from the stack id's UUID, never from the stack name (issue 20 item 6).
+    assert stack.bucket == f"idphoto-123456789012-{stack.template.pseudo.stack_uuid}"
+    assert stack.bucket == stack.template.outputs["BucketName"]
     assert versioning["Status"] == "Enabled"
     assert secret["SecretString"] == stack.appcode
     assert stack.client("sqs").get_queue_url(QueueName=stack.failed_queue_url.rsplit("/", 1)[1])

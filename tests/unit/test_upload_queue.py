@@ -60,8 +60,10 @@ def test_the_bucket_notifies_the_queue_whose_policy_admits_only_this_bucket_and_
         "sqs:SendMessage",
     )
     condition = statement["Condition"]
+    # The bucket's own name (computed from the stack id, issue 20 item 6) in an S3 ARN.
+    name, variables = bucket["Properties"]["BucketName"]["Fn::Sub"]
     assert condition["ArnEquals"]["aws:SourceArn"] == {
-        "Fn::Sub": "arn:${AWS::Partition}:s3:::${AWS::StackName}-photos-${AWS::AccountId}-${AWS::Region}"
+        "Fn::Sub": ["arn:${AWS::Partition}:s3:::" + name, variables]
     }
     assert condition["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
 
