@@ -135,7 +135,7 @@ def make_sqs_queues_whole() -> None:
         (Queue, "delete_message", delete_message, delete),
         (SQSBackend, "receive_message", receive_message, receive),
     ):
-        whole._idphoto_whole = True  # type: ignore[attr-defined]
+        whole._idphoto_whole = True  # type: ignore[union-attr]  # a function object takes any attribute
         setattr(cls, name, functools.wraps(original)(whole))
 
 
