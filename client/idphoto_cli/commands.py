@@ -319,10 +319,12 @@ def run_make(
             # The API picks a fresh key for every form, so no earlier version of it can be shown.
             photo_key = upload_via_api(api, path, metadata)
             history.remember(photo_key, path, target.bucket)
+            # The bucket is the API's business: a caller of the API alone may not even learn its name.
+            out.note(f"uploaded {path} through the API -> {photo_key}")
         else:
             photo_key = upload_key(target, path, key)
             versions[photo_key] = upload(target, path, photo_key, metadata)
-        out.note(f"uploaded {path} -> s3://{target.bucket}/{photo_key}")
+            out.note(f"uploaded {path} -> s3://{target.bucket}/{photo_key}")
         keys.append(photo_key)
     if not wait:
         out.document([{"file": str(p), "key": k} for p, k in zip(paths, keys, strict=True)])

@@ -66,11 +66,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--endpoint-url", help="S3 endpoint (local: http://127.0.0.1:4566)")
 
 
-def resolve(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> Target:
+def resolve(
+    args: argparse.Namespace, env: Mapping[str, str] = os.environ, *, needs_bucket: bool = True
+) -> Target:
+    """``needs_bucket=False`` (``make --via-api``): locally nothing is read from AWS, since a caller who
+    holds only ``execute-api:Invoke`` may read no stack outputs; the API's URL is known from its port."""
     if args.stack:
         target = deployed(args.stack, args.region, args.profile)
     else:
-        target = local(env, args.region, bucket=args.bucket)
+        target = local(env, args.region, bucket=args.bucket, read_outputs=needs_bucket)
     if args.bucket:
         target = replace(target, bucket=args.bucket)
     if args.upload_prefix:
@@ -87,8 +91,11 @@ def is_loopback(url: str) -> bool:
     return (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
 
 
-def local(env: Mapping[str, str], region: str | None = None, bucket: str | None = None) -> Target:
-    """The local stack; its bucket from its outputs unless ``bucket`` is given (then nothing is read)."""
+def local(
+    env: Mapping[str, str], region: str | None = None, bucket: str | None = None, *, read_outputs: bool = True
+) -> Target:
+    """The local stack; its bucket from its outputs unless ``bucket`` is given or ``read_outputs`` is
+    False (then nothing is read)."""
     aws_port = env.get("IDPHOTO_AWS_PORT", "4566")
     api_port = env.get("IDPHOTO_API_PORT", "3000")
     region = region or LOCAL_REGION
@@ -100,7 +107,7 @@ def local(env: Mapping[str, str], region: str | None = None, bucket: str | None 
         endpoint_url=f"http://127.0.0.1:{aws_port}",
         local=True,
     )
-    if bucket:
+    if bucket or not read_outputs:
         return target
     bucket, prefix = _local_outputs(target)
     return replace(target, bucket=bucket, upload_prefix=prefix)
