@@ -1,4 +1,5 @@
-"""The get-photo API's OpenAPI document: generated from the typed routes, committed, never drifting.
+"""The API's OpenAPI document: generated from the typed routes of get-photo and create-upload, committed,
+never drifting.
 
 After changing a route, a parameter or an answer type, re-generate and review the diff::
 
@@ -21,6 +22,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from idphoto import config
+from idphoto.api import openapi
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "docs" / "openapi.json"
@@ -33,11 +35,14 @@ ENV = {
 }
 
 
-def load_app(validation: str) -> ModuleType:
-    """A fresh get-photo module, as a cold start with ``API_VALIDATION=<validation>`` would load it."""
+FUNCTIONS = ("get_photo", "create_upload")  # every function behind the API, in the document's order
+
+
+def load_app(validation: str, function: str = "get_photo") -> ModuleType:
+    """A fresh function module, as a cold start with ``API_VALIDATION=<validation>`` would load it."""
     os.environ["API_VALIDATION"] = validation
     spec = importlib.util.spec_from_file_location(
-        f"get_photo_{validation}", ROOT / "functions" / "get_photo" / "app.py"
+        f"{function}_{validation}", ROOT / "functions" / function / "app.py"
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -47,10 +52,17 @@ def load_app(validation: str) -> ModuleType:
     return module
 
 
+def document_of(validation: str) -> dict[str, Any]:
+    """One document from every function's resolver."""
+    modules = [load_app(validation, function) for function in FUNCTIONS]
+    return openapi.openapi_document(
+        *(module.app for module in modules), validation=all(module.VALIDATION for module in modules)
+    )
+
+
 def generate() -> str:
-    """The document as committed: the resolver's, pretty-printed with a final newline."""
-    document: dict[str, Any] = load_app("on").openapi_document()
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    """The document as committed: the resolvers', pretty-printed with a final newline."""
+    return json.dumps(document_of("on"), indent=2, ensure_ascii=False) + "\n"
 
 
 @pytest.fixture
@@ -141,7 +153,7 @@ def test_the_deployed_mode_never_imports_pydantic() -> None:
 
 def test_the_document_needs_the_validated_mode(env: None) -> None:
     with pytest.raises(RuntimeError, match="API_VALIDATION=on"):
-        load_app("off").openapi_document()
+        document_of("off")
 
 
 if __name__ == "__main__":
