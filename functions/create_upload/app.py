@@ -62,7 +62,7 @@ app = KeyPathResolver(enable_validation=VALIDATION)
 UploadBody = Annotated[
     NewUpload,
     upload_check(VALIDATION),
-    param(VALIDATION, "Body", description="the file's type, its name and the photo's options"),
+    param(VALIDATION, "Body", description="The file's type, its name and the photo's options."),
 ]
 # Validation off, Powertools passes no body: the route reads it from the event. The default makes the
 # body optional in Powertools' eyes only; a request without one is refused (parse_request), and the

@@ -11,6 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from idphoto import aws as clients
 from idphoto import config
 from tests.unit.conftest import BUCKET, SECRET, TABLE
 from tests.unit.test_handlers import ROOT, Context, load, sample_event
@@ -29,9 +30,12 @@ def wired(request: pytest.FixtureRequest, aws: dict[str, Any], monkeypatch: pyte
         "API_VALIDATION": request.param,
     }.items():
         monkeypatch.setenv(name, value)
-    config.get_settings.cache_clear()
+    caches = [config.get_settings, clients.s3_client]  # the module's client: moto's, with its credentials
+    for cached in caches:
+        cached.cache_clear()
     yield
-    config.get_settings.cache_clear()
+    for cached in caches:
+        cached.cache_clear()
 
 
 def event(body: Any = None, raw: str | None = None, query: dict[str, str] | None = None) -> dict[str, Any]:

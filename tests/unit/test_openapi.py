@@ -21,6 +21,7 @@ from typing import Any, get_args
 import pytest
 from openapi_spec_validator import validate
 
+from idphoto import aws as clients
 from idphoto import config
 from idphoto.api import openapi
 from idphoto.api.contract import ImageType
@@ -73,9 +74,12 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("API_VALIDATION", "off")  # restored by monkeypatch after load_app set it
-    config.get_settings.cache_clear()
+    caches = [config.get_settings, clients.s3_client]  # create-upload's client: no credentials here
+    for cached in caches:
+        cached.cache_clear()
     yield
-    config.get_settings.cache_clear()
+    for cached in caches:
+        cached.cache_clear()
 
 
 @pytest.fixture
