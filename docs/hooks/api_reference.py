@@ -73,7 +73,9 @@ def _operation(path: str, method: str, op: dict[str, Any]) -> list[str]:
     if op.get("requestBody"):
         body = op["requestBody"]
         types = ", ".join(
-            f"{schema_text(c['schema'])} ({media})" for media, c in body.get("content", {}).items() if "schema" in c
+            f"{schema_text(c['schema'])} ({media})"
+            for media, c in body.get("content", {}).items()
+            if "schema" in c
         )
         required = "required" if body.get("required") else "optional"
         lines += [f"Request body ({required}): {types}. {body.get('description', '')}".rstrip(), ""]

@@ -14,8 +14,7 @@ from moto import mock_aws
 from idphoto.aws import CLIENT_CONFIG
 from idphoto.config import Settings
 from idphoto.errors import VendorError
-from idphoto.events import PhotoEvents
-from idphoto.events import NO_EVENTS
+from idphoto.events import NO_EVENTS, PhotoEvents
 from idphoto.finals import PhotoFinals
 from idphoto.options import PhotoOptions
 from idphoto.records import PhotoRecords

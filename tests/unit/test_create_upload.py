@@ -21,7 +21,9 @@ CALLER = "AIDAEXAMPLEUPLOADER"  # the sample event's requestContext.identity.cal
 
 
 @pytest.fixture(autouse=True, params=["off", "on"], ids=["deployed", "validated"])
-def wired(request: pytest.FixtureRequest, aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def wired(
+    request: pytest.FixtureRequest, aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     for name, value in {
         "PHOTO_BUCKET": BUCKET,
         "PHOTOS_TABLE": TABLE,
@@ -70,13 +72,20 @@ def test_the_sample_event_gets_a_form_in_the_callers_folder_as_the_document_says
     assert body["upload"]["fields"]["x-amz-meta-spec"] == "us-passport"
     assert body["upload"]["fields"]["x-amz-meta-owner"] == CALLER
     assert body["status_path"] == "/photos/" + body["key"]
-    assert body["status_url"] == "https://abcdef1234.execute-api.us-east-1.amazonaws.com/v1" + body["status_path"]
+    assert (
+        body["status_url"]
+        == "https://abcdef1234.execute-api.us-east-1.amazonaws.com/v1" + body["status_path"]
+    )
 
 
 def test_the_content_type_is_read_as_the_parser_reads_it() -> None:
     status, body = call(event({"content_type": " IMAGE/PNG "}))
 
-    assert (status, body["content_type"], body["upload"]["fields"]["Content-Type"]) == (201, "image/png", "image/png")
+    assert (status, body["content_type"], body["upload"]["fields"]["Content-Type"]) == (
+        201,
+        "image/png",
+        "image/png",
+    )
     assert body["key"].endswith("-portrait.png")
 
 
@@ -102,7 +111,11 @@ def test_the_content_type_is_read_as_the_parser_reads_it() -> None:
         ),
         (event(["image/jpeg"]), "BAD_REQUEST", "the body must be a JSON object"),
         (event(raw=""), "BAD_REQUEST", "the body must be a JSON object"),
-        (event(query={"debug": "1"}), "BAD_REQUEST", "unknown query parameter 'debug'; this route takes: none"),
+        (
+            event(query={"debug": "1"}),
+            "BAD_REQUEST",
+            "unknown query parameter 'debug'; this route takes: none",
+        ),
         (event(query={"body": "x"}), "BAD_REQUEST", "unknown query parameter 'body'; this route takes: none"),
     ],
     ids=[
@@ -117,7 +130,9 @@ def test_the_content_type_is_read_as_the_parser_reads_it() -> None:
         "the body is no query parameter",
     ],
 )
-def test_a_bad_request_is_a_400_naming_the_problem_in_either_mode(sent: dict[str, Any], code: str, message: str) -> None:
+def test_a_bad_request_is_a_400_naming_the_problem_in_either_mode(
+    sent: dict[str, Any], code: str, message: str
+) -> None:
     status, body = call(sent)
 
     assert (status, body["error"]["code"]) == (400, code), body

@@ -66,7 +66,8 @@ def test_the_api_page_shows_every_operation_parameter_answer_and_type() -> None:
             for parameter in operation.get("parameters", []):
                 assert f"| `{parameter['name']}` |" in section
             if "requestBody" in operation:
-                body = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+                ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                body = ref.rsplit("/", 1)[1]
                 assert f"Request body (required): [{body}](#{body.lower()}) (application/json)" in section
             for status in operation["responses"]:
                 assert f"\n| {status} |" in section, (path, method, status)

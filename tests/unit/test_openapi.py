@@ -157,9 +157,8 @@ def test_post_uploads_takes_its_typed_body_and_answers_201_with_the_form(documen
     new = schemas["NewUpload"]
     assert new["required"] == ["content_type"] and new["additionalProperties"] is False
     assert new["properties"]["content_type"]["enum"] == list(IMAGE_TYPES)
-    assert set(schemas["UploadAnswer"]["required"]) == {
-        "key", "upload", "content_type", "max_bytes", "expires_at", "expires_in", "status_path", "status_url"
-    }
+    answer = "key upload content_type max_bytes expires_at expires_in status_path status_url"
+    assert set(schemas["UploadAnswer"]["required"]) == set(answer.split())
     assert set(schemas["PresignedPost"]["required"]) == {"url", "fields"}
 
 

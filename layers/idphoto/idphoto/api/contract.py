@@ -214,7 +214,14 @@ class Finals(TypedDict):
 
 
 ImageType = Literal[
-    "image/jpeg", "image/png", "image/webp", "image/heic", "image/heif", "image/avif", "image/bmp", "image/tiff"
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/heic",
+    "image/heif",
+    "image/avif",
+    "image/bmp",
+    "image/tiff",
 ]
 """The types ``POST /uploads`` takes: :data:`idphoto.uploads.IMAGE_TYPES` (a unit test keeps them equal)."""
 
