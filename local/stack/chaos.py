@@ -667,7 +667,6 @@ def _chaos_stack(config: ChaosConfig, log: TextIO) -> Iterator[Stack]:
             ports=Ports.ephemeral(),
             parameters=parameters,
             retry_delays=config.retry_delays,
-            aws_faults=config.aws_fault_rate > 0,
         )
     try:
         yield stack

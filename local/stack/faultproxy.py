@@ -1,7 +1,8 @@
-"""A fault proxy in front of the local AWS endpoint (moto): AWS failing the way AWS fails.
+"""The functions' front to the local AWS (moto): every call recorded, and AWS failing the way AWS fails.
 
-The functions talk to this proxy (their ``AWS_ENDPOINT_URL``); it forwards every request to moto and,
-when told to, answers instead with AWS's own error for the service, or lets moto apply the request and
+The functions talk to this proxy (their ``AWS_ENDPOINT_URL``); it hands every request to the recorder
+(:class:`local.stack.access.Recorder`: which function, which call, for the least-privilege check),
+forwards it to moto and, when told to, answers instead with AWS's own error for the service, or lets moto apply the request and
 then drops the connection, so botocore's standard retries meet real-looking failures. Configured like
 the vendor stand-in's faults (:mod:`local.standin.faults`): counted faults per service and operation,
 and a seeded rate over every call; ``GET/POST /_admin/faults``, ``GET /_admin/stats``,
@@ -54,6 +55,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 from urllib.parse import urlsplit
+
+from local.stack.access import Recorder
 
 SERVICES: Final = ("dynamodb", "s3", "secretsmanager")
 KINDS: Final = ("throttle", "internal", "dropped")
@@ -359,7 +362,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/_admin/"):
             self._admin(body)
             return
-        call = classify(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+        sent = {k.lower(): v for k, v in self.headers.items()}
+        if self.server.recorder is not None:
+            self.server.recorder.record(self.command, self.path, sent, body)
+        call = classify(self.command, self.path, sent, body)
         kind = self.server.faults.decide(call)
         if kind in ("throttle", "internal"):
             status, error_headers, payload = error_answer(
@@ -462,18 +468,23 @@ class _ProxyServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], target: str, faults: AwsFaults) -> None:
+    def __init__(
+        self, address: tuple[str, int], target: str, faults: AwsFaults, recorder: Recorder | None
+    ) -> None:
         super().__init__(address, _Handler)
         self.target = urlsplit(target)
         self.faults = faults
+        self.recorder = recorder
 
 
 class FaultProxy:
     """The proxy on ``host:port`` (0: a free one) in front of ``target`` (moto's URL)."""
 
-    def __init__(self, target: str, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, target: str, host: str = "127.0.0.1", port: int = 0, recorder: Recorder | None = None
+    ) -> None:
         self.faults = AwsFaults()
-        self._server = _ProxyServer((host, port), target, self.faults)
+        self._server = _ProxyServer((host, port), target, self.faults, recorder)
         bound_host, bound_port = self._server.server_address[:2]
         self.url = f"http://{bound_host!s}:{bound_port}"
         self._thread = threading.Thread(

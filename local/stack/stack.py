@@ -2,8 +2,9 @@
 
 Order matters: moto and the vendor stand-in first (their URLs are parameters of the template), then
 the template is resolved with ``VendorBaseUrl`` overridden to the stand-in (an ordinary parameter
-override, as ``sam deploy --parameter-overrides`` would do), its resources are created, the handlers are
-loaded with the resolved environment, and only then do events flow and the API listen. ``stop()`` undoes
+override, as ``sam deploy --parameter-overrides`` would do), its resources are created, each function
+gets its role's credentials and its pool of execution environments (processes, started on demand:
+:mod:`local.stack.runtime`), and only then do events flow and the API listen. ``stop()`` undoes
 it in reverse; a failure half-way stops what was already started.
 """
 
@@ -16,18 +17,17 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType, TracebackType
+from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import quote
 
 import requests
 from botocore.credentials import ReadOnlyCredentials
 
-from local.stack import access, eventbridge, s3_events
-from local.stack.access import Call, CallLog
+from local.stack import eventbridge, s3_events
+from local.stack.access import Call, CallLog, Recorder
 from local.stack.api import LocalApi
 from local.stack.aws import (
-    FAKE_CREDENTIALS,
     MotoServer,
     check_port_free,
     client,
@@ -35,12 +35,13 @@ from local.stack.aws import (
     function_credentials,
 )
 from local.stack.events import DeliveryLog, EventPump, subscribe
+from local.stack.faultproxy import FaultProxy
 from local.stack.iam import Evaluator
 from local.stack.invoke_access import InvokeAccess, check_s3_may_invoke
 from local.stack.lambdas import DEFAULT_RETRY_DELAYS, AsyncInvoker, LocalFunction, sqs_destination
 from local.stack.least_privilege import Report, check
 from local.stack.naming import Pseudo
-from local.stack.runtime import ProcessEnvironment, load_handler, merged_environment, sdk_environment, unload
+from local.stack.runtime import EnvironmentConfig
 from local.stack.template import TEMPLATE_PATH, StackTemplate, load
 
 APPCODE_PARAMETER: Final = "AppCodeSecretName"  # the template names the secret; the stack creates it
@@ -84,9 +85,9 @@ class Stack:
     ) -> None:
         self.template = template
         self.aws_url = aws_url
-        # Where the functions reach AWS: moto, or the fault proxy in front of it (``aws_faults``).
+        # Where the functions reach AWS: the front of moto that records their calls and injects faults.
         self.functions_aws_url = aws_url
-        self.aws_faults: Any = None  # local.stack.faultproxy.FaultProxy, when started with aws_faults
+        self.aws_faults: FaultProxy | None = None
         self.vendor_url = vendor_url
         self.appcode = appcode
         self.api_url = ""
@@ -99,7 +100,6 @@ class Stack:
         self.failed_queue_url = template.outputs.get("FailedEventsQueueUrl", "")
         self.functions: dict[str, LocalFunction] = {}
         self.invokers: dict[str, AsyncInvoker] = {}
-        self.modules: list[ModuleType] = []
         self.deliveries = DeliveryLog()  # every S3 event document handed to a function
         self.standin: Any = None  # the vendor stand-in's handle (local.standin.server.StandinHandle)
         self.calls = CallLog()  # every AWS call the functions made (and Lambda made for them)
@@ -188,21 +188,14 @@ class Stack:
         return all(i.wait_idle(max(0.0, deadline - time.monotonic())) for i in self.invokers.values())
 
     def update_function(self, logical_id: str, *, timeout_s: float) -> None:
-        """Like UpdateFunctionConfiguration: new settings, and every environment starts cold."""
+        """Like UpdateFunctionConfiguration: new settings, and its environments start cold."""
         self.functions[logical_id].timeout_s = timeout_s
-        self.cold_start()
+        self.functions[logical_id].cold_start()
 
     def cold_start(self) -> None:
-        """Reload every handler: cached clients, settings and the secret are read afresh."""
-        self.unload()
+        """Retire every environment: the next invocations read clients, settings and the secret afresh."""
         for function in self.functions.values():
-            function.handler, module = load_handler(function.spec)
-            self.modules.append(module)
-
-    def unload(self) -> None:
-        for module in self.modules:
-            unload(module)
-        self.modules.clear()
+            function.cold_start()
 
     def least_privilege(self) -> Report:
         """The functions' calls so far against their roles (denied and unused grants)."""
@@ -231,14 +224,13 @@ def start_stack(
     appcode: str = DEFAULT_APPCODE,
     template_path: Path = TEMPLATE_PATH,
     host: str = "127.0.0.1",
-    aws_faults: bool = False,
 ) -> Stack:
     """Start moto, the vendor stand-in, the functions and the API; ``stop()`` (or ``with``) ends it.
 
     ``parameters`` override the template's (``VendorBaseUrl`` is always the stand-in's URL);
     ``concurrency`` overrides a function's ReservedConcurrentExecutions, by logical id.
-    ``aws_faults`` puts the fault proxy (:mod:`local.stack.faultproxy`) between the functions and
-    moto; ``stack.aws_faults`` configures it. Tests' own clients (``stack.client``) still reach moto.
+    The functions reach moto through the front (:mod:`local.stack.faultproxy`), which records their
+    calls; ``stack.aws_faults`` configures its faults. Tests' own clients (``stack.client``) reach moto.
     """
     ports = ports or Ports.from_env()
     cleanup = contextlib.ExitStack()  # becomes the stack's: each step registers its own undo
@@ -253,22 +245,18 @@ def start_stack(
         stack = Stack(template, moto.url, vendor.url, appcode, cleanup)
         stack.standin = vendor
         cleanup.callback(stack.evaluator.close)
-        if aws_faults:
-            from local.stack.faultproxy import FaultProxy
-
-            stack.aws_faults = FaultProxy(moto.url, host)
-            cleanup.callback(stack.aws_faults.stop)
-            stack.functions_aws_url = stack.aws_faults.url
+        recorder = Recorder(stack.calls)
+        stack.aws_faults = FaultProxy(moto.url, host, recorder=recorder)
+        cleanup.callback(stack.aws_faults.stop)
+        stack.functions_aws_url = stack.aws_faults.url
         s3_events.install()
         stack.secret_arns = create_resources(
             template, moto.url, (template.parameters[APPCODE_PARAMETER], appcode)
         )
-        fallback = ReadOnlyCredentials(
-            FAKE_CREDENTIALS["aws_access_key_id"], FAKE_CREDENTIALS["aws_secret_access_key"], None
-        )
-        access.install(function_credentials(template, moto.url), fallback, stack.calls)
-        cleanup.callback(access.uninstall)
-        _start_functions(stack, cleanup, retry_delays, concurrency or {})
+        credentials = function_credentials(template, moto.url)
+        for logical_id, issued in credentials.items():
+            recorder.register(str(issued.access_key), logical_id)
+        _start_functions(stack, cleanup, credentials, retry_delays, concurrency or {})
         _start_events(stack, cleanup)
         invoke_access = InvokeAccess(
             stack.evaluator,
@@ -301,26 +289,25 @@ def _start_vendor(host: str, port: int, appcode: str) -> Any:
 
 
 def _start_functions(
-    stack: Stack, cleanup: contextlib.ExitStack, delays: Sequence[float], concurrency: Mapping[str, int]
+    stack: Stack,
+    cleanup: contextlib.ExitStack,
+    credentials: Mapping[str, ReadOnlyCredentials],
+    delays: Sequence[float],
+    concurrency: Mapping[str, int],
 ) -> None:
     template = stack.template
-    variables = merged_environment(template.functions, sdk_environment(stack.functions_aws_url, stack.region))
-    cleanup.callback(ProcessEnvironment(variables).restore)
-    cleanup.callback(stack.unload)
     sqs = stack.client("sqs")
     for spec in template.functions:
-        handler, module = load_handler(spec)
-        stack.modules.append(module)
-        function = LocalFunction(spec, handler)
+        config = EnvironmentConfig(spec, credentials[spec.logical_id], stack.functions_aws_url, stack.region)
+        function = LocalFunction(config, concurrency.get(spec.logical_id))
         stack.functions[spec.logical_id] = function
+        cleanup.callback(function.stop)
         on_failure = None
         if spec.on_failure is not None and spec.on_failure.kind == "SQS":
             queue = template.queue_by_arn(spec.on_failure.arn)
             url = sqs.get_queue_url(QueueName=queue.name)["QueueUrl"]
             on_failure = _recorded(stack.calls, spec.logical_id, url, sqs_destination(sqs, url))
-        invoker = AsyncInvoker(
-            function, concurrency=concurrency.get(spec.logical_id), retry_delays=delays, on_failure=on_failure
-        )
+        invoker = AsyncInvoker(function, retry_delays=delays, on_failure=on_failure)
         stack.invokers[spec.logical_id] = invoker
         cleanup.callback(invoker.stop)
 
