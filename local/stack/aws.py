@@ -41,30 +41,32 @@ def check_port_free(host: str, port: int) -> None:
             raise PortInUse(f"{host}:{port} is in use ({exc.strerror}); choose another port") from None
 
 
-_ATOMIC_WRITES = threading.Lock()
-_WRITE_METHODS = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+_WHOLE_REQUESTS = threading.Lock()
 
 
-def make_dynamodb_writes_atomic() -> None:
-    """Serialise moto's DynamoDB writes, as DynamoDB serialises writes to one item.
+def make_dynamodb_requests_whole() -> None:
+    """Answer every DynamoDB request whole: one at a time, from parsing to the serialised answer.
 
-    moto evaluates a condition and then writes, unlocked: two concurrent conditional writes can both
-    pass (seen here in 2 of 200 racing claims). Our pay-once and make-once guarantees rest on
-    DynamoDB's atomic conditional writes, so the emulation must give them. Idempotent.
+    moto evaluates a condition and then writes, unlocked (two concurrent conditional writes can both
+    pass), applies an UpdateItem's actions one by one to the stored item, and serialises a GetItem's
+    answer from that same item, so a read landing between two SET actions sees half an update. DynamoDB
+    applies a write atomically and a strongly consistent read sees all of it or none ("Read
+    consistency", DynamoDB developer guide); our pay-once and make-once guarantees rest on that. The
+    lock is around moto's whole request (``DynamoHandler.call_action``), reads included, because the
+    answer is serialised after the backend returns the live item. Idempotent.
     """
-    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
 
-    for name in _WRITE_METHODS:
-        method = getattr(DynamoDBBackend, name)
-        if getattr(method, "_idphoto_atomic", False):
-            continue
+    original = DynamoHandler.call_action
+    if getattr(original, "_idphoto_whole", False):
+        return
 
-        def atomic(self: Any, *args: Any, __method: Any = method, **kwargs: Any) -> Any:
-            with _ATOMIC_WRITES:
-                return __method(self, *args, **kwargs)
+    def call_action(self: Any) -> Any:
+        with _WHOLE_REQUESTS:
+            return original(self)
 
-        atomic._idphoto_atomic = True  # type: ignore[attr-defined]
-        setattr(DynamoDBBackend, name, functools.wraps(method)(atomic))
+    call_action._idphoto_whole = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = functools.wraps(original)(call_action)  # type: ignore[method-assign]
 
 
 def make_moto_dispatch_cheap() -> None:
@@ -97,7 +99,7 @@ class MotoServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 4566) -> None:
         check_port_free(host, port)
-        make_dynamodb_writes_atomic()
+        make_dynamodb_requests_whole()
         make_moto_dispatch_cheap()
         # werkzeug logs every request at INFO: thousands of lines for one demo.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -19,7 +19,7 @@ from idphoto.records import PhotoRecords
 from idphoto.source import SourceObject
 from idphoto.storage import PhotoStorage
 from idphoto.vendor import CallStats, FinalUrls, MadePhoto
-from local.stack.aws import make_dynamodb_writes_atomic
+from local.stack.aws import make_dynamodb_requests_whole
 from tests import images
 from tests.template import table_definition
 
@@ -37,7 +37,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_REGION", "us-east-1")
-    make_dynamodb_writes_atomic()  # as DynamoDB itself: one conditional write wins a race
+    make_dynamodb_requests_whole()  # as DynamoDB itself: one conditional write wins a race
     with mock_aws():
         s3 = boto3.client("s3", config=CLIENT_CONFIG)  # as configured in production: SigV4 presigning
         s3.create_bucket(Bucket=BUCKET)

@@ -1,4 +1,5 @@
-"""The emulation must give DynamoDB's guarantee that pay-once rests on: one conditional write wins."""
+"""The emulation must give DynamoDB's guarantees that pay-once rests on: one conditional write wins,
+and a read sees a write all or none."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from local.stack.aws import make_dynamodb_writes_atomic
+from local.stack.aws import make_dynamodb_requests_whole
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ def race(table: Any, key: str, contenders: int) -> tuple[list[int], list[str]]:
 
 
 def test_racing_conditional_puts_have_exactly_one_winner(table: Any) -> None:
-    make_dynamodb_writes_atomic()
+    make_dynamodb_requests_whole()
 
     outcomes = [race(table, f"key-{trial}", 6) for trial in range(40)]
 
@@ -66,22 +67,67 @@ def test_racing_conditional_puts_have_exactly_one_winner(table: Any) -> None:
     assert {code for _, refusals in outcomes for code in refusals} == {"ConditionalCheckFailedException"}
 
 
-def test_writes_wait_for_each_other(table: Any) -> None:
-    """Deterministic: while one write holds the emulation's write lock, another cannot land."""
+class ObservedLock:
+    """The emulation's request lock, telling when a request had to wait for another."""
+
+    def __init__(self, contended: threading.Event) -> None:
+        self._lock = threading.Lock()
+        self._contended = contended
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            self._contended.set()
+            self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+def test_a_read_during_an_update_sees_all_of_it_or_none(table: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto applies an update's SET actions one by one; it is paused between them while a strongly
+    consistent read comes in. The read is let go on whichever comes first: it waited for the update
+    (the emulation's lock was contended), or it answered (what moto alone does, seeing half)."""
+    from moto.dynamodb.parsing.executors import SetExecutor
+
     from local.stack import aws
 
-    make_dynamodb_writes_atomic()
-    done = threading.Event()
+    make_dynamodb_requests_whole()
+    table.put_item(TableName="race", Item={"k": {"S": "torn"}, "a": {"S": "old"}, "b": {"S": "old"}})
+    progress = threading.Event()  # the read waits for the update, or the read answered
+    monkeypatch.setattr(aws, "_WHOLE_REQUESTS", ObservedLock(progress))
+    halfway, resume = threading.Event(), threading.Event()
+    set_action = SetExecutor.execute
 
-    def write() -> None:
-        table.put_item(TableName="race", Item={"k": {"S": "blocked"}})
-        done.set()
+    def paused_after_the_first_set(self: Any, item: Any) -> None:
+        set_action(self, item)
+        if not halfway.is_set():
+            halfway.set()
+            assert resume.wait(30)
 
-    with aws._ATOMIC_WRITES:
-        writer = threading.Thread(target=write)
-        writer.start()
-        landed_while_held = done.wait(0.5)
-    writer.join(30)
+    monkeypatch.setattr(SetExecutor, "execute", paused_after_the_first_set)
+    seen: list[tuple[str, str]] = []
 
-    assert landed_while_held is False
-    assert done.is_set()
+    def update() -> None:
+        table.update_item(
+            TableName="race",
+            Key={"k": {"S": "torn"}},
+            UpdateExpression="SET a = :new, b = :new",
+            ExpressionAttributeValues={":new": {"S": "new"}},
+        )
+
+    def read() -> None:
+        item = table.get_item(TableName="race", Key={"k": {"S": "torn"}}, ConsistentRead=True)["Item"]
+        seen.append((item["a"]["S"], item["b"]["S"]))
+        progress.set()
+
+    updater = threading.Thread(target=update)
+    updater.start()
+    assert halfway.wait(30)
+    reader = threading.Thread(target=read)
+    reader.start()
+    assert progress.wait(30)
+    resume.set()
+    updater.join(30)
+    reader.join(30)
+
+    assert seen in ([("old", "old")], [("new", "new")])
