@@ -181,7 +181,7 @@ class Environment:
     @property
     def alive(self) -> bool:
         with self._changed:
-            return self._exit is None and self._init_error is None
+            return self._exit is None and self._init_error is None and self.killed_for is None
 
     # --- the invoker's side -----------------------------------------------------------------------
 
