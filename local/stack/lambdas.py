@@ -124,6 +124,12 @@ class LocalFunction:
         with self._changed:
             return len(self._live)
 
+    @property
+    def pids(self) -> set[int]:
+        """The processes of its environments now."""
+        with self._changed:
+            return {environment.process.pid for environment in self._live}
+
     def _acquire(self) -> Environment:
         with self._changed:
             while True:

@@ -21,7 +21,7 @@ from local.stack.lambdas import AsyncInvoker, FunctionError, FunctionTimeout, Lo
 from local.stack.runtime import Environment, EnvironmentConfig
 from local.stack.template import FunctionSpec
 
-HANDLER = '''
+HANDLER = """
 import os, sys, time
 from pathlib import Path
 
@@ -57,7 +57,7 @@ def handler(event, context):
         "env": {name: os.environ.get(name) for name in event.get("env", [])},
         "request_id": context.aws_request_id,
     }
-'''
+"""
 
 
 def spec(
@@ -133,7 +133,9 @@ def test_a_warm_environment_is_reused_and_a_cold_start_is_counted(
     assert gone(first["pid"])
 
 
-def test_each_environment_runs_one_invocation_at_a_time(tmp_path: Path, functions: list[LocalFunction]) -> None:
+def test_each_environment_runs_one_invocation_at_a_time(
+    tmp_path: Path, functions: list[LocalFunction]
+) -> None:
     function = make(functions, spec(tmp_path), concurrency=2)
     answers: list[dict[str, Any]] = []
     runs = [
@@ -213,7 +215,9 @@ def test_a_process_that_exits_mid_call_is_a_runtime_exit_error(
     assert function.invoke({}, "after")["count"] == 1
 
 
-def test_a_crash_fault_kills_the_environment_with_sigkill(tmp_path: Path, functions: list[LocalFunction]) -> None:
+def test_a_crash_fault_kills_the_environment_with_sigkill(
+    tmp_path: Path, functions: list[LocalFunction]
+) -> None:
     function = make(functions, spec(tmp_path))
     function.crash = lambda request_id: 0.0 if request_id == "doomed" else None
 
@@ -252,7 +256,9 @@ def test_an_error_of_the_handler_is_reported_with_its_type(
     assert function.invoke({}, "warm")["count"] == 2  # an error does not end the environment
 
 
-def test_a_handler_that_cannot_be_imported_fails_the_init(tmp_path: Path, functions: list[LocalFunction]) -> None:
+def test_a_handler_that_cannot_be_imported_fails_the_init(
+    tmp_path: Path, functions: list[LocalFunction]
+) -> None:
     function = make(functions, spec(tmp_path, handler="missing.handler"))
 
     with pytest.raises(FunctionError) as raised:
