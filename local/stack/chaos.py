@@ -10,7 +10,11 @@ real HTTP, each requester retrying ``409 FINALS_IN_PROGRESS``, ``503`` and the c
 lists as ``pending`` until it has every colour. On top, 5 % of the functions' DynamoDB, S3 and Secrets
 Manager calls fail (``--aws-fault-rate``, seeded) through the AWS fault proxy
 (:mod:`local.stack.faultproxy`): throttling, 500s and "applied, then the connection dropped", in AWS's
-own shapes; botocore's standard retries meet them first.
+own shapes; botocore's standard retries meet them first. And 5 % of all invocations, of every function
+(``--crash-rate``, seeded), are killed with SIGKILL at a random instant of their first
+``CRASH_WITHIN_S`` seconds (:class:`CrashFaults`), wherever the handler is then: between the billed
+fetch and the copy, between the copy and the record. Lambda reports each as ``Runtime.ExitError``;
+the asynchronous invoker retries it, a requester of finals sees API Gateway's 502 and asks again.
 
 Burst mode (``--burst 500 --rate-limit 5``): that many good uploads at once against a stand-in that
 admits only ``--rate-limit`` vendor calls a second (the gateway's flow control, HTTP 429), with
@@ -39,7 +43,6 @@ import argparse
 import contextlib
 import json
 import logging
-import os
 import random
 import sys
 import threading
@@ -79,7 +82,9 @@ EXPECTED: Final = {
     "truncated-jpeg": "FAILED:UNSUPPORTED_OBJECT",
     "bad-metadata": "FAILED:INVALID_OPTIONS",
 }
-RETRYABLE_FINALS: Final = (409, 503, 504)  # in progress / vendor unavailable / local gateway timeout
+# In progress / the function crashed (API Gateway's 502) / vendor unavailable / local gateway timeout.
+RETRYABLE_FINALS: Final = (409, 502, 503, 504)
+CRASH_WITHIN_S: Final = 2.0  # a crash fault strikes this early in an invocation, or not at all
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,7 @@ class ChaosConfig:
     concurrency: int | None = None  # overrides the template's MakePhotoConcurrency
     retry_delays: tuple[float, ...] = (0.5, 1.0)  # Lambda's async retry delays (AWS: ~60 s, ~120 s)
     timeout_s: float = 600.0  # for everything to settle after the uploads
+    crash_rate: float = 0.05  # of all invocations, killed (SIGKILL) at a random instant
 
 
 @dataclass(frozen=True)
@@ -236,6 +242,7 @@ def burst_config(
         concurrency=base.concurrency,
         retry_delays=base.retry_delays,
         timeout_s=base.timeout_s,
+        crash_rate=base.crash_rate,
     )
 
 
@@ -258,6 +265,7 @@ class Report:
     seconds: dict[str, float]
     aws: dict[str, Any] = field(default_factory=dict)  # the fault proxy's stats (calls, injected)
     uncertain_accepted: int = 0  # finals fetched again with retry_uncertain=1
+    crashes: dict[str, int] = field(default_factory=dict)  # planned, and killed per function
 
     @property
     def stuck(self) -> list[Outcome]:
@@ -309,6 +317,7 @@ def run(config: ChaosConfig, stack: Stack) -> Report:
         stack.aws_faults.reset()
         stack.aws_faults.set({"rate": {"rate": config.aws_fault_rate, "seed": config.seed}})
     uncertain: list[int] = []
+    crashes = _arm_crashes(stack, config)
     try:
         with MakeCounter(stack) as counter:
             _upload_all(stack, uploads)
@@ -337,6 +346,7 @@ def run(config: ChaosConfig, stack: Stack) -> Report:
                         before.status, before.code = "CHANGED", f"{before.label}->{after.label}"
             made_twice, made, made_per_key = counter.twice(), counter.total(), counter.per_key()
     finally:
+        _disarm_crashes(stack)
         stack.vendor_faults({"transient_rate": None, "rate_limit_per_s": None, "throttle_every": None})
         aws = stack.aws_faults.stats() if stack.aws_faults is not None else {}
         if stack.aws_faults is not None:
@@ -361,6 +371,7 @@ def run(config: ChaosConfig, stack: Stack) -> Report:
         seconds=seconds,
         aws=aws,
         uncertain_accepted=len(uncertain),
+        crashes=crashes.counts(stack) if crashes is not None else {},
     )
 
 
@@ -540,6 +551,8 @@ def table(report: Report) -> str:
         ]
     if report.aws:
         rows += _aws_rows(report.aws)
+    if report.crashes:
+        rows += _crash_rows(report.crashes)
     rows.append(("wall time", ", ".join(f"{k} {v:.0f} s" for k, v in report.seconds.items())))
     lines = ["| measure | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
     return "\n".join(lines)
@@ -584,6 +597,66 @@ def problems(report: Report) -> list[str]:
     return lines
 
 
+# --- crash faults ----------------------------------------------------------------------------------
+
+
+class CrashFaults:
+    """A seeded share of invocations is killed: for each, the instant after the runtime received the
+    event at which its process gets SIGKILL (:attr:`local.stack.lambdas.LocalFunction.crash`). An
+    invocation that ends before its instant is not killed; only real kills are counted."""
+
+    def __init__(self, rate: float, seed: int, within_s: float = CRASH_WITHIN_S) -> None:
+        self._dice = random.Random(seed)  # noqa: S311 - fault dice, not crypto
+        self._rate = rate
+        self._within_s = within_s
+        self._lock = threading.Lock()
+        self.planned = 0
+        self._killed_before: dict[str, int] = {}
+
+    def __call__(self, request_id: str) -> float | None:  # noqa: ARG002 - every invocation alike
+        with self._lock:
+            if self._dice.random() >= self._rate:
+                return None
+            self.planned += 1
+            return self._dice.uniform(0.0, self._within_s)
+
+    def arm(self, stack: Stack) -> None:
+        for logical_id, function in stack.functions.items():
+            self._killed_before[logical_id] = function.stats.killed["chaos"]
+            function.crash = self
+
+    def counts(self, stack: Stack) -> dict[str, int]:
+        killed = {
+            function.spec.name: function.stats.killed["chaos"] - self._killed_before.get(logical_id, 0)
+            for logical_id, function in stack.functions.items()
+        }
+        return {"planned": self.planned, **killed}
+
+
+def _arm_crashes(stack: Stack, config: ChaosConfig) -> CrashFaults | None:
+    if not config.crash_rate:
+        return None
+    crashes = CrashFaults(config.crash_rate, config.seed)
+    crashes.arm(stack)
+    return crashes
+
+
+def _disarm_crashes(stack: Stack) -> None:
+    for function in stack.functions.values():
+        function.crash = None
+
+
+def _crash_rows(crashes: dict[str, int]) -> list[tuple[str, str]]:
+    killed = {name: n for name, n in crashes.items() if name != "planned"}
+    return [
+        (
+            "**crash faults (SIGKILL mid-invocation)**",
+            f"**{sum(killed.values())}** killed ({_codes(killed) or 'none'}); {crashes.get('planned', 0)}"
+            f" planned, the rest ended before their instant",
+        )
+    ]
+
+
 # --- command line ----------------------------------------------------------------------------------
 
 
@@ -609,6 +682,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--retry-delays", default="0.5,1", help="Lambda's async retry delays, s (AWS: ~60,120)"
     )
+    parser.add_argument(
+        "--crash-rate", type=float, default=0.05, help="share of invocations killed with SIGKILL"
+    )
     parser.add_argument("--timeout", type=float, default=600, help="seconds for everything to settle")
     parser.add_argument("--out", default="out/chaos", help="folder for stack.log (default %(default)s)")
     return parser.parse_args(argv)
@@ -628,6 +704,7 @@ def config_from(args: argparse.Namespace) -> ChaosConfig:
         concurrency=args.concurrency,
         retry_delays=tuple(float(d) for d in args.retry_delays.split(",") if d.strip()),
         timeout_s=args.timeout,
+        crash_rate=args.crash_rate,
     )
     return burst_config(args.burst, args.rate_limit or 5.0, base) if args.burst else base
 
@@ -638,24 +715,8 @@ CHAOS_APPCODE_CACHE_S: Final = "2"
 
 
 @contextlib.contextmanager
-def _short_secret_cache(enabled: bool) -> Iterator[None]:
-    """``APPCODE_CACHE_SECONDS`` for the in-process functions (their settings read the process
-    environment at cold start); the previous value comes back afterwards."""
-    previous = os.environ.get("APPCODE_CACHE_SECONDS")
-    if enabled:
-        os.environ["APPCODE_CACHE_SECONDS"] = CHAOS_APPCODE_CACHE_S
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("APPCODE_CACHE_SECONDS", None)
-        else:
-            os.environ["APPCODE_CACHE_SECONDS"] = previous
-
-
-@contextlib.contextmanager
 def chaos_stack(config: ChaosConfig, log: TextIO) -> Iterator[Stack]:
-    with _short_secret_cache(config.aws_fault_rate > 0), _chaos_stack(config, log) as stack:
+    with _chaos_stack(config, log) as stack:
         yield stack
 
 
@@ -667,6 +728,8 @@ def _chaos_stack(config: ChaosConfig, log: TextIO) -> Iterator[Stack]:
             ports=Ports.ephemeral(),
             parameters=parameters,
             retry_delays=config.retry_delays,
+            # Like `sam local --env-vars`: the functions' own variables, for this run only.
+            environment={"APPCODE_CACHE_SECONDS": CHAOS_APPCODE_CACHE_S} if config.aws_fault_rate else {},
         )
     try:
         yield stack

@@ -205,7 +205,8 @@ class Environment:
                 self._current = None
 
     def _await(self, invocation: _Invocation, kill_after_s: float | None) -> bytes:
-        init_deadline = self.stats.started + INIT_TIMEOUT_S + invocation.timeout_s
+        # Until the runtime takes the event: the init's allowance (a cold start), or the timeout (warm).
+        waiting_deadline = max(self.stats.started + INIT_TIMEOUT_S, time.monotonic()) + invocation.timeout_s
         while True:
             if invocation.outcome is not None:
                 succeeded, body = invocation.outcome
@@ -220,7 +221,7 @@ class Environment:
                 raise FunctionError(self._exit_error(invocation.request_id))
             now = time.monotonic()
             if invocation.handed_at is None:
-                deadline = init_deadline
+                deadline = waiting_deadline
             else:
                 deadline = invocation.handed_at + invocation.timeout_s
                 if kill_after_s is not None and now >= invocation.handed_at + kill_after_s:

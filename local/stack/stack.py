@@ -11,6 +11,7 @@ it in reverse; a failure half-way stops what was already started.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import threading
 import time
@@ -224,11 +225,13 @@ def start_stack(
     appcode: str = DEFAULT_APPCODE,
     template_path: Path = TEMPLATE_PATH,
     host: str = "127.0.0.1",
+    environment: Mapping[str, str] | None = None,
 ) -> Stack:
     """Start moto, the vendor stand-in, the functions and the API; ``stop()`` (or ``with``) ends it.
 
     ``parameters`` override the template's (``VendorBaseUrl`` is always the stand-in's URL);
-    ``concurrency`` overrides a function's ReservedConcurrentExecutions, by logical id.
+    ``concurrency`` overrides a function's ReservedConcurrentExecutions, by logical id;
+    ``environment`` adds to every function's variables (as ``sam local --env-vars`` does).
     The functions reach moto through the front (:mod:`local.stack.faultproxy`), which records their
     calls; ``stack.aws_faults`` configures its faults. Tests' own clients (``stack.client``) reach moto.
     """
@@ -256,7 +259,7 @@ def start_stack(
         credentials = function_credentials(template, moto.url)
         for logical_id, issued in credentials.items():
             recorder.register(str(issued.access_key), logical_id)
-        _start_functions(stack, cleanup, credentials, retry_delays, concurrency or {})
+        _start_functions(stack, cleanup, credentials, retry_delays, concurrency or {}, environment or {})
         _start_events(stack, cleanup)
         invoke_access = InvokeAccess(
             stack.evaluator,
@@ -294,10 +297,12 @@ def _start_functions(
     credentials: Mapping[str, ReadOnlyCredentials],
     delays: Sequence[float],
     concurrency: Mapping[str, int],
+    environment: Mapping[str, str],
 ) -> None:
     template = stack.template
     sqs = stack.client("sqs")
-    for spec in template.functions:
+    for declared in template.functions:
+        spec = dataclasses.replace(declared, environment={**declared.environment, **environment})
         config = EnvironmentConfig(spec, credentials[spec.logical_id], stack.functions_aws_url, stack.region)
         function = LocalFunction(config, concurrency.get(spec.logical_id))
         stack.functions[spec.logical_id] = function

@@ -58,9 +58,7 @@ def webhook() -> Iterator[WebhookReceiver]:
 def stack(webhook: WebhookReceiver) -> Iterator[Stack]:
     # The AWS fault proxy sits between the functions and moto; without faults it only forwards.
     parameters = {"WebhookUrl": webhook.url, "WebhookAuthHeaderValue": WEBHOOK_KEY}
-    with start_stack(
-        ports=Ports.ephemeral(), retry_delays=RETRY_DELAYS, parameters=parameters
-    ) as running:
+    with start_stack(ports=Ports.ephemeral(), retry_delays=RETRY_DELAYS, parameters=parameters) as running:
         assert running.eventbridge is not None
         running.eventbridge.trust(webhook.ca_file)
         yield running

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.compat import HTTPHeaders
 from botocore.config import Config
 
 from local.stack.access import Call, request_call
@@ -28,7 +29,7 @@ class Sent:
 
     def __call__(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse:
         self.requests.append(request)
-        return AWSResponse(request.url, 200, {}, _Raw())
+        return AWSResponse(request.url, 200, HTTPHeaders(), _Raw())
 
 
 class _Raw:
@@ -55,14 +56,10 @@ def recorded(request: AWSPreparedRequest) -> Call | None:
     parts = urlsplit(request.url)
     target = parts.path + (f"?{parts.query}" if parts.query else "")
     headers = {k.lower(): (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()}
-    raw = request.body
-    body = (
-        raw
-        if isinstance(raw, bytes)
-        else raw.getvalue()
-        if hasattr(raw, "getvalue")
-        else (raw or "").encode()
-    )
+    raw: Any = request.body
+    if hasattr(raw, "getvalue"):  # a streamed body (S3 PutObject)
+        raw = raw.getvalue()
+    body = bytes(raw) if isinstance(raw, bytes | bytearray) else str(raw or "").encode()
     return request_call(request.method, target, headers, body, FUNCTIONS)
 
 
