@@ -9,6 +9,7 @@ thread, which is how the API sections replay one event many times beside the flo
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -73,29 +74,36 @@ class Invocation:
         return "held" if self.held else "?"
 
 
+Invoke = Callable[[dict[str, Any], str | None], Any]
+
+
 class Tap:
+    """Wraps a function's ``invoke`` (what every event source of the stack calls): each invocation is
+    timed from the invoker's side, as Lambda bills it plus the hand-over to the environment's process.
+    The handler runs in that process, so the tally of its AWS and vendor calls stays empty here and its
+    CPU is the child processes' (:func:`children_cpu`)."""
+
     def __init__(self, function: LocalFunction) -> None:
         self.function = function
-        self.handler = function.handler  # what runs inside the tap: ours, or the floor (see swapped)
+        self.invoke: Invoke = function.invoke  # what runs inside the tap: ours, or the floor (see swapped)
         self.calls: list[Invocation] = []
         self._changed = threading.Condition()
         # Events for which this returns True are recorded but not run (a child process runs them).
         self.hold: Callable[[dict[str, Any]], bool] | None = None
-        function.handler = self._run
+        function.invoke = self._run  # type: ignore[method-assign]
 
-    def _run(self, event: dict[str, Any], context: Any) -> Any:
+    def _run(self, event: dict[str, Any], request_id: str | None = None) -> Any:
         if self.hold is not None and self.hold(event):
             self._record(Invocation(event, 0.0, Tally(), result={"held": True}, held=True))
             return {"held": True}
         with probe.tallying() as tally:
-            cpu, started = time.thread_time(), time.perf_counter()
+            started = time.perf_counter()
             try:
-                result = self.handler(event, context)
+                result = self.invoke(event, request_id)
             except BaseException as exc:
                 self._record(Invocation(event, time.perf_counter() - started, tally, error=exc))
                 raise
-            seconds = time.perf_counter() - started
-            self._record(Invocation(event, seconds, tally, result, cpu_s=time.thread_time() - cpu))
+            self._record(Invocation(event, time.perf_counter() - started, tally, result))
         return result
 
     def _record(self, invocation: Invocation) -> None:
@@ -116,19 +124,25 @@ class Tap:
             return list(self.calls)
 
     @contextmanager
-    def swapped(self, handler: Callable[[dict[str, Any], Any], Any]) -> Iterator[None]:
-        """Run ``handler`` instead of ours, through the same stack (the floor's throughput)."""
-        ours, self.handler = self.handler, handler
+    def swapped(self, invoke: Invoke) -> Iterator[None]:
+        """Run ``invoke`` instead of ours, through the same stack (the floor's throughput)."""
+        ours, self.invoke = self.invoke, invoke
         try:
             yield
         finally:
-            self.handler = ours
+            self.invoke = ours
 
     def direct(self, event: dict[str, Any]) -> Invocation:
-        """Invoke on this thread (warm, like a reused environment) and return what it did."""
-        self._run(event, self.function.context())
+        """Invoke from this thread (a warm environment, once one exists) and return what it did."""
+        self._run(event)
         with self._changed:
             return self.calls[-1]
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's finished children: the environments, once the stack stopped."""
+    times = os.times()
+    return times.children_user + times.children_system
 
 
 # CPU seconds of each call the stand-in answered, measured on its request thread (it runs in this

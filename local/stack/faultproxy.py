@@ -47,6 +47,7 @@ import random
 import re
 import socket
 import struct
+import sys
 import threading
 import uuid
 from collections import Counter
@@ -475,6 +476,11 @@ class _ProxyServer(ThreadingHTTPServer):
         self.target = urlsplit(target)
         self.faults = faults
         self.recorder = recorder
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the caller went away: a function's process killed mid-call (timeout, crash)
+        super().handle_error(request, client_address)
 
 
 class FaultProxy:
