@@ -415,6 +415,10 @@ def _outcomes(stack: Stack, uploads: Sequence[Upload]) -> list[Outcome]:
     def outcome(upload: Upload) -> Outcome:
         found = Outcome(upload)
         answer = _session().get(stack.photo_url(upload.key), timeout=35)
+        for _ in range(20):  # API Gateway's 502: get-photo was killed (a crash fault); ask again
+            if answer.status_code != 502:
+                break
+            answer = _session().get(stack.photo_url(upload.key), timeout=35)
         if answer.status_code == 200:
             body = answer.json()
             if body["status"] in ("READY", "FAILED", "PROCESSING"):

@@ -83,12 +83,13 @@ class Stack:
         vendor_url: str,
         appcode: str,
         cleanup: contextlib.ExitStack,
+        front: FaultProxy,
     ) -> None:
         self.template = template
         self.aws_url = aws_url
         # Where the functions reach AWS: the front of moto that records their calls and injects faults.
-        self.functions_aws_url = aws_url
-        self.aws_faults: FaultProxy | None = None
+        self.functions_aws_url = front.url
+        self.aws_faults = front
         self.vendor_url = vendor_url
         self.appcode = appcode
         self.api_url = ""
@@ -245,13 +246,14 @@ def start_stack(
         overrides = {**(parameters or {}), VENDOR_PARAMETER: vendor.url}
         pseudo = Pseudo(stack_name=stack_name)
         template = load(template_path, overrides=overrides, pseudo=pseudo, sqs_endpoint=moto.url)
-        stack = Stack(template, moto.url, vendor.url, appcode, cleanup)
+        calls = CallLog()
+        recorder = Recorder(calls)
+        front = FaultProxy(moto.url, host, recorder=recorder)
+        cleanup.callback(front.stop)
+        stack = Stack(template, moto.url, vendor.url, appcode, cleanup, front)
+        stack.calls = calls
         stack.standin = vendor
         cleanup.callback(stack.evaluator.close)
-        recorder = Recorder(stack.calls)
-        stack.aws_faults = FaultProxy(moto.url, host, recorder=recorder)
-        cleanup.callback(stack.aws_faults.stop)
-        stack.functions_aws_url = stack.aws_faults.url
         s3_events.install()
         stack.secret_arns = create_resources(
             template, moto.url, (template.parameters[APPCODE_PARAMETER], appcode)
