@@ -19,8 +19,16 @@ SAM := $(CACHE)/tools/bin/sam
 CHECKOV := $(CACHE)/tools/bin/checkov
 DETECT_SECRETS := $(CACHE)/tools/bin/detect-secrets
 AWSCLI := $(CACHE)/tools/bin/aws
+# The documentation site's builder, pinned; the stamp's name changes with the pins, so a new pin reinstalls.
+DOCS_TOOLS := 'mkdocs==1.6.1' --with 'mkdocs-material==9.8.1' --with 'pymdown-extensions==13.1'
+MKDOCS := $(CACHE)/tools/bin/mkdocs
+MKDOCS_STAMP := $(CACHE)/tools/.mkdocs-1.6.1-material-9.8.1-pymdown-13.1
 PY := .venv/bin/python
 MODEL := $(CACHE)/models/selfie_segmentation.tflite
+# A real browser for the upload page's test: Debian's Chromium and its driver (no tool's own browser
+# download is reachable here). Installed once; CI runs as root on Debian.
+CHROMEDRIVER := /usr/bin/chromedriver
+FACE_MODELS := layers/idphoto/idphoto/models/face_landmark.tflite
 # The local stack's IAM policy evaluator (npm @cloud-copilot/iam-simulate, pinned by package-lock.json).
 IAM_EVALUATOR := local/iam/node_modules/.installed
 
@@ -32,8 +40,10 @@ export UV_PYTHON := 3.13
 export SAM_CLI_TELEMETRY := 0
 export __SAM_CLI_APP_DIR := $(CACHE)/sam
 export AWS_DEFAULT_REGION ?= us-east-1
+# Material's banner about MkDocs 2 on every docs build.
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: help setup lint security secrets-baseline audit test test-unit test-integration build validate deploy demo up chaos bench requirements clean
+.PHONY: help setup lint security secrets-baseline audit test test-unit test-integration build validate deploy demo up chaos bench requirements docs docs-serve clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -60,14 +70,33 @@ $(DETECT_SECRETS): | $(UV)
 $(AWSCLI): | $(UV)
 	$(UV) tool install --quiet 'awscli>=1.36,<2'
 
+# MkDocs is a tool of its own (not a dependency group): its pins never touch uv.lock or the layer.
+$(MKDOCS_STAMP): | $(UV)
+	$(UV) tool install --quiet --reinstall $(DOCS_TOOLS)
+	@touch $@
+
 $(MODEL): .venv/.synced
 	$(PY) -m local.standin.models
+
+# The compliance check's face models, where the layer's package finds them (git-ignored).
+# Run by the bootstrap interpreter: fetch_models.py downloads with pip, which uv's .venv does not have.
+$(FACE_MODELS): layers/idphoto/fetch_models.py | $(UV)
+	$(BOOTSTRAP)/bin/python layers/idphoto/fetch_models.py layers/idphoto/idphoto/models
 
 $(IAM_EVALUATOR): local/iam/package.json local/iam/package-lock.json
 	cd local/iam && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-setup: .venv/.synced $(SAM) $(AWSCLI) $(MODEL) $(IAM_EVALUATOR)  ## install everything (venv, SAM CLI, AWS CLI, the stand-in's model, the IAM evaluator)
+$(CHROMEDRIVER):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+
+setup: .venv/.synced $(SAM) $(AWSCLI) $(MODEL) $(FACE_MODELS) $(IAM_EVALUATOR) $(CHROMEDRIVER)  ## install everything (venv, SAM CLI, AWS CLI, the stand-in's and the compliance check's models, the IAM evaluator, Chromium)
+	@# Bytecode for the venv, the layer and the functions, whatever PYTHONDONTWRITEBYTECODE says (compileall
+	@# writes it anyway; up-to-date files are skipped): each local execution environment is a fresh process
+	@# (local/stack/runtime.py) and loads it, as Lambda's runtime ships boto3 compiled. Without it a cold
+	@# start compiles everything it imports (make-photo: 1.4 s instead of 0.4 s).
+	.venv/bin/python -m compileall -q -j 0 $$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') layers/idphoto/idphoto functions > /dev/null || true
 
 requirements: $(UV)  ## export the layer's requirements.txt from uv.lock
 	$(UV) export --locked --no-default-groups --no-hashes --no-emit-project --no-header \
@@ -97,14 +126,23 @@ audit: $(UV)  ## check the locked dependencies against vulnerability databases (
 	  > $(CACHE)/audit-requirements.txt
 	$(UV) tool run pip-audit --strict --requirement $(CACHE)/audit-requirements.txt
 
-test: lint security setup  ## everything CI runs: lint, policy checks, then all tests with coverage
+test: lint security docs setup  ## everything CI runs: lint, policy checks, the docs site, then all tests with coverage
 	.venv/bin/pytest --cov --cov-report=term-missing:skip-covered
 
-test-unit: .venv/.synced  ## the fast tests only
+test-unit: .venv/.synced $(MODEL) $(FACE_MODELS)  ## the fast tests only
 	.venv/bin/pytest tests/unit
 
 test-integration: setup  ## the tests against the local stack (started and stopped by the tests)
 	.venv/bin/pytest -m integration tests/integration
+
+# The site is built offline: the hooks in docs/hooks/ render the named specs from the layer's
+# specs.json and the API from docs/openapi.json; --strict fails on a broken link or a missing page.
+# No --quiet: with it, mkdocs 1.6 no longer counts warnings, and --strict passes broken links.
+docs: $(MKDOCS_STAMP)  ## build the documentation site into site/ (mkdocs --strict)
+	$(MKDOCS) build --strict
+
+docs-serve: $(MKDOCS_STAMP)  ## the documentation site on http://127.0.0.1:8000, rebuilt as you edit
+	$(MKDOCS) serve --dev-addr 127.0.0.1:8000
 
 build: $(SAM)  ## sam build (no Docker needed)
 	$(SAM) build
@@ -112,19 +150,19 @@ build: $(SAM)  ## sam build (no Docker needed)
 validate: $(SAM)
 	$(SAM) validate --lint
 
-# STACK_NAME / REGION: the stack name and region to check and deploy (default: samconfig.toml's, and
-# without a region the longest region name AWS has). The check runs first: a stack name that makes an
-# invalid bucket or function name would otherwise fail only deep in the deploy.
-deploy: .venv/.synced $(SAM)  ## check the stack name, then sam build && sam deploy --guided (needs AWS credentials; see README)
-	$(PY) -m ops.preflight $(if $(STACK_NAME),--stack $(STACK_NAME)) $(if $(REGION),--region $(REGION))
+# STACK_NAME / REGION: the stack name and region to deploy (default: samconfig.toml's). The check runs
+# first: missing AWS credentials, or a stack name CloudFormation refuses, would fail only after sam build
+# and the guided questions. (Any name CloudFormation accepts deploys: docs/deploy.md.)
+deploy: .venv/.synced $(SAM)  ## check credentials and the stack name, then sam build && sam deploy --guided (needs AWS credentials; see README)
+	$(PY) -m ops.preflight --credentials $(if $(STACK_NAME),--stack $(STACK_NAME))
 	$(SAM) build
 	$(SAM) deploy --guided $(if $(STACK_NAME),--stack-name $(STACK_NAME)) $(if $(REGION),--region $(REGION))
 
 demo: setup  ## the main job on this machine: portraits -> ID photos in out/demo/
 	$(PY) -m local.stack demo
 
-up: setup  ## the local stack for a person to use (Ctrl-C stops it)
-	$(PY) -m local.stack up
+up: setup  ## the local stack for a person to use (Ctrl-C stops it); options: make up ARGS='--parameter UploadMaxReceiveCount=5'
+	$(PY) -m local.stack up $(ARGS)
 
 chaos: setup  ## 200 uploads with vendor and AWS faults, duplicate events, bad files and concurrent finals requests
 	$(PY) -m local.stack.chaos
@@ -133,4 +171,4 @@ bench: setup build  ## benchmarks against the floor, on the local stack: prints 
 	$(PY) -m bench
 
 clean:  ## remove build output and caches (keeps .venv)
-	rm -rf .aws-sam out .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf .aws-sam out site .pytest_cache .mypy_cache .ruff_cache .coverage

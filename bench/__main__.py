@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Callable
 from typing import Final
 
-from bench import api, bytecode, cold_start, cost, phone, pipeline, sizes, throughput, warm
+from bench import api, bytecode, cold_start, compliance, cost, phone, pipeline, sizes, throughput, warm
 from bench.context import ROOT, Context
 from bench.report import Section, table
 
@@ -32,6 +32,7 @@ SECTIONS: Final[dict[str, Callable[[Context], Section]]] = {
     "rss": throughput.run_rss,
     "cost": cost.run,
     "phone": phone.run,
+    "compliance": compliance.run,
 }
 LOG: Final = ROOT / "out" / "bench" / "functions.log"
 

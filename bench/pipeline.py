@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 from bench.context import ROOT
 from bench.floor import Floor
 from bench.report import Row, Section, ratio
-from bench.stackrun import RETRY_DELAYS, VENDOR_CPU, BenchStack, Tap, children_cpu, event_key
+from bench.stackrun import RETRY_DELAYS, VENDOR_CPU, BenchStack, Tap, children_cpu, event_key, s3_record
 from local.stack import Ports, Stack, samples, start_stack
 from local.stack.webhook import WebhookReceiver
 
@@ -80,7 +80,7 @@ def _floor_handler(floor: Floor) -> Callable[[dict[str, Any], str | None], Any]:
     this process (threads under one interpreter lock), not in environments of its own."""
 
     def handle(event: dict[str, Any], request_id: str | None = None) -> dict[str, Any]:
-        source = event["Records"][0]["s3"]["object"]
+        source = s3_record(event)["s3"]["object"]
         key = event_key(event)
         claim = request_id or str(uuid.uuid4())
         floor.make_photo_guaranteed(key, source.get("versionId"), source["sequencer"], claim)
@@ -267,7 +267,16 @@ def batch_run(n: int) -> dict[str, Any]:
             os.environ["IDPHOTO_AWS_PORT"] = str(urlsplit(stack.aws_url).port)
             os.environ["IDPHOTO_API_PORT"] = str(urlsplit(stack.api_url).port)
             started = time.monotonic()
-            argv = ["batch", str(folder), "--spec", "us-passport", "--background", "white", "--finals"]
+            argv = [
+                "batch",
+                str(folder),
+                "--spec",
+                "us-passport",
+                "--background",
+                "white",
+                "--finals",
+                "--yes",
+            ]
             code = main(
                 [*argv, "--out", str(out), "--concurrency", "16", "--timeout", "900"],
                 io.StringIO(),

@@ -9,6 +9,7 @@ thread, which is how the API sections replay one event many times beside the flo
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -33,12 +34,21 @@ CONCURRENCY: Final = 20
 RETRY_DELAYS: Final = (0.2, 0.4)
 
 
+def s3_record(event: dict[str, Any]) -> dict[str, Any]:
+    """The first S3 record of an S3 event, or of the upload queue's SQS record around one."""
+    record: dict[str, Any] = event["Records"][0]
+    if "body" in record:  # the upload queue: the S3 event is the message's body
+        inner: dict[str, Any] = json.loads(record["body"])["Records"][0]
+        return inner
+    return record
+
+
 def event_key(event: dict[str, Any]) -> str:
-    """The S3 key of an S3 event (decoded), the photo of an EventBridge event, or the path parameter
-    of an API event."""
+    """The S3 key of an S3 event (decoded; also inside the upload queue's SQS record), the photo of an
+    EventBridge event, or the path parameter of an API event."""
     records = event.get("Records")
     if records:
-        return unquote_plus(records[0]["s3"]["object"]["key"])
+        return unquote_plus(s3_record(event)["s3"]["object"]["key"])
     if isinstance(event.get("detail"), dict):
         return str(event["detail"].get("key", ""))
     return str((event.get("pathParameters") or {}).get("key", ""))
@@ -69,6 +79,10 @@ class Invocation:
             return f"error {type(self.error).__name__}"
         if isinstance(self.result, dict) and "results" in self.result:
             return ",".join(r["outcome"] for r in self.result["results"])
+        if isinstance(self.result, dict) and "batchItemFailures" in self.result:
+            # make-photo's partial batch response: the bench uploads each key once, so a message
+            # Lambda deletes is a photo made; a failed one comes back.
+            return "came back" if self.result["batchItemFailures"] else "MADE"
         if isinstance(self.result, dict) and "statusCode" in self.result:
             return str(self.result["statusCode"])
         return "held" if self.held else "?"
@@ -225,7 +239,7 @@ class BenchStack:
         self.stack.vendor_faults({"latency_ms": milliseconds or None})
 
     def version_of(self, invocation: Invocation) -> str | None:
-        version: str | None = invocation.event["Records"][0]["s3"]["object"].get("versionId")
+        version: str | None = s3_record(invocation.event)["s3"]["object"].get("versionId")
         return version
 
 

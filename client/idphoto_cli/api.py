@@ -113,20 +113,27 @@ class PhotoApi:
     def finals(self, key: str, color: str | None = None) -> dict[str, Any]:
         return self._call("POST", self.url("finals", key, {"color": color} if color else None)).body
 
-    def _call(self, method: str, url: str, attempts: int = 3) -> Answer:
+    def upload_form(self, content_type: str, filename: str, options: Mapping[str, str]) -> dict[str, Any]:
+        """POST /uploads: a presigned POST form for one portrait (its options checked by the API)."""
+        body = {"content_type": content_type, "filename": filename, "options": dict(options)}
+        return self._call("POST", f"{self.target.api_url}/uploads", body=json.dumps(body).encode()).body
+
+    def _call(self, method: str, url: str, attempts: int = 3, body: bytes = b"") -> Answer:
         """One request; throttling (429) is retried a few times, every other error raised."""
         for attempt in range(attempts):
-            response = self._send(method, url)
+            response = self._send(method, url, body)
             if response.status_code == 429 and attempt + 1 < attempts:
                 time.sleep(_retry_after(response) or 1.0 * (attempt + 1))
                 continue
             return _answer(response)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send(self, method: str, url: str) -> requests.Response:
-        headers = self._signed_headers(method, url) if self._credentials is not None else {}
+    def _send(self, method: str, url: str, body: bytes = b"") -> requests.Response:
+        headers = {"Content-Type": "application/json"} if body else {}
+        if self._credentials is not None:
+            headers = self._signed_headers(method, url, body, headers)
         try:
-            return self._http.request(method, url, headers=headers, timeout=TIMEOUT)
+            return self._http.request(method, url, headers=headers, data=body or None, timeout=TIMEOUT)
         except requests.ConnectionError as exc:
             hint = (
                 "is the local stack up? run `make up`" if self.target.local else "check --api-url / the stack"
@@ -137,12 +144,16 @@ class PhotoApi:
                 f"the API at {self.target.api_url} did not answer in time", Exit.UNAVAILABLE
             ) from exc
 
-    def _signed_headers(self, method: str, url: str) -> dict[str, str]:
-        """SigV4 for API Gateway's IAM authorizer (service ``execute-api``)."""
+    def _signed_headers(
+        self, method: str, url: str, body: bytes = b"", headers: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
+        """SigV4 for API Gateway's IAM authorizer (service ``execute-api``), the body's hash included."""
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
 
-        request = AWSRequest(method=method, url=url, data=b"", headers={"User-Agent": USER_AGENT})
+        request = AWSRequest(
+            method=method, url=url, data=body, headers={"User-Agent": USER_AGENT, **(headers or {})}
+        )
         SigV4Auth(self._credentials.get_frozen_credentials(), "execute-api", self.target.region).add_auth(
             request
         )

@@ -37,7 +37,8 @@ ADVICE_FORBIDDEN: Final = (
 ADVICE_APPCODE: Final = (
     "the vendor's market gateway refuses the AppCode (or its quota is used up): put the right AppCode "
     "in the secret named by the AppCodeSecretName parameter (aws secretsmanager put-secret-value), "
-    "check the quota at the market, then replay the parked uploads (python -m ops.replay --stack NAME)"
+    "check the quota at the market; the waiting uploads are made once the vendor accepts again (any in "
+    "the upload dead-letter queue: start its DLQ redrive)"
 )
 ADVICE_FETCH: Final = (
     "the vendor could not download the upload from its presigned URL (vendor code 507): the URL must "

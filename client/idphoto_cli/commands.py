@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 import secrets
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Final, TextIO
@@ -16,18 +18,25 @@ import requests
 
 from idphoto import specs
 from idphoto.options import PARSERS, SPEC_OPTION, parse_metadata
+from idphoto_cli import history
 from idphoto_cli.api import ApiError, PhotoApi
 from idphoto_cli.errors import CliError, Exit
 from idphoto_cli.progress import Progress
 from idphoto_cli.target import Target
 
-# What make-photo accepts (others are skipped without a record: the wait would only time out).
+# What make-photo accepts (idphoto.preparing converts HEIC/HEIF/AVIF/TIFF before the vendor sees it;
+# others are refused here: the wait would only end in UNSUPPORTED_OBJECT).
 IMAGE_TYPES: Final = {
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
     ".png": "image/png",
     ".bmp": "image/bmp",
     ".webp": "image/webp",
+    ".heic": "image/heic",
+    ".heif": "image/heif",
+    ".avif": "image/avif",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
 }
 FINISHED: Final = ("READY", "FAILED")
 DOWNLOAD_TIMEOUT: Final = (5.0, 60.0)
@@ -63,7 +72,7 @@ def run_specs(name: str | None, out: Output, *, country: str | None = None, kind
     if name is not None:
         spec = catalogue.get(name)
         if spec is None:
-            raise CliError(f"no spec named {name!r}", Exit.USAGE, "known: " + ", ".join(catalogue.names()))
+            raise CliError(f"no spec named {name!r}", Exit.USAGE, spec_hint(name))
         out.document(spec.to_dict())
         for label, value in _spec_details(spec):
             out.line(f"{label:<12} {value}")
@@ -114,6 +123,15 @@ def run_specs(name: str | None, out: Output, *, country: str | None = None, kind
     return Exit.OK
 
 
+def spec_hint(name: str) -> str:
+    """The closest spec names to a mistyped one (not all 44)."""
+    catalogue = specs.CATALOGUE
+    names = [n for s in catalogue for n in (s.name, *s.aliases)]
+    close = difflib.get_close_matches(specs.normalise(name), names, n=3, cutoff=0.5)
+    found = f"did you mean {' or '.join(close)}? " if close else ""
+    return found + "`idphoto specs` lists them all (--country CC, --kind KIND to narrow)"
+
+
 def _spec_details(spec: specs.PhotoSpec) -> list[tuple[str, str]]:
     ratios = (
         ", ".join(f"{r:g}" for r in spec.ratios) if spec.ratios else "none (the vendor's default framing)"
@@ -162,7 +180,17 @@ def build_metadata(spec: str | None, background: str | None, options: Sequence[s
         known = ", ".join([SPEC_OPTION, *sorted(PARSERS)])
         raise CliError(f"unknown option {', '.join(parsed.ignored)}", Exit.USAGE, f"known options: {known}")
     if parsed.problems:
-        raise CliError("invalid options: " + "; ".join(parsed.problems), Exit.USAGE)
+        name = spec or ""
+        unknown_spec = bool(name) and specs.CATALOGUE.get(name) is None
+        # The service's message lists every spec name; a person wants the few closest.
+        problems = [
+            f"{SPEC_OPTION}: {name.strip()!r} is not a known spec"
+            if p.startswith(f"{SPEC_OPTION}: ") and unknown_spec
+            else p
+            for p in parsed.problems
+        ]
+        hint = spec_hint(name) if unknown_spec else ""
+        raise CliError("invalid options: " + "; ".join(problems), Exit.USAGE, hint)
     return metadata
 
 
@@ -191,12 +219,28 @@ def check_portraits(portraits: Sequence[str], key: str | None) -> list[Path]:
     return paths
 
 
-def upload(target: Target, path: Path, key: str, metadata: dict[str, str]) -> None:
+@dataclass(frozen=True)
+class Uploaded:
+    """The version PutObject made: the photo to wait for is the one made from it, not an older one."""
+
+    etag: str
+    version_id: str | None
+
+    def made(self, record: dict[str, Any]) -> bool:
+        """Whether ``record`` is the photo of this version. S3's event carries the same version id and
+        ETag as the PutObject answer (Amazon S3 User Guide, "Event message structure")."""
+        version = record.get("version") or {}
+        if self.version_id and version.get("version_id"):
+            return bool(version["version_id"] == self.version_id)
+        return str(version.get("etag", "")).strip('"') == self.etag
+
+
+def upload(target: Target, path: Path, key: str, metadata: dict[str, str]) -> Uploaded:
     from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
     try:
         s3 = target.session().client("s3", endpoint_url=target.endpoint_url)
-        s3.put_object(
+        answer = s3.put_object(
             Bucket=target.bucket,
             Key=key,
             Body=path.read_bytes(),
@@ -221,6 +265,33 @@ def upload(target: Target, path: Path, key: str, metadata: dict[str, str]) -> No
         raise CliError(f"upload of {path} refused: {code}: {error.get('Message', '')}", exit_code) from exc
     except BotoCoreError as exc:
         raise CliError(f"upload of {path} failed: {exc}", Exit.UNAVAILABLE) from exc
+    history.remember(key, path, target.bucket)
+    return Uploaded(str(answer.get("ETag", "")).strip('"'), answer.get("VersionId"))
+
+
+def upload_via_api(api: PhotoApi, path: Path, metadata: dict[str, str]) -> str:
+    """POST /uploads for a form (the API checks the options and picks the key), then the file with it
+    straight to S3: needs only ``execute-api:Invoke``, no access to the bucket. Returns the key."""
+    form = api.upload_form(IMAGE_TYPES[path.suffix.lower()], path.name, metadata)
+    data = path.read_bytes()
+    if len(data) > int(form["max_bytes"]):
+        raise CliError(f"{path}: {len(data)} bytes, the upload limit is {form['max_bytes']}", Exit.USAGE)
+    try:
+        answer = requests.post(
+            form["upload"]["url"],
+            data=form["upload"]["fields"],
+            files={"file": (path.name, data, form["content_type"])},
+            timeout=DOWNLOAD_TIMEOUT,
+        )
+    except requests.RequestException as exc:
+        raise CliError(f"upload of {path} failed: {exc}", Exit.UNAVAILABLE) from exc
+    if not answer.ok:
+        message = re.search(r"<Message>([^<]*)</Message>", answer.text)
+        raise CliError(
+            f"upload of {path} refused: HTTP {answer.status_code} {message.group(1) if message else ''}",
+            Exit.USAGE,
+        )
+    return str(form["key"])
 
 
 def run_make(
@@ -235,13 +306,22 @@ def run_make(
     wait: bool,
     timeout: float,
     out: Output,
+    via_api: bool = False,
 ) -> Exit:
+    if via_api and key:
+        raise CliError("--key cannot go with --via-api: the API picks the key (in your folder)", Exit.USAGE)
     paths = check_portraits(portraits, key)
     metadata = build_metadata(spec, background, options)
     keys: list[str] = []
+    versions: dict[str, Uploaded] = {}
     for path in paths:
-        photo_key = upload_key(target, path, key)
-        upload(target, path, photo_key, metadata)
+        if via_api:
+            # The API picks a fresh key for every form, so no earlier version of it can be shown.
+            photo_key = upload_via_api(api, path, metadata)
+            history.remember(photo_key, path, target.bucket)
+        else:
+            photo_key = upload_key(target, path, key)
+            versions[photo_key] = upload(target, path, photo_key, metadata)
         out.note(f"uploaded {path} -> s3://{target.bucket}/{photo_key}")
         keys.append(photo_key)
     if not wait:
@@ -249,7 +329,7 @@ def run_make(
         for photo_key in keys:
             out.line(photo_key)
         return Exit.OK
-    records = wait_for(api, keys, timeout, out.err)
+    records = wait_for(api, keys, timeout, out.err, versions=versions)
     codes = [_outcome(photo_key, records.get(photo_key), timeout, out) for photo_key in keys]
     out.document(
         [
@@ -266,12 +346,15 @@ def wait_for(
     timeout: float,
     err: TextIO,
     clock: Callable[[], float] = time.monotonic,
+    versions: Mapping[str, Uploaded] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Poll GET /photos/{key} until every photo is READY or FAILED, or ``timeout`` seconds pass.
 
-    A 404 means make-photo has not picked the upload up yet. Returns the last status seen of each
-    photo that has one.
+    A 404 means make-photo has not picked the upload up yet; so does, for a key in ``versions``, a
+    photo of another (older) version of the key: a re-upload waits for its own photo. Returns the
+    last status seen of each photo of the right version.
     """
+    versions = versions or {}
     progress = Progress(list(keys), err)
     deadline = clock() + timeout
     delay = 0.3
@@ -282,6 +365,9 @@ def wait_for(
             for photo_key in list(pending):
                 record = _status_or_none(api, photo_key)
                 if record is None:
+                    continue
+                if photo_key in versions and not versions[photo_key].made(record):
+                    progress.update(photo_key, "UPLOADED")  # the previous version's photo
                     continue
                 records[photo_key] = record
                 progress.update(photo_key, record["status"])
@@ -358,13 +444,32 @@ def describe(record: dict[str, Any], out: Output) -> None:
 # --- status --------------------------------------------------------------------------------------
 
 
-def run_status(api: PhotoApi, key: str, *, wait: bool, timeout: float, out: Output) -> Exit:
-    if wait:
-        record = wait_for(api, [key], timeout, out.err).get(key)
-        if record is None:
-            raise CliError(f"no photo for {key} after {timeout:.0f} s", Exit.NOT_FOUND, HINT_NOT_FOUND)
-    else:
+def run_status(
+    api: PhotoApi, key: str, *, wait: bool, timeout: float, out: Output, target: Target | None = None
+) -> Exit:
+    if target is not None:
+        key = photo_key_of(target, key, out)
+    record: dict[str, Any] | None
+    try:
         record = api.status(key)
+    except ApiError as exc:
+        if exc.code_name != "PHOTO_NOT_FOUND":
+            raise
+        if not wait:
+            raise CliError(exc.message, exc.code, not_found_hint(target, key)) from exc
+        if target is not None and upload_exists(target, key) is False:
+            raise CliError(
+                f"no photo for {key}: nothing was uploaded under that key",
+                Exit.NOT_FOUND,
+                not_found_hint(target, key),
+            ) from exc
+        record = None
+    if wait and (record is None or record["status"] not in FINISHED):
+        record = wait_for(api, [key], timeout, out.err).get(key)
+    if record is None:
+        raise CliError(
+            f"no photo for {key} after {timeout:.0f} s", Exit.NOT_FOUND, not_found_hint(target, key)
+        )
     out.document(record)
     describe(record, out)
     if record["status"] == "FAILED":
@@ -375,6 +480,85 @@ def run_status(api: PhotoApi, key: str, *, wait: bool, timeout: float, out: Outp
 
 
 HINT_NOT_FOUND: Final = "check the key (as uploaded, with or without the upload prefix)"
+
+
+def photo_key_of(target: Target, given: str, out: Output) -> str:
+    """The key a person means by what the tool printed: ``s3://bucket/key`` (the address ``make``
+    prints), a key with or without the upload prefix, or the local file ``make`` uploaded (``make``
+    adds a tag to its name: the history knows which key it got)."""
+    if given.startswith("s3://"):
+        bucket, _, key = given.removeprefix("s3://").partition("/")
+        if bucket != target.bucket:
+            raise CliError(
+                f"{given} is in bucket {bucket}, not in {target.bucket}",
+                Exit.USAGE,
+                "pass --stack or --bucket for that bucket, or give the key alone",
+            )
+        return key
+    if Path(given).is_file():
+        known = history.keys_for_file(given, target.bucket)
+        if known:
+            if len(known) > 1:
+                out.note(
+                    f"{given} was uploaded {len(known)} times; the latest: {known[0]} (`idphoto list` shows all)"
+                )
+            return known[0]
+    return given
+
+
+def not_found_hint(target: Target | None, key: str) -> str:
+    hint = HINT_NOT_FOUND
+    if target is not None:
+        name = PurePosixPath(key).name
+        similar = [u.key for u in history.uploads(target.bucket) if PurePosixPath(u.file).name == name]
+        if similar:
+            return f"`make` adds a tag to the file's name: did you mean {similar[0]}? (`idphoto list` shows your uploads)"
+    return (
+        hint
+        + "; `make` adds a tag to the file's name (me.jpg -> uploads/me-1a2b3c.jpg): `idphoto list` shows your uploads"
+    )
+
+
+def upload_exists(target: Target, key: str) -> bool | None:
+    """Whether an object is at ``key``: None when S3 will not say (without s3:GetObject a missing key and
+    a forbidden one are both 403; Amazon S3 API Reference, HeadObject)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    full = key if key.startswith(target.upload_prefix) else target.upload_prefix + key.lstrip("/")
+    try:
+        target.session().client("s3", endpoint_url=target.endpoint_url).head_object(
+            Bucket=target.bucket, Key=full
+        )
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        return False if code in ("404", "NoSuchKey", "NotFound") else None
+    except BotoCoreError:
+        return None
+    return True
+
+
+def run_list(api: PhotoApi, target: Target, *, out: Output) -> Exit:
+    """The uploads this tool made to this bucket from this machine, each with its status (free)."""
+    uploads = history.uploads(target.bucket)
+    if not uploads:
+        out.document([])
+        out.line(f"no uploads to {target.bucket} from this machine (recorded in {history.path()})")
+        return Exit.OK
+    rows = []
+    for entry in uploads:
+        try:
+            status = api.status(entry.key)["status"]
+        except ApiError as exc:
+            status = exc.code_name or f"HTTP {exc.status}"
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.time))
+        rows.append(
+            {"key": entry.key, "file": entry.file, "uploaded": entry.time, "status": status, "when": when}
+        )
+    out.document(rows)
+    width = max(len(r["key"]) for r in rows)
+    for row in rows:
+        out.line(f"{row['key']:<{width}}  {row['status']:<16} {row['when']}  {row['file']}")
+    return Exit.OK
 
 
 # --- finals --------------------------------------------------------------------------------------
@@ -390,8 +574,11 @@ def run_finals(
     timeout: float,
     out: Output,
     confirm: Callable[[str], bool] | None = None,
+    target: Target | None = None,
 ) -> Exit:
     deadline = time.monotonic() + timeout
+    if target is not None:
+        key = photo_key_of(target, key, out)
     record = api.status(key)
     if record["status"] == "PROCESSING":
         record = wait_for(api, [key], timeout, out.err).get(key, record)

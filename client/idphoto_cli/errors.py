@@ -6,7 +6,7 @@ from enum import IntEnum
 
 
 class Exit(IntEnum):
-    """``idphoto``'s exit codes (documented in ``idphoto --help`` and the README)."""
+    """``idphoto``'s exit codes (documented in ``idphoto --help`` and docs/cli.md)."""
 
     OK = 0
     USAGE = 1  # bad arguments or options, a refused request (400/403), confirmation declined

@@ -3,6 +3,7 @@
     idphoto make me.jpg --spec us-passport --background white   # upload, wait, show the previews
     idphoto status uploads/me-1a2b3c.jpg                        # status and previews (free)
     idphoto finals uploads/me-1a2b3c.jpg --out photos/          # the billed step: finals to disk
+    idphoto list                                                # your uploads and their status
     idphoto specs                                               # the named specs
 
 By default the commands go to the local stack of ``make up``; ``--stack NAME`` targets a deployed one.
@@ -11,10 +12,11 @@ By default the commands go to the local stack of ``make up``; ``--stack NAME`` t
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import Final, NoReturn, TextIO
 
 from idphoto_cli import batch, check, commands, target
 from idphoto_cli.api import PhotoApi
@@ -25,11 +27,45 @@ DEFAULT_TIMEOUT = 120.0
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error exits 1 (argparse's own is 2: our 'photo failed')."""
+    """argparse, but a usage error exits 1 (argparse's own is 2: our 'photo failed'), and an option
+    a subcommand does not know is answered with that subcommand's usage and its closest options
+    (argparse's own answers with the top-level usage, which names no option at all)."""
+
+    commands: dict[str, Parser]
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(Exit.USAGE, f"{self.prog}: error: {message}\n")
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command = getattr(self, "commands", {}).get(getattr(parsed, "command", None) or "")
+            (command or self).error(unrecognized(extras, command or self))
+        return parsed
+
+    def option_strings(self) -> list[str]:
+        return [o for action in self._actions for o in action.option_strings]
+
+
+# What people type for an option that has another name here.
+SYNONYMS: Final = {"--colour": "--background", "--color": "--background", "--bg": "--background"}
+
+
+def unrecognized(extras: Sequence[str], command: Parser) -> str:
+    """``unrecognized arguments: --colour (did you mean --color?)``."""
+    known = command.option_strings()
+    named = []
+    for extra in extras:
+        option = extra.split("=", 1)[0]
+        close = difflib.get_close_matches(option, known, n=2, cutoff=0.6) if option.startswith("-") else []
+        synonym = SYNONYMS.get(option.rstrip("s"))
+        if not close and synonym in known:
+            close = [synonym]
+        named.append(f"{extra} (did you mean {' or '.join(close)}?)" if close else extra)
+    return "unrecognized arguments: " + " ".join(named)
 
 
 def parser() -> Parser:
@@ -40,6 +76,7 @@ def parser() -> Parser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands_ = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    root.commands = commands_.choices
 
     make = commands_.add_parser(
         "make",
@@ -50,7 +87,10 @@ def parser() -> Parser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     make.add_argument(
-        "portraits", nargs="+", metavar="PORTRAIT", help="image files (.jpg .jpeg .png .bmp .webp)"
+        "portraits",
+        nargs="+",
+        metavar="PORTRAIT",
+        help="image files (.jpg .jpeg .png .bmp .webp .heic .heif .avif .tif .tiff)",
     )
     make.add_argument("--spec", metavar="NAME", help="a named spec (see `idphoto specs`), e.g. us-passport")
     make.add_argument(
@@ -73,6 +113,12 @@ def parser() -> Parser:
     )
     make.add_argument("--key", help="the upload's key (one portrait; default: its name with a random tag)")
     make.add_argument("--no-wait", dest="wait", action="store_false", help="upload and print the keys only")
+    make.add_argument(
+        "--via-api",
+        action="store_true",
+        help="upload through the API's presigned forms (POST /uploads): needs only execute-api:Invoke, "
+        "no access to the bucket; the API picks the key",
+    )
     _common(make)
 
     status = commands_.add_parser(
@@ -81,7 +127,12 @@ def parser() -> Parser:
         epilog=EXIT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    status.add_argument("key", metavar="KEY", help="the uploaded key (with or without the upload prefix)")
+    status.add_argument(
+        "key",
+        metavar="KEY",
+        help="the uploaded key (with or without the upload prefix), the s3:// address `make` printed, "
+        "or the local file `make` uploaded",
+    )
     status.add_argument("--wait", action="store_true", help="wait until the photo is READY or FAILED")
     _common(status)
 
@@ -94,7 +145,9 @@ def parser() -> Parser:
         epilog=EXIT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    finals.add_argument("key", metavar="KEY", help="the uploaded key (with or without the upload prefix)")
+    finals.add_argument(
+        "key", metavar="KEY", help="the uploaded key, its s3:// address, or the local file `make` uploaded"
+    )
     finals.add_argument("--out", required=True, type=Path, metavar="DIR", help="where the files go")
     finals.add_argument("--color", help="one colour of the photo (default: all of them)")
     finals.add_argument("--yes", action="store_true", help="confirm the billed call without asking")
@@ -112,6 +165,17 @@ def parser() -> Parser:
     check.add_argument("portrait", type=Path, metavar="PORTRAIT", help="a portrait image (.jpg .png ...)")
     check.add_argument("--finals", action="store_true", help="also fetch one photo's finals (billed)")
     _common(check)
+
+    listing = commands_.add_parser(
+        "list",
+        help="your uploads from this machine and their status (free)",
+        description="The uploads `make`, `batch` and `check` made from this machine to the target's bucket, "
+        "newest first, each with its photo's status read through the API (free). No bucket listing: "
+        "a user needs no s3:ListBucket, and sees only their own photos.",
+        epilog=EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(listing)
 
     specs = commands_.add_parser(
         "specs",
@@ -139,7 +203,10 @@ def parser() -> Parser:
     )
     batch_command.add_argument("--background", metavar="COLOURS", help="result colours, e.g. white or blue")
     batch_command.add_argument(
-        "--finals", action="store_true", help="fetch the finals too (billed once per colour)"
+        "--finals", action="store_true", help="fetch the finals too (billed once per colour; asks first)"
+    )
+    batch_command.add_argument(
+        "--yes", action="store_true", help="with --finals: confirm the billed calls without asking"
     )
     batch_command.add_argument(
         "--out", type=Path, metavar="OUT", help="output folder (default DIR/idphoto-out)"
@@ -209,6 +276,7 @@ def run(args: argparse.Namespace, out: Output) -> Exit:
             wait=args.wait,
             timeout=args.timeout,
             out=out,
+            via_api=args.via_api,
         )
     if args.command == "check":
         return check.run_check(where, api, args.portrait, finals=args.finals, timeout=args.timeout, out=out)
@@ -224,11 +292,21 @@ def run(args: argparse.Namespace, out: Output) -> Exit:
             concurrency=args.concurrency,
             timeout=args.timeout,
             out=out,
+            yes=args.yes,
         )
+    if args.command == "list":
+        return commands.run_list(api, where, out=out)
     if args.command == "status":
-        return commands.run_status(api, args.key, wait=args.wait, timeout=args.timeout, out=out)
+        return commands.run_status(api, args.key, wait=args.wait, timeout=args.timeout, out=out, target=where)
     return commands.run_finals(
-        api, args.key, out_dir=args.out, color=args.color, yes=args.yes, timeout=args.timeout, out=out
+        api,
+        args.key,
+        out_dir=args.out,
+        color=args.color,
+        yes=args.yes,
+        timeout=args.timeout,
+        out=out,
+        target=where,
     )
 
 

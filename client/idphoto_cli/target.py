@@ -2,8 +2,9 @@
 
 * **Local** (no ``--stack``): moto on ``127.0.0.1:$IDPHOTO_AWS_PORT`` (4566) and the API on
   ``http://127.0.0.1:$IDPHOTO_API_PORT/v1`` (3000), with moto's fake ``testing`` credentials (never
-  yours). The bucket follows the template's naming rule ``<stack>-photos-<account>-<region>`` for the
-  local stack ``idphoto-local`` and moto's account: ``idphoto-local-photos-123456789012-us-east-1``.
+  yours). The bucket and upload prefix are the outputs ``BucketName`` and ``UploadLocation`` of the
+  local stack ``idphoto-local``, which ``make up`` records in moto's CloudFormation as a deployment
+  would (the bucket's name comes from the stack's id: no rule here could rebuild it).
 * **Deployed** (``--stack NAME``): the stack's outputs ``BucketName``, ``UploadLocation`` and ``ApiUrl``,
   read with boto3 and your AWS credentials; API requests are signed with SigV4 (service execute-api).
 * **Flags** (``--bucket``, ``--upload-prefix``, ``--api-url``, ``--endpoint-url``, ``--region``) override
@@ -22,7 +23,6 @@ from urllib.parse import urlsplit
 from idphoto_cli.errors import CliError, Exit
 
 LOCAL_STACK: Final = "idphoto-local"
-LOCAL_ACCOUNT: Final = "123456789012"  # moto's
 LOCAL_REGION: Final = "us-east-1"
 LOCAL_CREDENTIALS: Final = ("testing", "testing")
 DEFAULT_UPLOAD_PREFIX: Final = "uploads/"
@@ -67,7 +67,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> Target:
-    target = deployed(args.stack, args.region, args.profile) if args.stack else local(env, args.region)
+    if args.stack:
+        target = deployed(args.stack, args.region, args.profile)
+    else:
+        target = local(env, args.region, bucket=args.bucket)
     if args.bucket:
         target = replace(target, bucket=args.bucket)
     if args.upload_prefix:
@@ -84,26 +87,50 @@ def is_loopback(url: str) -> bool:
     return (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
 
 
-def local(env: Mapping[str, str], region: str | None = None) -> Target:
+def local(env: Mapping[str, str], region: str | None = None, bucket: str | None = None) -> Target:
+    """The local stack; its bucket from its outputs unless ``bucket`` is given (then nothing is read)."""
     aws_port = env.get("IDPHOTO_AWS_PORT", "4566")
     api_port = env.get("IDPHOTO_API_PORT", "3000")
     region = region or LOCAL_REGION
-    bucket, prefix = _local_names(region)
-    return Target(
-        bucket=bucket,
-        upload_prefix=prefix,
+    target = Target(
+        bucket=bucket or "",
+        upload_prefix=DEFAULT_UPLOAD_PREFIX,
         api_url=f"http://127.0.0.1:{api_port}/v1",
         region=region,
         endpoint_url=f"http://127.0.0.1:{aws_port}",
         local=True,
     )
+    if bucket:
+        return target
+    bucket, prefix = _local_outputs(target)
+    return replace(target, bucket=bucket, upload_prefix=prefix)
 
 
-def _local_names(region: str) -> tuple[str, str]:
-    """The bucket ``make up`` creates: the template's rule ``${AWS::StackName}-photos-${AWS::AccountId}-
-    ${AWS::Region}`` with the local stack's name and moto's account. (Reading template.yaml through
-    ``local.stack`` would import moto: two seconds before every command.)"""
-    return f"{LOCAL_STACK}-photos-{LOCAL_ACCOUNT}-{region}", DEFAULT_UPLOAD_PREFIX
+def _local_outputs(target: Target) -> tuple[str, str]:
+    """BucketName and the upload prefix from the local stack's outputs in moto's CloudFormation."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    up_hint = "is the local stack up? run `make up` (or pass --bucket)"
+    try:
+        client = target.session().client("cloudformation", endpoint_url=target.endpoint_url)
+        answer = client.describe_stacks(StackName=LOCAL_STACK)
+    except ClientError as exc:
+        raise CliError(f"no stack {LOCAL_STACK!r} at {target.endpoint_url}", Exit.NOT_FOUND, up_hint) from exc
+    except BotoCoreError as exc:
+        raise CliError(
+            f"cannot reach the local stack at {target.endpoint_url}", Exit.UNAVAILABLE, up_hint
+        ) from exc
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in answer["Stacks"][0].get("Outputs", [])}
+    if "BucketName" not in outputs:
+        raise CliError(f"the local stack {LOCAL_STACK!r} has no output BucketName", Exit.USAGE, up_hint)
+    return outputs["BucketName"], _upload_prefix(outputs)
+
+
+def _upload_prefix(outputs: Mapping[str, str]) -> str:
+    """The prefix of the output ``UploadLocation`` (``s3://bucket/prefix/``)."""
+    location = outputs.get("UploadLocation", "")
+    prefix = location.split("/", 3)[3] if location.count("/") >= 3 else ""
+    return prefix or DEFAULT_UPLOAD_PREFIX
 
 
 def deployed(stack: str, region: str | None, profile: str | None) -> Target:
@@ -130,11 +157,9 @@ def deployed(stack: str, region: str | None, profile: str | None) -> Target:
         raise CliError(
             f"stack {stack!r} has no output {', '.join(missing)}: is it an idphoto stack?", Exit.USAGE
         )
-    location = outputs.get("UploadLocation", "")
-    prefix = location.split("/", 3)[3] if location.count("/") >= 3 else DEFAULT_UPLOAD_PREFIX
     return Target(
         bucket=outputs["BucketName"],
-        upload_prefix=prefix or DEFAULT_UPLOAD_PREFIX,
+        upload_prefix=_upload_prefix(outputs),
         api_url=outputs["ApiUrl"].rstrip("/"),
         region=session.region_name or "us-east-1",
         sign=True,

@@ -46,7 +46,7 @@ from idphoto.errors import IdPhotoError, VendorError
 from idphoto.finals import FinalsOutcome
 from idphoto.observability import logger, metrics
 from idphoto.options import COLOR_NAME_PATTERN
-from idphoto.source import principal_id
+from idphoto.owners import caller_owner
 
 SAFETY_SECONDS = 2.0
 _COLOR = re.compile(COLOR_NAME_PATTERN)
@@ -82,6 +82,17 @@ RetryUncertainQuery = Annotated[
         pattern=r"^(0|1|true|false)$",
         description="1: fetch a final whose billed call is UNCERTAIN again, accepting that the vendor may "
         "charge it a second time (a final already in our bucket is never paid for again)",
+    ),
+]
+AllowNoncompliantQuery = Annotated[
+    str | None,
+    param(
+        VALIDATION,
+        "Query",
+        pattern=r"^(0|1|true|false)$",
+        description="true: pay for a final whose preview failed its compliance check (see the status "
+        "answer's compliance), accepting a photo an authority may refuse; otherwise such a colour is "
+        "answered PREVIEW_NONCOMPLIANT and nothing is billed",
     ),
 ]
 
@@ -131,6 +142,11 @@ def photo_status(key: KeyParam) -> PhotoStatus:  # noqa: ARG001 - documents {key
             "FINAL_UNCERTAIN: the billed call got no answer and may have been charged; not retried "
             "unless asked with retry_uncertain=1",
         ),
+        (
+            422,
+            "PREVIEW_NONCOMPLIANT: the colour's preview failed its compliance check (the message names "
+            "each failed measure); nothing was billed. POST with allow_noncompliant=true to pay anyway",
+        ),
         (502, "VENDOR_REJECTED or VENDOR_GATEWAY: the vendor refused the billed call"),
         (503, "VENDOR_UNAVAILABLE: the vendor is unreachable (Retry-After: 30); nothing was kept"),
         (503, "AWS_UNAVAILABLE: DynamoDB or S3 failed beyond retries (Retry-After: 2)"),
@@ -140,12 +156,14 @@ def photo_finals(
     key: KeyParam,  # noqa: ARG001 - documents {key}; read from the raw path
     color: ColorQuery = None,
     retry_uncertain: RetryUncertainQuery = None,
+    allow_noncompliant: AllowNoncompliantQuery = None,
 ) -> Response[Finals]:
     photo_key = _photo_key()
     # Validation off, Powertools passes path parameters only: the query is read from the event.
     event = app.current_event
     color = color or event.get_query_string_value("color")
     retry_uncertain = retry_uncertain or event.get_query_string_value("retry_uncertain")
+    allow_noncompliant = allow_noncompliant or event.get_query_string_value("allow_noncompliant")
     context = app.lambda_context
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_SECONDS
     outcome = services.finals().fetch(
@@ -154,7 +172,8 @@ def photo_finals(
         caller=_caller(),
         request_id=context.aws_request_id,
         deadline=deadline,
-        retry_uncertain=_flag(retry_uncertain),
+        retry_uncertain=_flag(retry_uncertain, "retry_uncertain"),
+        allow_noncompliant=_flag(allow_noncompliant, "allow_noncompliant"),
     )
     if not outcome.done:  # nothing to hand out: the first colour's error is the answer
         raise outcome.pending[0].error
@@ -184,18 +203,19 @@ def _finals_answer(photo_key: str, outcome: FinalsOutcome) -> Response[Finals]:
     return Response(200, content_types.APPLICATION_JSON, body, headers)
 
 
-def _flag(value: str | None) -> bool:
+def _flag(value: str | None, name: str) -> bool:
     if value is None or value in ("0", "false"):
         return False
     if value in ("1", "true"):
         return True
-    raise BadRequest("retry_uncertain must be 1 or 0")
+    raise BadRequest(f"{name} must be 1 or 0 (true or false)")
 
 
 def _caller() -> str | None:
-    """The signed caller's IAM principal id (the API requires SigV4: API Gateway verified it)."""
+    """Whom the signed request speaks for (the API requires SigV4: API Gateway verified it): its
+    Cognito identity, else its IAM principal id (idphoto.owners)."""
     identity = app.current_event.request_context.identity
-    return principal_id(identity.caller)
+    return caller_owner(identity.cognito_identity_id, identity.caller)
 
 
 def _requested() -> keys.RequestedKey:

@@ -1,9 +1,12 @@
 """The local API Gateway: an HTTP server on loopback for the template's REST API.
 
 URLs carry the stage like the deployed ``ApiUrl`` output does (``http://127.0.0.1:3000/v1/photos/...``),
-so a client switches between local and deployed by changing only the base URL. The API's
+so a client switches between local and deployed by changing only the base URL. Exactly the stages of
+the translated template answer (:attr:`ApiSpec.stages`): another first path segment is API Gateway's
+403 ``Forbidden``. The API's
 ``DefaultAuthorizer: AWS_IAM`` is **not** enforced locally: requests need no SigV4 signature; every
-request is the local user's (:mod:`local.stack.identity`). Whether API Gateway may then invoke the
+request is the local user's (:mod:`local.stack.identity`). Beside the stage it serves the upload page
+(``/``, :mod:`local.stack.webpage`). Whether API Gateway may then invoke the
 function follows the integration's ``credentials`` (:mod:`local.stack.invoke_access`).
 Gateway semantics (routing, event, errors) are in :mod:`local.stack.apigateway`. Bodies come by
 ``Content-Length`` or chunked, at most 10 MB (413 past it, like API Gateway); malformed framing and
@@ -12,6 +15,7 @@ requests ``http.server`` itself refuses get API Gateway-style JSON errors, never
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import re
@@ -47,6 +51,7 @@ from local.stack.aws import check_port_free
 from local.stack.invoke_access import InvokeAccess
 from local.stack.lambdas import Invocable
 from local.stack.template import ApiSpec
+from local.stack.webpage import page_answer
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +98,22 @@ class LocalApi:
         self._thread.join(timeout=5)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
+    def stage_of(self, path: str) -> str | None:
+        """The stage a request path names, if the API has it (the first path segment)."""
+        first = path.lstrip("/").split("/", 1)[0]
+        names = {stage.name for stage in self.api.stages} or {self.api.stage}
+        return first if first in names else None
+
     def answer(self, method: str, target: str, request: Request) -> GatewayAnswer:
         """Route one request (``target``: path and query as sent) and run the function behind it."""
-        stage_prefix = f"/{self.api.stage}"
         path = urlsplit(target).path
-        if path != stage_prefix and not path.startswith(stage_prefix + "/"):
+        page = page_answer(method, path)  # the upload page, beside the stage (local.stack.webpage)
+        if page is not None:
+            return page
+        stage = self.stage_of(path)
+        if stage is None:
             return FORBIDDEN
+        stage_prefix = f"/{stage}"
         decode = path_parameters_mode() == "decoded"
         found = find_route(self._routes, method, path.removeprefix(stage_prefix) or "/", decode=decode)
         if found is None:
@@ -108,12 +123,12 @@ class LocalApi:
             request,
             route,
             params,
-            stage=self.api.stage,
+            stage=stage,
             api_id=self.api.rest_api_id,
             account_id=self._account_id,
         )
         function = self._functions[route.spec.function_logical_id]
-        if not self._access.allows(self.api, route.spec, function.spec):
+        if not self._access.allows(dataclasses.replace(self.api, stage=stage), route.spec, function.spec):
             log.warning(
                 "%s: Execution failed due to configuration error: Invalid permissions on Lambda function",
                 route.spec.name,
@@ -146,7 +161,7 @@ def _handler_class(api: LocalApi) -> type[BaseHTTPRequestHandler]:
             split = urlsplit(self.path)
             request = Request(
                 method=self.command,
-                raw_path=split.path.removeprefix(f"/{api.api.stage}") or "/",
+                raw_path=split.path.removeprefix(f"/{api.stage_of(split.path) or api.api.stage}") or "/",
                 query=split.query,
                 headers=list(self.headers.items()),
                 body=body,

@@ -19,7 +19,14 @@ from botocore.config import Config
 from botocore.credentials import ReadOnlyCredentials
 from moto.server import ThreadedMotoServer
 
-from local.stack.template import BucketSpec, QueueSpec, RoleSpec, StackTemplate, TableSpec
+from local.stack.template import (
+    BucketSpec,
+    QueueNotificationSpec,
+    QueueSpec,
+    RoleSpec,
+    StackTemplate,
+    TableSpec,
+)
 
 FAKE_CREDENTIALS: Final = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 _CLIENT_CONFIG: Final = Config(retries={"mode": "standard", "max_attempts": 3}, signature_version="s3v4")
@@ -41,19 +48,45 @@ def check_port_free(host: str, port: int) -> None:
             raise PortInUse(f"{host}:{port} is in use ({exc.strerror}); choose another port") from None
 
 
+_ATOMIC_WRITES = threading.Lock()
+_WRITE_METHODS = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+
+
+def make_dynamodb_writes_atomic() -> None:
+    """Serialise moto's DynamoDB writes, as DynamoDB serialises writes to one item.
+
+    moto evaluates a condition and then writes, unlocked: two concurrent conditional writes can both
+    pass (seen here in 2 of 200 racing claims). Our pay-once and make-once guarantees rest on
+    DynamoDB's atomic conditional writes, so the emulation must give them. Idempotent.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in _WRITE_METHODS:
+        method = getattr(DynamoDBBackend, name)
+        if getattr(method, "_idphoto_atomic", False):
+            continue
+
+        def atomic(self: Any, *args: Any, __method: Any = method, **kwargs: Any) -> Any:
+            with _ATOMIC_WRITES:
+                return __method(self, *args, **kwargs)
+
+        atomic._idphoto_atomic = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, functools.wraps(method)(atomic))
+
+
 _WHOLE_REQUESTS = threading.Lock()
 
 
 def make_dynamodb_requests_whole() -> None:
     """Answer every DynamoDB request whole: one at a time, from parsing to the serialised answer.
 
-    moto evaluates a condition and then writes, unlocked (two concurrent conditional writes can both
-    pass), applies an UpdateItem's actions one by one to the stored item, and serialises a GetItem's
-    answer from that same item, so a read landing between two SET actions sees half an update. DynamoDB
-    applies a write atomically and a strongly consistent read sees all of it or none ("Read
-    consistency", DynamoDB developer guide); our pay-once and make-once guarantees rest on that. The
-    lock is around moto's whole request (``DynamoHandler.call_action``), reads included, because the
-    answer is serialised after the backend returns the live item. Idempotent.
+    moto applies an UpdateItem's actions one by one to the stored item and serialises a GetItem's
+    answer from that same item, so a read landing between two SET actions sees half an update (seen in
+    CI: a READY record without ``prepared``). DynamoDB applies a write atomically and a strongly
+    consistent read sees all of it or none ("Read consistency", DynamoDB developer guide). The lock is
+    around moto's whole request (``DynamoHandler.call_action``), reads included, because the answer is
+    serialised after the backend returns the live item. The write lock above stays: it is what the
+    in-process backend calls of the unit tests go through. Idempotent.
     """
     from moto.dynamodb.responses import DynamoHandler
 
@@ -67,6 +100,43 @@ def make_dynamodb_requests_whole() -> None:
 
     call_action._idphoto_whole = True  # type: ignore[attr-defined]
     DynamoHandler.call_action = functools.wraps(original)(call_action)  # type: ignore[method-assign]
+
+
+def make_sqs_queues_whole() -> None:
+    """Change an SQS queue's messages one request at a time, as SQS does: no message is ever lost.
+
+    moto's ``Queue.delete_message`` rebuilds the queue's message list and assigns it back without the
+    queue's lock, while ``add_message`` (S3's notification, a SendMessage) appends under that lock: a
+    message added during the rebuild is dropped. Seen in CI: one upload of a 40-upload burst was
+    never delivered. moto's ``receive_message`` likewise scans and marks messages unlocked, so two
+    pollers could take the same visible message at once. An Amazon SQS standard queue stores every
+    message it accepted until it is deleted or expires ("Amazon SQS at-least-once delivery", SQS
+    developer guide). The fix holds the queue's own lock (a condition over a re-entrant lock) around
+    both; a long poll's wait releases it, as moto's ``wait_for_messages`` waits on that condition.
+    Idempotent.
+    """
+    from moto.sqs.models import Queue, SQSBackend
+
+    delete = Queue.delete_message
+    if getattr(delete, "_idphoto_whole", False):
+        return
+
+    def delete_message(self: Any, receipt_handle: str) -> None:
+        with self._messages_lock:
+            delete(self, receipt_handle)
+
+    receive = SQSBackend.receive_message
+
+    def receive_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        with self.get_queue(queue_name)._messages_lock:
+            return receive(self, queue_name, *args, **kwargs)
+
+    for cls, name, whole, original in (
+        (Queue, "delete_message", delete_message, delete),
+        (SQSBackend, "receive_message", receive_message, receive),
+    ):
+        whole._idphoto_whole = True  # type: ignore[union-attr]
+        setattr(cls, name, functools.wraps(original)(whole))
 
 
 def make_moto_dispatch_cheap() -> None:
@@ -99,7 +169,9 @@ class MotoServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 4566) -> None:
         check_port_free(host, port)
+        make_dynamodb_writes_atomic()
         make_dynamodb_requests_whole()
+        make_sqs_queues_whole()
         make_moto_dispatch_cheap()
         # werkzeug logs every request at INFO: thousands of lines for one demo.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -138,12 +210,14 @@ def create_resources(template: StackTemplate, endpoint: str, appcode: tuple[str,
 
     Returns the secret's ARN by name (Secrets Manager adds a random suffix that policies match)."""
     region = template.pseudo.region
+    # A redrive policy names its dead-letter queue, which must exist first; a bucket's notifications
+    # name their queues (as CloudFormation orders them by their references).
+    for queue in sorted(template.queues, key=lambda q: "RedrivePolicy" in q.attributes):
+        create_queue(client("sqs", endpoint, region), queue)
     for bucket in template.buckets:
         create_bucket(client("s3", endpoint, region), bucket, region)
     for table in template.tables:
         create_table(client("dynamodb", endpoint, region), table)
-    for queue in template.queues:
-        create_queue(client("sqs", endpoint, region), queue)
     # The secret lives outside the stack (the template only names it), as it would in an account.
     iam = client("iam", endpoint, region)
     for role in template.roles:
@@ -187,8 +261,30 @@ def create_bucket(s3: Any, bucket: BucketSpec, region: str) -> None:
         s3.put_public_access_block(
             Bucket=bucket.name, PublicAccessBlockConfiguration=bucket.public_access_block
         )
+    if bucket.cors_rules:
+        s3.put_bucket_cors(Bucket=bucket.name, CORSConfiguration={"CORSRules": list(bucket.cors_rules)})
+    if bucket.queue_notifications:
+        # moto sends S3's s3:TestEvent to each queue now, and every matching write's event later.
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket.name,
+            NotificationConfiguration={
+                "QueueConfigurations": [_queue_configuration(n) for n in bucket.queue_notifications]
+            },
+        )
     # Not applied: the bucket policy (its TLS-only rule would deny the plain-HTTP local endpoint; moto
     # does not evaluate policies anyway) and lifecycle rules (moto does not run them).
+
+
+def _queue_configuration(notification: QueueNotificationSpec) -> dict[str, Any]:
+    configuration: dict[str, Any] = {
+        "Id": notification.id,
+        "QueueArn": notification.queue_arn,
+        "Events": list(notification.events),
+    }
+    if notification.filter_rules:
+        rules = [{"Name": name, "Value": value} for name, value in notification.filter_rules]
+        configuration["Filter"] = {"Key": {"FilterRules": rules}}
+    return configuration
 
 
 def create_table(dynamodb: Any, table: TableSpec) -> None:
@@ -201,3 +297,17 @@ def create_table(dynamodb: Any, table: TableSpec) -> None:
 def create_queue(sqs: Any, queue: QueueSpec) -> str:
     url: str = sqs.create_queue(QueueName=queue.name, Attributes=queue.attributes)["QueueUrl"]
     return url
+
+
+def record_stack(template: StackTemplate, endpoint: str) -> None:
+    """The stack and its outputs in moto's CloudFormation, where a client finds a deployed stack's
+    (``describe_stacks``): the CLI reads the bucket's name there, as it does for a deployed stack.
+    Only the outputs are recorded (the resources are made above, not by moto's CloudFormation); the
+    record's StackId is moto's, not the one the template's names were resolved with."""
+    document = {
+        "Resources": {},
+        "Outputs": {name: {"Value": value} for name, value in template.outputs.items()},
+    }
+    client("cloudformation", endpoint, template.pseudo.region).create_stack(
+        StackName=template.pseudo.stack_name, TemplateBody=json.dumps(document)
+    )

@@ -16,10 +16,22 @@ own shapes; botocore's standard retries meet them first. And 5 % of all invocati
 fetch and the copy, between the copy and the record. Lambda reports each as ``Runtime.ExitError``;
 the asynchronous invoker retries it, a requester of finals sees API Gateway's 502 and asks again.
 
+Then the **quota outage** case (:func:`run_quota_outage`, ``--quota-uploads``, 0 skips it): that many
+good uploads; once ``--quota-out-after`` photos are made the vendor's quota runs out (the stand-in's
+``quota_remaining: 0``, the gateway's ``B403MQ`` to every call), and comes back ``--quota-outage``
+seconds later. Every upload must be made after it comes back, none failed for good, none made twice;
+the uploads that waited say so in their status (``waiting``) while the quota is out.
+
+Uploads reach make-photo through the template's upload queue and event source mapping
+(:mod:`local.stack.sqs_source`); a failed upload comes back after make-photo's back-off, shortened
+here (1 s doubling to 2 s; AWS: 30 s to 15 min), and the refusal wait spread over 1000 receives
+(``UploadMaxReceiveCount``) of ten minutes (``VendorRefusalWaitMinutes``), so that a waiting upload is
+tried every second or two.
+
 Burst mode (``--burst 500 --rate-limit 5``): that many good uploads at once against a stand-in that
 admits only ``--rate-limit`` vendor calls a second (the gateway's flow control, HTTP 429), with
-make-photo's reserved concurrency from the template's ``MakePhotoConcurrency`` (``--concurrency``
-overrides it); no finals.
+make-photo's event source mapping's MaximumConcurrency from the template's ``MakePhotoConcurrency``
+(``--concurrency`` overrides it); no finals.
 
 Counted:
 
@@ -105,6 +117,15 @@ class ChaosConfig:
     retry_delays: tuple[float, ...] = (0.5, 1.0)  # Lambda's async retry delays (AWS: ~60 s, ~120 s)
     timeout_s: float = 600.0  # for everything to settle after the uploads
     crash_rate: float = 0.05  # of all invocations, killed (SIGKILL) at a random instant
+    quota: QuotaConfig | None = None  # the quota outage case, after the run
+
+
+@dataclass(frozen=True)
+class QuotaConfig:
+    uploads: int = 40
+    out_after: int = 10  # photos made before the quota runs out
+    outage_s: float = 15.0  # how long it stays out
+    seed: int = 21
 
 
 @dataclass(frozen=True)
@@ -227,13 +248,17 @@ def plan(config: ChaosConfig, prefix: str) -> list[Upload]:
 
 
 def burst_config(
-    uploads: int, rate_limit: float | None, base: ChaosConfig, throttle_every: int | None = None
+    uploads: int,
+    rate_limit: float | None,
+    base: ChaosConfig,
+    throttle_every: int | None = None,
+    duplicate_rate: float = 0.0,
 ) -> ChaosConfig:
     return ChaosConfig(
         uploads=uploads,
         transient_rate=0.0,
         aws_fault_rate=0.0,
-        duplicate_rate=0.0,
+        duplicate_rate=duplicate_rate,
         bad_rate=0.0,
         finals=False,
         seed=base.seed,
@@ -266,6 +291,7 @@ class Report:
     aws: dict[str, Any] = field(default_factory=dict)  # the fault proxy's stats (calls, injected)
     uncertain_accepted: int = 0  # finals fetched again with retry_uncertain=1
     crashes: dict[str, int] = field(default_factory=dict)  # planned, and killed per function
+    quota: QuotaReport | None = None  # the quota outage case, when it ran
 
     @property
     def stuck(self) -> list[Outcome]:
@@ -292,7 +318,16 @@ class Report:
     @property
     def ok(self) -> bool:
         billing_ok = not self.config.finals or self.billed_per_final == 1.0
-        return not self.lost and not self.stuck and not self.made_twice and not self.unexpected and billing_ok
+        quota_ok = self.quota is None or self.quota.ok
+        return (
+            not self.lost
+            and not self.stuck
+            and not self.made_twice
+            and not self.unexpected
+            and billing_ok
+            and quota_ok
+            and not self.parked
+        )
 
 
 def run(config: ChaosConfig, stack: Stack) -> Report:
@@ -300,9 +335,9 @@ def run(config: ChaosConfig, stack: Stack) -> Report:
     started = time.monotonic()
     seconds: dict[str, float] = {}
     uploads = plan(config, stack.upload_prefix)
-    invoker = stack.invokers[MAKE_PHOTO]
-    invoker_before = {"invocations": invoker.stats.invocations, "retries": invoker.stats.retries}
-    parked_before = invoker.stats.dead_lettered
+    source = stack.queue_sources[MAKE_PHOTO]
+    source_before = {"invocations": source.stats.invocations, "retries": _comebacks(stack)}
+    parked_before = _dead_letters(stack)
     stack.vendor_reset()
     vendor_before = stack.vendor_stats()
     faults: dict[str, Any] = {}
@@ -361,18 +396,31 @@ def run(config: ChaosConfig, stack: Stack) -> Report:
         made_per_key=made_per_key,
         vendor=_delta(vendor_before, vendor_after),
         invoker={
-            "invocations": invoker.stats.invocations - invoker_before["invocations"],
-            "retries": invoker.stats.retries - invoker_before["retries"],
+            "invocations": source.stats.invocations - source_before["invocations"],
+            "retries": _comebacks(stack) - source_before["retries"],
         },
-        parked=invoker.stats.dead_lettered - parked_before,
+        parked=_dead_letters(stack) - parked_before,
         finals_answers=answers,
         finals_fetched=sum(len(o.finals) for o in outcomes.values()),
-        concurrency=invoker.concurrency,
+        concurrency=source.pollers,
         seconds=seconds,
         aws=aws,
         uncertain_accepted=len(uncertain),
         crashes=crashes.counts(stack) if crashes is not None else {},
     )
+
+
+def _comebacks(stack: Stack) -> int:
+    """Receives of the upload queue whose message came back (failed items and failed invocations)."""
+    stats = stack.queue_sources[MAKE_PHOTO].stats
+    return stats.items_failed + stats.batches_failed
+
+
+def _dead_letters(stack: Stack) -> int:
+    answer = stack.client("sqs").get_queue_attributes(
+        QueueUrl=stack.dead_letter_queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    return int(answer["Attributes"]["ApproximateNumberOfMessages"])
 
 
 def _upload_all(stack: Stack, uploads: Sequence[Upload]) -> None:
@@ -396,7 +444,9 @@ def _redeliver(stack: Stack, uploads: Sequence[Upload], *, after_finish: bool) -
     """Deliver each upload's event document a second time, as soon as the first delivery happened
     (``after_finish``: once the photo is READY or FAILED)."""
     for upload in uploads:
-        stack.deliveries.wait_for(upload.key, timeout=60)
+        # A queued upload is delivered when a poller gets to it: behind a burst and a throttling
+        # vendor that can take minutes on a loaded machine.
+        stack.deliveries.wait_for(upload.key, timeout=300)
         if after_finish:
             stack.wait_for_photo(upload.key, timeout=300)
         stack.redeliver(upload.key)
@@ -508,6 +558,141 @@ def _delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# --- the quota outage case -------------------------------------------------------------------------
+
+
+@dataclass
+class QuotaReport:
+    config: QuotaConfig
+    outcomes: list[Outcome]
+    made_before: int  # photos made when the quota ran out
+    waited: set[str]  # uploads whose status said "waiting" during the outage
+    refusals: int  # make calls the gateway refused (B403MQ)
+    made_twice: dict[str, int]
+    made: int
+    parked: int  # messages in the dead-letter queue afterwards
+    outage_s: float
+    settle_s: float  # from the quota's return until every upload was finished
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == "FAILED"]
+
+    @property
+    def unfinished(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status != "READY"]
+
+    @property
+    def ok(self) -> bool:
+        return (
+            not self.unfinished
+            and not self.made_twice
+            and self.made == len(self.outcomes)
+            and not self.parked
+            and self.refusals > 0  # the quota did run out on some upload
+            and bool(self.waited)
+        )
+
+
+def run_quota_outage(config: QuotaConfig, stack: Stack, timeout_s: float = 600.0) -> QuotaReport:
+    """Good uploads; the quota runs out after ``out_after`` photos are made and comes back
+    ``outage_s`` later; nobody touches the uploads. Every one must be made, once."""
+    chaos = ChaosConfig(uploads=config.uploads, bad_rate=0.0, duplicate_rate=0.0, seed=config.seed)
+    uploads = plan(chaos, stack.upload_prefix + "quota/")
+    stack.vendor_reset()
+    before = stack.vendor_stats()
+    parked_before = _dead_letters(stack)
+    waited: set[str] = set()
+    with MakeCounter(stack) as counter:
+        _upload_all(stack, uploads)
+        _wait_until(lambda: counter.total() >= config.out_after, timeout_s, "photos made before the outage")
+        stack.vendor_faults({"quota_remaining": 0})
+        made_before = counter.total()
+        out_at = time.monotonic()
+        try:
+            while time.monotonic() - out_at < config.outage_s:
+                waited |= {o.upload.key for o in _waiting(stack, uploads)}
+                time.sleep(0.5)
+        finally:
+            stack.vendor_faults({"quota_remaining": None})
+        back_at = time.monotonic()
+        _settle(stack, uploads, timeout_s)
+        settle_s = time.monotonic() - back_at
+        outcomes = _outcomes(stack, uploads)
+        made_twice, made = counter.twice(), counter.total()
+    refusals = int(_delta(before, stack.vendor_stats())["gateway_errors"].get("B403MQ", 0))
+    return QuotaReport(
+        config=config,
+        outcomes=outcomes,
+        made_before=made_before,
+        waited=waited,
+        refusals=refusals,
+        made_twice=made_twice,
+        made=made,
+        parked=_dead_letters(stack) - parked_before,
+        outage_s=back_at - out_at,
+        settle_s=settle_s,
+    )
+
+
+def _waiting(stack: Stack, uploads: Sequence[Upload]) -> list[Outcome]:
+    """The uploads whose status says they wait for the vendor (``waiting``)."""
+
+    def waits(upload: Upload) -> bool:
+        answer = _session().get(stack.photo_url(upload.key), timeout=35)
+        return answer.status_code == 200 and "waiting" in answer.json()
+
+    with ThreadPoolExecutor(8, thread_name_prefix="waiting") as pool:
+        flags = list(pool.map(waits, uploads))
+    return [Outcome(u, "PROCESSING") for u, flag in zip(uploads, flags, strict=True) if flag]
+
+
+def _wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not reached after {timeout_s:.0f} s")
+        time.sleep(0.1)
+
+
+def quota_rows(report: QuotaReport) -> list[tuple[str, str]]:
+    config = report.config
+    statuses = Counter(o.label for o in report.outcomes)
+    return [
+        (
+            "**quota outage** (uploads)",
+            f"{len(report.outcomes)} uploads; the quota ran out after {report.made_before} photos were made,"
+            f" came back {report.outage_s:.0f} s later",
+        ),
+        (
+            "quota outage: while out",
+            f"{len(report.waited)} uploads said 'waiting' (VENDOR_ACCOUNT), {report.refusals} make calls"
+            " refused (B403MQ)",
+        ),
+        (
+            "**quota outage: after it came back**",
+            f"**{_mix(statuses)}; {len(report.made_twice)} made twice; {report.parked} in the dead-letter"
+            f" queue; all made {report.settle_s:.0f} s after the quota came back**",
+        ),
+        (
+            "quota outage: plan",
+            f"out after {config.out_after} made, {config.outage_s:.0f} s, seed {config.seed}",
+        ),
+    ]
+
+
+def quota_problems(report: QuotaReport) -> list[str]:
+    lines = [f"quota outage: {o.upload.key}: {o.label}" for o in report.unfinished]
+    lines += [f"quota outage: made {n} times: {key}" for key, n in sorted(report.made_twice.items())]
+    if report.parked:
+        lines.append(f"quota outage: {report.parked} upload(s) in the dead-letter queue")
+    if not report.refusals or not report.waited:
+        lines.append("quota outage: the quota never bit (no refusal, no upload waited)")
+    if report.made != len(report.outcomes):
+        lines.append(f"quota outage: the vendor made {report.made} photos of {len(report.outcomes)}")
+    return lines
+
+
 # --- the table -------------------------------------------------------------------------------------
 
 
@@ -537,8 +722,8 @@ def table(report: Report) -> str:
         ),
         (
             "make-photo invocations",
-            f"{report.invoker['invocations']} ({report.invoker['retries']} platform retries,"
-            f" {report.parked} parked; reserved concurrency {report.concurrency})",
+            f"{report.invoker['invocations']} ({report.invoker['retries']} came back through the queue,"
+            f" {report.parked} to the dead-letter queue; MaximumConcurrency {report.concurrency})",
         ),
     ]
     if config.finals:
@@ -557,6 +742,8 @@ def table(report: Report) -> str:
         rows += _aws_rows(report.aws)
     if report.crashes:
         rows += _crash_rows(report.crashes)
+    if report.quota is not None:
+        rows += quota_rows(report.quota)
     rows.append(("wall time", ", ".join(f"{k} {v:.0f} s" for k, v in report.seconds.items())))
     lines = ["| measure | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
     return "\n".join(lines)
@@ -598,6 +785,10 @@ def problems(report: Report) -> list[str]:
     per_final = report.billed_per_final
     if report.config.finals and per_final != 1.0:
         lines.append(f"billed calls per final: {per_final}")
+    if report.parked:
+        lines.append(f"{report.parked} upload(s) in the dead-letter queue")
+    if report.quota is not None:
+        lines += quota_problems(report.quota)
     return lines
 
 
@@ -690,6 +881,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--crash-rate", type=float, default=0.05, help="share of invocations killed with SIGKILL"
     )
     parser.add_argument("--timeout", type=float, default=600, help="seconds for everything to settle")
+    parser.add_argument(
+        "--quota-uploads", type=int, default=40, help="uploads of the quota outage case (0: skip)"
+    )
+    parser.add_argument(
+        "--quota-out-after", type=int, default=10, help="photos made before the quota runs out"
+    )
+    parser.add_argument("--quota-outage", type=float, default=15, help="seconds the quota stays out")
     parser.add_argument("--out", default="out/chaos", help="folder for stack.log (default %(default)s)")
     return parser.parse_args(argv)
 
@@ -709,6 +907,9 @@ def config_from(args: argparse.Namespace) -> ChaosConfig:
         retry_delays=tuple(float(d) for d in args.retry_delays.split(",") if d.strip()),
         timeout_s=args.timeout,
         crash_rate=args.crash_rate,
+        quota=QuotaConfig(args.quota_uploads, args.quota_out_after, args.quota_outage)
+        if args.quota_uploads
+        else None,
     )
     return burst_config(args.burst, args.rate_limit or 5.0, base) if args.burst else base
 
@@ -716,6 +917,14 @@ def config_from(args: argparse.Namespace) -> ChaosConfig:
 # With AWS faults, the AppCode is cached for this long instead of the deployed 300 s: otherwise the
 # whole run reads the secret a handful of times and Secrets Manager's 5 % never shows.
 CHAOS_APPCODE_CACHE_S: Final = "2"
+
+
+# make-photo's back-off of a failed upload (AWS: 30 s doubling to 15 min).
+CHAOS_BACKOFF: Final = {"BACKOFF_SECONDS": "1", "BACKOFF_CAP_SECONDS": "2"}
+# A waiting upload tried about every second: the refusal wait (10 min) spread over 1000 receives.
+CHAOS_QUEUE_PARAMETERS: Final = {"UploadMaxReceiveCount": "1000", "VendorRefusalWaitMinutes": "10"}
+# The upload queue's visibility timeout (AWS: 1080 s): longer than any chaos invocation, as AWS's is.
+CHAOS_VISIBILITY_TIMEOUT_S: Final = 60
 
 
 @contextlib.contextmanager
@@ -726,14 +935,20 @@ def chaos_stack(config: ChaosConfig, log: TextIO) -> Iterator[Stack]:
 
 @contextlib.contextmanager
 def _chaos_stack(config: ChaosConfig, log: TextIO) -> Iterator[Stack]:
-    parameters = {CONCURRENCY_PARAMETER: str(config.concurrency)} if config.concurrency else {}
+    parameters = dict(CHAOS_QUEUE_PARAMETERS)
+    if config.concurrency:
+        parameters[CONCURRENCY_PARAMETER] = str(config.concurrency)
     with contextlib.redirect_stdout(log):  # the functions' structured logs
         stack = start_stack(
             ports=Ports.ephemeral(),
             parameters=parameters,
             retry_delays=config.retry_delays,
             # Like `sam local --env-vars`: the functions' own variables, for this run only.
-            environment={"APPCODE_CACHE_SECONDS": CHAOS_APPCODE_CACHE_S} if config.aws_fault_rate else {},
+            environment={
+                **CHAOS_BACKOFF,
+                **({"APPCODE_CACHE_SECONDS": CHAOS_APPCODE_CACHE_S} if config.aws_fault_rate else {}),
+            },
+            visibility_timeout_s=CHAOS_VISIBILITY_TIMEOUT_S,
         )
     try:
         yield stack
@@ -769,7 +984,10 @@ def _run_logged(config: ChaosConfig, log: TextIO, started: float, out: Path) -> 
     with chaos_stack(config, log) as stack:
         print(f"stack up in {time.monotonic() - started:.1f} s; logs in {out / 'stack.log'}", flush=True)
         with contextlib.redirect_stdout(log):
-            return run(config, stack)
+            report = run(config, stack)
+            if config.quota is not None:
+                report.quota = run_quota_outage(config.quota, stack, config.timeout_s)
+            return report
 
 
 if __name__ == "__main__":

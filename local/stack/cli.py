@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -42,7 +43,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         command.add_argument(
             "--retry-delays",
             default="1,2",
-            help="seconds before Lambda's async retries (AWS: about 60,120; default %(default)s)",
+            help="seconds before Lambda's async retries of auto-finals (AWS: about 60,120; default %(default)s)",
+        )
+        command.add_argument(
+            "--visibility-timeout",
+            type=int,
+            default=60,
+            help="the upload queue's visibility timeout, s (AWS: 1080; default %(default)s)",
+        )
+        command.add_argument(
+            "--backoff",
+            default="1,5",
+            help="make-photo's back-off of a failed upload, first and longest, s (AWS: 30,900; default %(default)s)",
         )
     demo.add_argument(
         "--default-ports", action="store_true", help="use the ports above (default: free ones, beside `up`)"
@@ -54,7 +66,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def stack_options(args: argparse.Namespace, ports: Ports) -> dict[str, object]:
     parameters = dict(item.split("=", 1) for item in args.parameter)
     delays = tuple(float(d) for d in args.retry_delays.split(",") if d.strip())
-    return {"ports": ports, "parameters": parameters, "retry_delays": delays}
+    return {
+        "ports": ports,
+        "parameters": parameters,
+        "retry_delays": delays,
+        "visibility_timeout_s": args.visibility_timeout,
+    }
+
+
+def backoff_environment(args: argparse.Namespace) -> None:
+    """make-photo reads its back-off at cold start from the (in-process) environment."""
+    first, _, longest = args.backoff.partition(",")
+    os.environ["BACKOFF_SECONDS"] = str(int(first))
+    os.environ["BACKOFF_CAP_SECONDS"] = str(int(longest or first))
 
 
 def quiet_logs() -> None:
@@ -66,6 +90,7 @@ def quiet_logs() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     quiet_logs()
+    backoff_environment(args)
     try:
         return run(args)
     except (PortInUse, ModelMissingError, TemplateError) as exc:  # a person can fix these: no traceback
@@ -116,16 +141,21 @@ idphoto local stack is up: stack {t.pseudo.stack_name}, account {t.pseudo.accoun
   AWS (moto)      {stack.aws_url}   credentials testing/testing
   vendor          {stack.vendor_url}   stand-in; AppCode {stack.appcode!r} in secret {secret}
   API             {stack.api_url}   stage {api.stage}; auth {auth} is NOT enforced locally
+  upload page     {stack.api_url.rsplit("/", 1)[0]}/   (a portrait from this browser, through POST /uploads)
   bucket          {stack.bucket}   (uploads under {stack.upload_prefix})
   table           {stack.table}
-  failed events   {stack.failed_queue_url}
+  upload queue    {stack.upload_queue_url}
+  dead letters    {stack.dead_letter_queue_url}
+  failed events   {stack.failed_queue_url}   (auto-finals)
 
 Try it (any client works; every upload under {stack.upload_prefix} triggers make-photo):
   export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={stack.region}
   aws --endpoint-url {stack.aws_url} s3 cp portrait.jpg {upload} --metadata spec-id=1,background=white
   curl {stack.api_url}/photos/{stack.upload_prefix}me.jpg
   curl -X POST {stack.api_url}/finals/{stack.upload_prefix}me.jpg
-  aws --endpoint-url {stack.aws_url} sqs receive-message --queue-url {stack.failed_queue_url}
+  aws --endpoint-url {stack.aws_url} sqs get-queue-attributes --queue-url {stack.dead_letter_queue_url} \\
+      --attribute-names ApproximateNumberOfMessages
+  aws --endpoint-url {stack.aws_url} sqs start-message-move-task --source-arn {stack.dead_letter_queue_arn}
 
 Function logs follow below. Ctrl-C stops everything.
 """

@@ -229,12 +229,11 @@ def table(outcomes: list[Outcome]) -> str:
     header = ("photo", "spec", "size", "colours", "status", "make", "billed", "s upload->done", "note")
     rows = [header]
     for o in outcomes:
-        error = o.record.get("error") or {}
         prepared = o.record.get("prepared")
         note = (
             o.case.about + (f" ({prepared})" if prepared else "")
             if o.status == "READY"
-            else f"{error.get('code')} vendor code {error.get('vendor_code') or '-'}"
+            else failure(o.record)
         )
         rows.append(
             (
@@ -253,6 +252,17 @@ def table(outcomes: list[Outcome]) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def failure(record: dict[str, Any]) -> str:
+    """Why a photo is not READY, as its status says it: the code, the reason, the vendor's code if any."""
+    error = record.get("error") or {}
+    if not error:
+        return str(record.get("last_error") or "no error recorded")
+    message = str(error.get("message") or "no reason recorded")
+    code = error.get("vendor_code")
+    vendor = f" (vendor code {code})" if code and f"vendor code {code}" not in message else ""
+    return f"{error.get('code')}: {message}{vendor}"
 
 
 def contact_row(outcome: Outcome) -> Row:

@@ -284,7 +284,9 @@ class EventBridge:
         if rule.bus != "default":
             with contextlib.suppress(self._events.exceptions.ResourceAlreadyExistsException):
                 self._events.create_event_bus(Name=rule.bus)  # the account's bus the template names
-        url: str = self._sqs.create_queue(QueueName=f"{stack_name}-{rule.logical_id}-eventbridge")["QueueUrl"]
+        # Shortened like a generated name: SQS takes 80 characters, a stack name has up to 128.
+        queue_name = generated_name(stack_name, f"{rule.logical_id}-eventbridge", "AWS::SQS::Queue")
+        url: str = self._sqs.create_queue(QueueName=queue_name)["QueueUrl"]
         arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
+from local.stack.naming import generated_name
 from local.stack.template import FunctionSpec, S3EventSpec
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,10 @@ def subscribe(s3: Any, sqs: Any, functions: tuple[FunctionSpec, ...], stack_name
     per_bucket: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for function in functions:
         for event in function.s3_events:
-            queue_name = f"{stack_name}-{function.logical_id}-{event.name}-s3-events"
+            # Shortened like a generated name: SQS takes 80 characters, a stack name has up to 128.
+            queue_name = generated_name(
+                stack_name, f"{function.logical_id}-{event.name}-s3-events", "AWS::SQS::Queue"
+            )
             url: str = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
                 "QueueArn"
@@ -51,8 +55,10 @@ def subscribe(s3: Any, sqs: Any, functions: tuple[FunctionSpec, ...], stack_name
             per_bucket[event.bucket].append(_queue_configuration(function, event, arn))
             subscriptions.append(Subscription(function, event, url))
     for bucket, configurations in per_bucket.items():
+        # Kept beside the template's own queue notifications (one configuration per bucket holds both).
+        existing = s3.get_bucket_notification_configuration(Bucket=bucket).get("QueueConfigurations", [])
         s3.put_bucket_notification_configuration(
-            Bucket=bucket, NotificationConfiguration={"QueueConfigurations": configurations}
+            Bucket=bucket, NotificationConfiguration={"QueueConfigurations": existing + configurations}
         )
     return subscriptions
 
@@ -151,6 +157,12 @@ class DeliveryLog:
             self._deliveries.append(Delivery(function, key, event, request_id, redelivered))
             self._lock.notify_all()
         return request_id
+
+    def add(self, delivery: Delivery) -> None:
+        """A delivery made elsewhere (an event source mapping handing a queue's message over)."""
+        with self._lock:
+            self._deliveries.append(delivery)
+            self._lock.notify_all()
 
     def of(self, key: str | None = None, function: str | None = None) -> list[Delivery]:
         """The deliveries of one key and/or function (all when both are None), oldest first."""

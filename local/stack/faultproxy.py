@@ -2,7 +2,8 @@
 
 The functions talk to this proxy (their ``AWS_ENDPOINT_URL``); it hands every request to the recorder
 (:class:`local.stack.access.Recorder`: which function, which call, for the least-privilege check),
-forwards it to moto and, when told to, answers instead with AWS's own error for the service, or lets moto apply the request and
+forwards it to moto, hands moto's answer to a function's call to ``answers`` where AWS answers
+otherwise (S3's 403 for a missing key, :mod:`local.stack.missing_keys`) and, when told to, answers instead with AWS's own error for the service, or lets moto apply the request and
 then drops the connection, so botocore's standard retries meet real-looking failures. Configured like
 the vendor stand-in's faults (:mod:`local.standin.faults`): counted faults per service and operation,
 and a seeded rate over every call; ``GET/POST /_admin/faults``, ``GET /_admin/stats``,
@@ -51,13 +52,19 @@ import sys
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from local.stack.access import Call as FunctionCall
 from local.stack.access import Recorder
+
+# Given a function's call and moto's answer (status, headers, body), the answer AWS would give.
+Answers = Callable[
+    [FunctionCall, str, int, list[tuple[str, str]], bytes], tuple[int, list[tuple[str, str]], bytes]
+]
 
 SERVICES: Final = ("dynamodb", "s3", "secretsmanager")
 KINDS: Final = ("throttle", "internal", "dropped")
@@ -364,8 +371,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._admin(body)
             return
         sent = {k.lower(): v for k, v in self.headers.items()}
+        recorded = None
         if self.server.recorder is not None:
-            self.server.recorder.record(self.command, self.path, sent, body)
+            recorded = self.server.recorder.record(self.command, self.path, sent, body)
         call = classify(self.command, self.path, sent, body)
         kind = self.server.faults.decide(call)
         if kind in ("throttle", "internal"):
@@ -378,6 +386,8 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "dropped":  # applied by moto; the client never hears of it
             self._reset()
             return
+        if recorded is not None and self.server.answers is not None:  # AWS's answer where moto's differs
+            status, headers, payload = self.server.answers(recorded, self.command, status, headers, payload)
         self._send(status, headers, payload, keep_length=self.command == "HEAD")
 
     def _read_body(self) -> bytes:
@@ -476,6 +486,7 @@ class _ProxyServer(ThreadingHTTPServer):
         self.target = urlsplit(target)
         self.faults = faults
         self.recorder = recorder
+        self.answers: Answers | None = None
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError):
@@ -497,6 +508,14 @@ class FaultProxy:
             target=self._server.serve_forever, name="aws-fault-proxy", daemon=True
         )
         self._thread.start()
+
+    @property
+    def answers(self) -> Answers | None:
+        return self._server.answers
+
+    @answers.setter
+    def answers(self, answers: Answers | None) -> None:
+        self._server.answers = answers
 
     def set(self, changes: dict[str, Any]) -> None:
         self.faults.update(changes)

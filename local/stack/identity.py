@@ -42,7 +42,7 @@ def user_arn(account_id: str) -> str:
 
 
 def caller_policy(region: str, account_id: str, rest_api_id: str, stage: str) -> dict[str, Any]:
-    """The local user's only permission: what README's IAM section tells a caller to attach."""
+    """The local user's only permission: what docs/security.md (Who may call the API) tells a caller to attach."""
     return {
         "Version": "2012-10-17",
         "Statement": [

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 
 from local.stack import identity
 from local.stack.iam import ALLOWED, Evaluator, IamRequest, lambda_resource_policy, simulation
-from local.stack.template import CALLER_CREDENTIALS, ApiSpec, FunctionSpec, RoleSpec, RouteSpec
+from local.stack.template import CALLER_CREDENTIALS, ApiSpec, FunctionSpec, QueueSpec, RoleSpec, RouteSpec
 
 APIGATEWAY_PRINCIPAL = "apigateway.amazonaws.com"
 S3_PRINCIPAL = "s3.amazonaws.com"
@@ -46,6 +46,20 @@ def check_s3_may_invoke(
         )
 
 
+def check_s3_may_send(evaluator: Evaluator, queue: QueueSpec, bucket_arn: str, account_id: str) -> None:
+    """S3 checks, when the notification configuration is saved, that the queue's policy lets
+    s3.amazonaws.com send to it for this bucket (the same "Unable to validate the following destination
+    configurations"; "Granting permissions to publish event notification messages to a destination",
+    Amazon S3 User Guide). The local stack refuses to start the same way."""
+    context = {"aws:SourceArn": bucket_arn, "aws:SourceAccount": account_id}
+    request = IamRequest(S3_PRINCIPAL, "sqs:SendMessage", queue.arn, account_id, context)
+    (answer,) = evaluator.evaluate([simulation(request, (), queue.policy)])
+    if answer.get("result") != ALLOWED:
+        raise DestinationRefused(
+            f"S3 may not send {bucket_arn}'s events to {queue.logical_id}: its AWS::SQS::QueuePolicy does not allow it"
+        )
+
+
 class InvokeAccess:
     def __init__(
         self, evaluator: Evaluator, *, region: str, account_id: str, roles: Mapping[str, RoleSpec]
@@ -54,11 +68,11 @@ class InvokeAccess:
         self._region = region
         self._account_id = account_id
         self._roles_by_arn = {role.arn: role for role in roles.values()}
-        self._decisions: dict[tuple[str, str, str], bool] = {}
+        self._decisions: dict[tuple[str, str, str, str], bool] = {}
         self._lock = threading.Lock()
 
     def allows(self, api: ApiSpec, route: RouteSpec, function: FunctionSpec) -> bool:
-        key = (api.logical_id, route.name, function.arn)
+        key = (api.logical_id, api.stage, route.name, function.arn)
         with self._lock:
             if key in self._decisions:
                 return self._decisions[key]

@@ -36,11 +36,15 @@ ON_BEHALF: Final[Mapping[str, str]] = {
     "xray:PutTelemetryRecords": "the X-Ray daemon in the Lambda environment reports with the role",
     "kms:Decrypt": "DynamoDB and SQS use the data key on the caller's behalf (kms:ViaService)",
     "kms:GenerateDataKey": "DynamoDB and SQS use the data key on the caller's behalf (kms:ViaService)",
-    "s3:ListBucket": "S3 checks it on GetObject of a missing key, to answer 404 instead of 403",
     "sqs:SendMessage": "Lambda sends a failed asynchronous invocation's record to the OnFailure queue"
     " with the execution role (Lambda docs, 'Configuring destinations for asynchronous invocation');"
     " a suite where no event exhausts its retries never does",
 }
+
+
+# The check S3 makes when a GET or HEAD names a missing key: s3:ListBucket on the bucket, no prefix
+# (S3 API Reference, GetObject/HeadObject "Permissions"); recorded by local.stack.missing_keys.
+MISSING_KEY_CHECK: Final = "ListBucket (404 of a missing key)"
 
 
 class Unmapped(ValueError):
@@ -118,6 +122,32 @@ def check(
     return report
 
 
+def function_request(
+    template: StackTemplate, function_id: str, action: str, resource: str, context: Mapping[str, Any]
+) -> tuple[IamRequest, tuple[tuple[str, dict[str, Any]], ...]]:
+    """The IAM request a function's call makes (its role's session as principal, over HTTPS), and
+    the role's policies that judge it."""
+    function = template.function(function_id)
+    if function.role_logical_id is None:
+        raise Unmapped(f"{function.logical_id}: its Role is not a role of this template")
+    role = template.role(function.role_logical_id)
+    account = template.pseudo.account_id
+    request = IamRequest(
+        f"arn:aws:sts::{account}:assumed-role/{role.name}/{function.name}",
+        action,
+        resource,
+        account,
+        {
+            # The SDK's AWS endpoints are HTTPS; only the local endpoint is plain HTTP.
+            "aws:SecureTransport": "true",
+            "aws:PrincipalArn": role.arn,
+            "aws:PrincipalAccount": account,
+            **context,
+        },
+    )
+    return request, role.policies
+
+
 def _resolve(
     template: StackTemplate, calls: Iterable[Call], secret_arns: Mapping[str, str], report: Report
 ) -> list[_Resolved]:
@@ -131,26 +161,13 @@ def _resolve(
         if function.role_logical_id is None:
             raise Unmapped(f"{function.logical_id}: its Role is not a role of this template")
         role = template.role(function.role_logical_id)
-        principal = f"arn:aws:sts::{account}:assumed-role/{role.name}/{function.name}"
         try:
             wanted = iam_requests(call, template.pseudo.region, account, secret_arns)
         except Unmapped as exc:
             report.unmapped.append(str(exc))
             continue
         for action, resource, context in wanted:
-            request = IamRequest(
-                principal,
-                action,
-                resource,
-                account,
-                {
-                    # The SDK's AWS endpoints are HTTPS; only the local endpoint is plain HTTP.
-                    "aws:SecureTransport": "true",
-                    "aws:PrincipalArn": role.arn,
-                    "aws:PrincipalAccount": account,
-                    **context,
-                },
-            )
+            request, _policies = function_request(template, function.logical_id, action, resource, context)
             if (key := function.logical_id + request.key()) in seen:
                 continue
             seen.add(key)
@@ -235,6 +252,11 @@ def _s3(call: Call, _where: Where) -> Wanted:
     if p.get("SSEKMSKeyId"):
         context["s3:x-amz-server-side-encryption-aws-kms-key-id"] = p["SSEKMSKeyId"]
     op = call.operation
+    if op == "CreateBucket" and call.presigned:
+        # botocore signs a presigned POST (generate_presigned_post) through CreateBucket's request
+        # model; nothing is sent. S3 authorises the form when it is posted, as the signer's PutObject
+        # (recorded then by local.stack.s3_post).
+        return []
     if op in ("GetObject", "HeadObject"):  # HEAD is authorised as GET
         return [("s3:GetObjectVersion" if versioned else "s3:GetObject", obj, {})]
     if op == "PutObject":
@@ -258,7 +280,7 @@ def _s3(call: Call, _where: Where) -> Wanted:
         return [("s3:ListBucket", bucket, {"s3:prefix": p.get("Prefix", "")})]
     if op == "ListObjectVersions":
         return [("s3:ListBucketVersions", bucket, {"s3:prefix": p.get("Prefix", "")})]
-    if op == "HeadBucket":
+    if op in ("HeadBucket", MISSING_KEY_CHECK):  # neither carries s3:prefix
         return [("s3:ListBucket", bucket, {})]
     raise Unmapped(f"s3:{op} (add its IAM action to local/stack/least_privilege.py)")
 

@@ -10,11 +10,66 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from local.stack.intrinsics import TemplateError
+
+# The longest name each service takes; a generated name is shortened to fit, as CloudFormation does
+# (S3 "General purpose bucket naming rules"; Lambda CreateFunction and PublishLayerVersion; SQS
+# CreateQueue; IAM "IAM object quotas"; DynamoDB CreateTable; CloudWatch Logs CreateLogGroup;
+# EventBridge PutRule, CreateApiDestination, CreateConnection).
+NAME_LIMIT: Final[Mapping[str, int]] = {
+    "AWS::S3::Bucket": 63,
+    "AWS::Lambda::Function": 64,
+    "AWS::Lambda::LayerVersion": 140,
+    "AWS::SQS::Queue": 80,
+    "AWS::IAM::Role": 64,
+    "AWS::DynamoDB::Table": 255,
+    "AWS::Logs::LogGroup": 512,
+    "AWS::Events::Rule": 64,
+    "AWS::Events::ApiDestination": 64,
+    "AWS::Events::Connection": 64,
+}
+
+# What each service accepts as a name (the limits above, the characters here), so that the local stack
+# refuses a name as the service would, at deploy time. Sources as for NAME_LIMIT, and CloudWatch
+# PutDashboard (DashboardName: 255 letters, digits, "-" and "_").
+NAME_PATTERN: Final[Mapping[str, re.Pattern[str]]] = {
+    "AWS::S3::Bucket": re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"),
+    "AWS::Lambda::Function": re.compile(r"[A-Za-z0-9_-]{1,64}"),
+    "AWS::Lambda::LayerVersion": re.compile(r"[A-Za-z0-9_-]{1,140}"),
+    "AWS::SQS::Queue": re.compile(r"[A-Za-z0-9_-]{1,75}\.fifo|[A-Za-z0-9_-]{1,80}"),
+    "AWS::IAM::Role": re.compile(r"[\w+=,.@-]{1,64}"),
+    "AWS::DynamoDB::Table": re.compile(r"[A-Za-z0-9_.-]{3,255}"),
+    "AWS::Logs::LogGroup": re.compile(r"[.\-_/#A-Za-z0-9]{1,512}"),
+    "AWS::Events::Rule": re.compile(r"[.\-_A-Za-z0-9]{1,64}"),
+    "AWS::Events::ApiDestination": re.compile(r"[.\-_A-Za-z0-9]{1,64}"),
+    "AWS::Events::Connection": re.compile(r"[.\-_A-Za-z0-9]{1,64}"),
+    "AWS::CloudWatch::Dashboard": re.compile(r"[A-Za-z0-9_-]{1,255}"),
+}
+# S3 "General purpose bucket naming rules", beyond length and characters.
+_BUCKET_RESERVED_PREFIXES: Final = ("xn--", "sthree-", "amzn-s3-demo-")
+_BUCKET_RESERVED_SUFFIXES: Final = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+_IP_ADDRESS: Final = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
+
+
+def name_problem(resource_type: str, name: str) -> str | None:
+    """Why the service would refuse ``name`` for a resource of this type, or None."""
+    pattern = NAME_PATTERN.get(resource_type)
+    if pattern is not None and not pattern.fullmatch(name):
+        return f"{len(name)} characters that {resource_type} does not take (pattern {pattern.pattern})"
+    if resource_type != "AWS::S3::Bucket":
+        return None
+    if ".." in name or _IP_ADDRESS.fullmatch(name):
+        return "S3 refuses two adjacent periods and names formatted as IP addresses"
+    if name.startswith(_BUCKET_RESERVED_PREFIXES) or name.endswith(_BUCKET_RESERVED_SUFFIXES):
+        return "S3 reserves that prefix or suffix"
+    return None
+
 
 # Property holding the explicit physical name, per resource type.
 NAME_PROPERTY: Final[Mapping[str, str]] = {
@@ -29,6 +84,7 @@ NAME_PROPERTY: Final[Mapping[str, str]] = {
     "AWS::Events::Rule": "Name",
     "AWS::Events::ApiDestination": "Name",
     "AWS::Events::Connection": "Name",
+    "AWS::CloudWatch::Dashboard": "DashboardName",
 }
 
 
@@ -42,12 +98,21 @@ class Pseudo:
     partition: str = "aws"
     url_suffix: str = "amazonaws.com"
 
+    @property
+    def stack_uuid(self) -> str:
+        """The last part of the stack id: a lowercase UUID on AWS (CloudFormation User Guide, "Pseudo
+        parameters reference", AWS::StackId), here one derived from the stack name so that a restarted
+        local stack keeps its names."""
+        return str(
+            uuid.UUID(bytes=hashlib.sha256(f"{self.stack_name}/StackId".encode()).digest()[:16], version=4)
+        )
+
     def values(self) -> dict[str, str]:
         return {
             "AWS::StackName": self.stack_name,
             "AWS::StackId": (
                 f"arn:{self.partition}:cloudformation:{self.region}:{self.account_id}:stack/"
-                f"{self.stack_name}/{_suffix(self.stack_name, 'StackId', 36).lower()}"
+                f"{self.stack_name}/{self.stack_uuid}"
             ),
             "AWS::AccountId": self.account_id,
             "AWS::Region": self.region,
@@ -62,9 +127,16 @@ def _suffix(stack: str, logical_id: str, length: int = 12) -> str:
 
 
 def generated_name(stack: str, logical_id: str, resource_type: str) -> str:
-    name = f"{stack}-{logical_id}-{_suffix(stack, logical_id)}"
-    # Bucket names are lower case and at most 63 characters; CloudFormation shortens the same way.
-    return name.lower()[:63] if resource_type == "AWS::S3::Bucket" else name
+    """``<stack>-<LogicalId>-<suffix>``, the stack and logical id shortened so that the whole fits the
+    service's limit (CloudFormation User Guide, "Name type": "... the stack name, the logical ID ... and a
+    random string", shortened to the resource's maximum); bucket names in lower case."""
+    suffix = _suffix(stack, logical_id)
+    limit = NAME_LIMIT.get(resource_type)
+    head = f"{stack}-{logical_id}"
+    if limit is not None:
+        head = head[: limit - len(suffix) - 1].rstrip("-")
+    name = f"{head}-{suffix}"
+    return name.lower() if resource_type == "AWS::S3::Bucket" else name
 
 
 class ResourceNames:
@@ -105,6 +177,14 @@ class ResourceNames:
             return self.arn(logical_id) + ":1"
         return self.name(logical_id)
 
+    def _rule_path(self, logical_id: str) -> str:
+        """A rule on a custom bus is ``rule/<bus>/<name>``, on the default bus ``rule/<name>`` (Service
+        Authorization Reference, Amazon EventBridge, resource type "rule")."""
+        bus = self._resources[logical_id].get("Properties", {}).get("EventBusName")
+        bus_name = self._explicit(bus) if bus is not None else "default"
+        name = self.name(logical_id)
+        return name if bus_name == "default" else f"{bus_name}/{name}"
+
     def key_id(self, logical_id: str) -> str:
         """KMS keys are named, not created: moto would not encrypt anything with them anyway."""
         digest = hashlib.sha256(f"{self._pseudo.stack_name}/{logical_id}".encode()).hexdigest()
@@ -126,7 +206,7 @@ class ResourceNames:
             "AWS::KMS::Key": regional.format(service="kms") + f"key/{self.ref(logical_id)}",
             "AWS::IAM::Role": f"arn:{p.partition}:iam::{p.account_id}:role/{name}",
             # EventBridge: arn:aws:events:region:account:rule/name (api-destination/, connection/ alike).
-            "AWS::Events::Rule": regional.format(service="events") + f"rule/{name}",
+            "AWS::Events::Rule": regional.format(service="events") + f"rule/{self._rule_path(logical_id)}",
             "AWS::Events::ApiDestination": regional.format(service="events") + f"api-destination/{name}",
             "AWS::Events::Connection": regional.format(service="events") + f"connection/{name}",
         }

@@ -12,8 +12,10 @@ Its record differs from AWS's in ways a handler can notice:
   object's metadata is set) and then ``ObjectCreated:CompleteMultipartUpload``; AWS sends only the
   second, so the first is dropped;
 * no ``userIdentity`` (the uploader, which the handlers record as the photo's owner; here the local
-  user of :mod:`local.stack.identity`), ``requestParameters``, ``responseElements``,
-  ``bucket.ownerIdentity``.
+  user of :mod:`local.stack.identity`, or for a form upload the form's signer, :func:`form_upload`),
+  ``requestParameters``, ``responseElements``, ``bucket.ownerIdentity``;
+* a POST form upload is announced inside its write, before moto sets the object's metadata and
+  content type; S3 announces the object as written. :func:`form_upload` holds the event until then.
 
 Version id and write order are only known at the moment of the write, so moto's ``send_event`` and the
 record builder it calls (``_get_s3_event``) in ``moto.s3.notifications`` are wrapped, which works because
@@ -23,9 +25,11 @@ moto's server runs in this process. The wrapper keeps moto's record and fills in
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any, Final
 from urllib.parse import quote_plus
 
@@ -58,6 +62,25 @@ class Sequencer:
 
 _SEQUENCER: Final = Sequencer()
 _MARK: Final = "_idphoto_local_aws_shaped"
+_form = threading.local()  # the form upload this thread is writing (moto writes in the request's thread)
+
+
+@contextlib.contextmanager
+def form_upload(principal: str) -> Iterator[None]:
+    """A POST form upload in this thread, signed by ``principal`` (``AWS:AROA...:session``): its event
+    names that principal, as S3's does, and is sent once the write is complete (metadata included)."""
+    _form.principal, _form.held = principal, []
+    try:
+        yield
+        for send in _form.held:
+            send()
+    finally:
+        _form.principal, _form.held = None, None
+
+
+def _uploader() -> str:
+    principal: str | None = getattr(_form, "principal", None)
+    return principal or identity.s3_principal()
 
 
 def aws_shaped(moto_event: dict[str, Any], bucket: Any, key: Any) -> dict[str, Any]:
@@ -75,7 +98,7 @@ def aws_shaped(moto_event: dict[str, Any], bucket: Any, key: Any) -> dict[str, A
         "awsRegion": moto_record["awsRegion"],
         "eventTime": moto_record["eventTime"],
         "eventName": moto_record["eventName"],
-        "userIdentity": {"principalId": identity.s3_principal()},
+        "userIdentity": {"principalId": _uploader()},
         "requestParameters": {"sourceIPAddress": SOURCE_IP},
         "responseElements": {"x-amz-request-id": request_id, "x-amz-id-2": f"{request_id}/local"},
         "s3": {
@@ -103,6 +126,10 @@ def install() -> None:
             key, "multipart", None
         ):
             return  # moto's internal put of a multipart completion: AWS announces only the completion
+        held: list[Any] | None = getattr(_form, "held", None)
+        if held is not None:
+            held.append(lambda: original_send(account_id, event_name, bucket, key))
+            return
         original_send(account_id, event_name, bucket, key)
 
     def get_s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:

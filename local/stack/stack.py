@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
@@ -25,28 +27,40 @@ from urllib.parse import quote
 import requests
 from botocore.credentials import ReadOnlyCredentials
 
-from local.stack import eventbridge, s3_events
+from local.stack import eventbridge, identity, redrive, s3_events, s3_post
 from local.stack.access import Call, CallLog, Recorder
+from local.stack.account import NEW_ACCOUNT, Account, check_deploy
 from local.stack.api import LocalApi
 from local.stack.aws import (
+    FAKE_CREDENTIALS,
     MotoServer,
     check_port_free,
     client,
     create_resources,
     function_credentials,
+    record_stack,
 )
-from local.stack.events import DeliveryLog, EventPump, subscribe
+from local.stack.events import Delivery, DeliveryLog, EventPump, subscribe
 from local.stack.faultproxy import FaultProxy
 from local.stack.iam import Evaluator
-from local.stack.invoke_access import InvokeAccess, check_s3_may_invoke
-from local.stack.lambdas import DEFAULT_RETRY_DELAYS, AsyncInvoker, LocalFunction, sqs_destination
+from local.stack.invoke_access import InvokeAccess, check_s3_may_invoke, check_s3_may_send
+from local.stack.lambdas import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_RETRY_DELAYS,
+    AsyncInvoker,
+    LocalFunction,
+    sqs_destination,
+)
 from local.stack.least_privilege import Report, check
+from local.stack.missing_keys import MissingKeys
 from local.stack.naming import Pseudo
 from local.stack.runtime import EnvironmentConfig
+from local.stack.sqs_source import QueuePoller, Received
 from local.stack.template import TEMPLATE_PATH, StackTemplate, load
 
 APPCODE_PARAMETER: Final = "AppCodeSecretName"  # the template names the secret; the stack creates it
 VENDOR_PARAMETER: Final = "VendorBaseUrl"
+CORS_PARAMETER: Final = "UploadCorsOrigins"
 DEFAULT_APPCODE: Final = "local-appcode"  # obviously fake; the stand-in accepts whatever it is given
 FINISHED: Final = ("READY", "FAILED")
 
@@ -94,20 +108,27 @@ class Stack:
         self.appcode = appcode
         self.api_url = ""
         self.region = template.pseudo.region
-        # The bucket and prefix that trigger a function: where a person uploads.
-        upload = next(e for f in template.functions for e in f.s3_events)
-        self.bucket = upload.bucket
-        self.upload_prefix = dict(upload.filter_rules).get("prefix", "")
+        # The bucket and prefix whose new objects reach a function (through the upload queue, or
+        # S3's direct notification of a function): where a person uploads.
+        self.bucket, self.upload_prefix = _upload_location(template)
         self.table = template.tables[0].name
         self.failed_queue_url = template.outputs.get("FailedEventsQueueUrl", "")
+        self.upload_queue_url = template.outputs.get("UploadQueueUrl", "")
+        self.dead_letter_queue_url = template.outputs.get("UploadDeadLetterQueueUrl", "")
+        self.dead_letter_queue_arn = template.outputs.get("UploadDeadLetterQueueArn", "")
         self.functions: dict[str, LocalFunction] = {}
         self.invokers: dict[str, AsyncInvoker] = {}
+        # The event source mappings' pollers, by function logical id.
+        self.queue_sources: dict[str, QueuePoller] = {}
+        self._redelivered: set[str] = set()  # message ids sent by redeliver()
         self.deliveries = DeliveryLog()  # every S3 event document handed to a function
         self.standin: Any = None  # the vendor stand-in's handle (local.standin.server.StandinHandle)
         self.calls = CallLog()  # every AWS call the functions made (and Lambda made for them)
         self.evaluator = Evaluator()  # the IAM policy evaluator, one node process
         self.secret_arns: dict[str, str] = {}
         self.eventbridge: eventbridge.EventBridge | None = None  # the template's rules, delivered
+        self.missing_keys: MissingKeys | None = None  # S3's 403 for a missing key without ListBucket
+        self.credentials: Mapping[str, ReadOnlyCredentials] = {}  # each function's role session
         self._cleanup = cleanup
         self._http = requests.Session()
         self._uploads: Any = None  # the S3 client of upload(), made once (a client costs ~10 ms of CPU)
@@ -176,23 +197,57 @@ class Stack:
 
     def redeliver(self, key: str) -> str:
         """Deliver the latest event document of ``key`` again, as S3's at-least-once delivery may: the
-        same document, queued for the same function as a new asynchronous invocation (new request id)."""
+        same document, as a second message in the function's queue (a new message id), or for a
+        function S3 notifies directly, as a new asynchronous invocation (a new request id)."""
         deliveries = self.deliveries.of(key)
         if not deliveries:
             raise LookupError(f"no event of {key!r} was delivered yet")
         latest = deliveries[-1]
+        source = self.queue_sources.get(latest.function)
+        if source is not None:
+            sent = self.client("sqs").send_message(
+                QueueUrl=source.queue_url, MessageBody=json.dumps(latest.event)
+            )
+            message_id = str(sent["MessageId"])
+            self._redelivered.add(message_id)
+            return message_id
         invoke = self.invokers[latest.function].invoke
         return self.deliveries.deliver(latest.function, invoke, latest.event, redelivered=True)
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
-        """True once no asynchronous event is queued, running or waiting for a retry."""
+        """True once no event is queued, running or waiting for a retry (an upload waiting out a
+        visibility timeout in its queue is still waiting)."""
         deadline = time.monotonic() + timeout
-        return all(i.wait_idle(max(0.0, deadline - time.monotonic())) for i in self.invokers.values())
+        sources = all(q.wait_idle(max(0.0, deadline - time.monotonic())) for q in self.queue_sources.values())
+        return sources and all(
+            i.wait_idle(max(0.0, deadline - time.monotonic())) for i in self.invokers.values()
+        )
 
-    def update_function(self, logical_id: str, *, timeout_s: float) -> None:
-        """Like UpdateFunctionConfiguration: new settings, and its environments start cold."""
-        self.functions[logical_id].timeout_s = timeout_s
-        self.functions[logical_id].cold_start()
+    def received(self, function: str) -> Callable[[Received], None]:
+        """What a queue's poller hands over, in the delivery log (by object key)."""
+
+        def add(received: Received) -> None:
+            if not received.key:
+                return  # S3's s3:TestEvent names no object
+            event = json.loads(received.body)
+            redelivered = received.message_id in self._redelivered
+            self.deliveries.add(Delivery(function, received.key, event, received.message_id, redelivered))
+
+        return add
+
+    def update_function(
+        self, logical_id: str, *, timeout_s: float | None = None, environment: Mapping[str, str] | None = None
+    ) -> None:
+        """Like UpdateFunctionConfiguration: new settings (``environment`` replaces the named
+        variables), and its environments start cold."""
+        function = self.functions[logical_id]
+        if timeout_s is not None:
+            function.timeout_s = timeout_s
+        if environment is not None:
+            spec = dataclasses.replace(function.spec, environment={**function.spec.environment, **environment})
+            function.config = dataclasses.replace(function.config, spec=spec)
+            function.spec = spec
+        function.cold_start()
 
     def cold_start(self) -> None:
         """Retire every environment: the next invocations read clients, settings and the secret afresh."""
@@ -227,23 +282,49 @@ def start_stack(
     template_path: Path = TEMPLATE_PATH,
     host: str = "127.0.0.1",
     environment: Mapping[str, str] | None = None,
+    account: Account = NEW_ACCOUNT,
+    visibility_timeout_s: int | None = None,
 ) -> Stack:
     """Start moto, the vendor stand-in, the functions and the API; ``stop()`` (or ``with``) ends it.
 
     ``parameters`` override the template's (``VendorBaseUrl`` is always the stand-in's URL);
-    ``concurrency`` overrides a function's ReservedConcurrentExecutions, by logical id;
-    ``environment`` adds to every function's variables (as ``sam local --env-vars`` does).
+    ``concurrency`` overrides how many environments of a function run at once, by logical id (its
+    ReservedConcurrentExecutions; a queue's pollers follow its event source mapping's
+    MaximumConcurrency); ``environment`` adds to every function's variables (as
+    ``sam local --env-vars`` does).
     The functions reach moto through the front (:mod:`local.stack.faultproxy`), which records their
-    calls; ``stack.aws_faults`` configures its faults. Tests' own clients (``stack.client``) reach moto.
+    calls and answers S3's 403 for a missing key (:mod:`local.stack.missing_keys`);
+    ``stack.aws_faults`` configures its faults. Tests' own clients (``stack.client``) reach moto.
+    ``account`` is the AWS account deployed into (default: a new one, :mod:`local.stack.account`); a
+    template it would refuse raises :class:`local.stack.account.DeployRefused` before anything runs.
+    ``visibility_timeout_s`` shortens the visibility timeout of the queues event source mappings read
+    (AWS: 6 x the function's timeout; a local run wants a failed upload back in seconds), as
+    ``retry_delays`` shortens Lambda's asynchronous retry delays.
     """
     ports = ports or Ports.from_env()
+    # What the account refuses is refused before anything starts (moto's state is this process's:
+    # a refused stack must not disturb another one running here). The vendor's URL is not known yet;
+    # no check depends on it.
+    check_deploy(
+        load(
+            template_path,
+            overrides={**(parameters or {}), VENDOR_PARAMETER: "https://vendor.invalid"},
+            pseudo=Pseudo(stack_name=stack_name),
+        ),
+        account,
+    )
     cleanup = contextlib.ExitStack()  # becomes the stack's: each step registers its own undo
     try:
         moto = MotoServer(host, ports.aws)
         cleanup.callback(moto.stop)
         vendor = _start_vendor(host, ports.vendor, appcode)
         cleanup.callback(vendor.stop)
-        overrides = {**(parameters or {}), VENDOR_PARAMETER: vendor.url}
+        if ports.api == 0:  # the page's origin names the API's port: pick it now
+            ports = replace(ports, api=free_port(host))
+        # The local API serves the upload page (local.stack.webpage): its origin may post the forms,
+        # as an operator lists their page's origin, unless the caller says otherwise.
+        page_origins = f"http://{host}:{ports.api},http://localhost:{ports.api}"
+        overrides = {CORS_PARAMETER: page_origins, **(parameters or {}), VENDOR_PARAMETER: vendor.url}
         pseudo = Pseudo(stack_name=stack_name)
         template = load(template_path, overrides=overrides, pseudo=pseudo, sqs_endpoint=moto.url)
         calls = CallLog()
@@ -255,14 +336,23 @@ def start_stack(
         stack.standin = vendor
         cleanup.callback(stack.evaluator.close)
         s3_events.install()
+        redrive.install()
+        cleanup.callback(redrive.forget_tasks)
         stack.secret_arns = create_resources(
             template, moto.url, (template.parameters[APPCODE_PARAMETER], appcode)
         )
-        credentials = function_credentials(template, moto.url)
-        for logical_id, issued in credentials.items():
+        record_stack(template, moto.url)
+        roles = function_credentials(template, moto.url)
+        stack.credentials = roles
+        for logical_id, issued in roles.items():
             recorder.register(str(issued.access_key), logical_id)
-        _start_functions(stack, cleanup, credentials, retry_delays, concurrency or {}, environment or {})
+        stack.missing_keys = MissingKeys(template, stack.evaluator, stack.calls)
+        front.answers = stack.missing_keys.answer
+        form_signers = _form_signers(template, roles)
+        s3_post.install(lambda: form_signers, stack.calls.add)
+        _start_functions(stack, cleanup, roles, retry_delays, concurrency or {}, environment or {})
         _start_events(stack, cleanup)
+        _start_queue_sources(stack, cleanup, visibility_timeout_s)
         invoke_access = InvokeAccess(
             stack.evaluator,
             region=pseudo.region,
@@ -286,6 +376,30 @@ def start_stack(
         raise
 
 
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def _form_signers(
+    template: StackTemplate, roles: Mapping[str, ReadOnlyCredentials]
+) -> dict[str, s3_post.Signer]:
+    """Who may sign a POST form: each function's role session (as S3 events name it) and the local user."""
+    signers = {
+        FAKE_CREDENTIALS["aws_access_key_id"]: s3_post.Signer(
+            FAKE_CREDENTIALS["aws_secret_access_key"], None, identity.s3_principal()
+        )
+    }
+    for function in template.functions:
+        issued = roles[function.logical_id]
+        role_id = template.role(function.role_logical_id).role_id if function.role_logical_id else ""
+        signers[str(issued.access_key)] = s3_post.Signer(
+            str(issued.secret_key), issued.token, f"AWS:{role_id}:{function.name}", function.logical_id
+        )
+    return signers
+
+
 def _start_vendor(host: str, port: int, appcode: str) -> Any:
     from local.standin import start_server  # imported late: it loads the segmentation model
 
@@ -302,11 +416,18 @@ def _start_functions(
     environment: Mapping[str, str],
 ) -> None:
     template = stack.template
+    # An event source mapping's MaximumConcurrency is how many environments its pollers keep busy
+    # ("Configuring maximum concurrency for Amazon SQS event sources"): an unreserved function gets
+    # as many, beside the stack's default for its other sources.
+    mapped = {m.function_logical_id: m.maximum_concurrency or 0 for m in template.event_source_mappings}
     sqs = stack.client("sqs")
     for declared in template.functions:
         spec = dataclasses.replace(declared, environment={**declared.environment, **environment})
         config = EnvironmentConfig(spec, credentials[spec.logical_id], stack.functions_aws_url, stack.region)
-        function = LocalFunction(config, concurrency.get(spec.logical_id))
+        cap = concurrency.get(spec.logical_id) or spec.reserved_concurrency
+        if cap is None and mapped.get(spec.logical_id):
+            cap = max(DEFAULT_CONCURRENCY, mapped[spec.logical_id])
+        function = LocalFunction(config, cap)
         stack.functions[spec.logical_id] = function
         cleanup.callback(function.stop)
         on_failure = None
@@ -347,3 +468,45 @@ def _start_events(stack: Stack, cleanup: contextlib.ExitStack) -> None:
         deliver = stack.deliveries.tap(function, stack.invokers[function].invoke)
         pump = EventPump(sqs, subscription, deliver)
         cleanup.callback(pump.stop)
+
+
+def _upload_location(template: StackTemplate) -> tuple[str, str]:
+    """The bucket and prefix of the first notification that leads to a function."""
+    for bucket in template.buckets:
+        for notification in bucket.queue_notifications:
+            return bucket.name, dict(notification.filter_rules).get("prefix", "")
+    upload = next(e for f in template.functions for e in f.s3_events)
+    return upload.bucket, dict(upload.filter_rules).get("prefix", "")
+
+
+def _start_queue_sources(
+    stack: Stack, cleanup: contextlib.ExitStack, visibility_timeout_s: int | None
+) -> None:
+    """S3 -> queue (the bucket's notifications, checked against the queue policy as S3 checks it),
+    queue -> function (an event source mapping's pollers, :mod:`local.stack.sqs_source`)."""
+    template = stack.template
+    account = template.pseudo.account_id
+    queues = {queue.arn: queue for queue in template.queues}
+    for bucket in template.buckets:
+        for notification in bucket.queue_notifications:
+            check_s3_may_send(stack.evaluator, queues[notification.queue_arn], bucket.arn, account)
+    sqs = stack.client("sqs")
+    for mapping in template.event_source_mappings:
+        queue = queues[mapping.queue_arn]
+        url = sqs.get_queue_url(QueueName=queue.name)["QueueUrl"]
+        if visibility_timeout_s is not None:
+            sqs.set_queue_attributes(
+                QueueUrl=url, Attributes={"VisibilityTimeout": str(visibility_timeout_s)}
+            )
+        function = mapping.function_logical_id
+        poller = QueuePoller(
+            sqs,
+            mapping,
+            url,
+            stack.functions[function],
+            region=stack.region,
+            calls=stack.calls,
+            on_received=stack.received(function),
+        )
+        stack.queue_sources[function] = poller
+        cleanup.callback(poller.stop)

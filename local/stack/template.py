@@ -31,7 +31,7 @@ from samtranslator.translator.translator import Translator
 
 from local.stack.cfn_yaml import load_template
 from local.stack.intrinsics import Resolver, TemplateError
-from local.stack.naming import Pseudo, ResourceNames
+from local.stack.naming import NAME_PATTERN, Pseudo, ResourceNames, name_problem
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH: Final = ROOT / "template.yaml"
@@ -65,6 +65,16 @@ _METHODS: Final = (
 
 
 @dataclass(frozen=True)
+class QueueNotificationSpec:
+    """One of a bucket's QueueConfigurations: S3 sends these object events to an SQS queue."""
+
+    id: str  # the configuration's id (s3.configurationId of each record)
+    queue_arn: str
+    events: tuple[str, ...]
+    filter_rules: tuple[tuple[str, str], ...]  # (prefix|suffix, value)
+
+
+@dataclass(frozen=True)
 class BucketSpec:
     logical_id: str
     name: str
@@ -73,6 +83,22 @@ class BucketSpec:
     encryption: dict[str, Any] | None = None
     public_access_block: dict[str, Any] | None = None
     policy: dict[str, Any] | None = None  # the AWS::S3::BucketPolicy document, resolved
+    cors_rules: tuple[dict[str, Any], ...] = ()  # CorsConfiguration.CorsRules, in PutBucketCors' shape
+    queue_notifications: tuple[QueueNotificationSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class EventSourceMappingSpec:
+    """An AWS::Lambda::EventSourceMapping from an SQS queue (the only source emulated locally)."""
+
+    logical_id: str
+    function_logical_id: str
+    queue_arn: str
+    batch_size: int
+    batching_window_s: int
+    maximum_concurrency: int | None
+    report_batch_item_failures: bool
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -90,6 +116,7 @@ class QueueSpec:
     name: str
     arn: str
     attributes: dict[str, str]
+    policy: dict[str, Any] | None = None  # the AWS::SQS::QueuePolicy document naming it, resolved
 
 
 @dataclass(frozen=True)
@@ -138,6 +165,7 @@ class RoleSpec:
     assume_role_policy: dict[str, Any]
     policies: tuple[tuple[str, dict[str, Any]], ...]  # inline (PolicyName, PolicyDocument)
     managed_policy_arns: tuple[str, ...] = ()
+    role_id: str = ""  # GetAtt RoleId: the AROA... unique id S3 events and API Gateway name
 
 
 @dataclass(frozen=True)
@@ -161,15 +189,30 @@ class FunctionSpec:
     role_logical_id: str | None = None
     permissions: tuple[PermissionSpec, ...] = ()
     architectures: tuple[str, ...] = ("x86_64",)
+    # Where the function logs: LoggingConfig.LogGroup, else /aws/lambda/<name> (Lambda Developer Guide,
+    # "Configuring CloudWatch log groups for Lambda functions").
+    log_group: str = ""
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """A stage of a REST API: an ``AWS::ApiGateway::Stage``, or the one a ``Deployment`` with a
+    ``StageName`` makes (SAM's ``Stage`` stage, made when the API has no ``OpenApiVersion``)."""
+
+    logical_id: str
+    name: str
+    access_log: dict[str, Any] | None = None  # AccessLogSetting, resolved; None = no access logs
+    method_logging: tuple[str, ...] = ()  # MethodSettings' LoggingLevel values other than OFF
 
 
 @dataclass(frozen=True)
 class ApiSpec:
     logical_id: str
     rest_api_id: str
-    stage: str
+    stage: str  # the template's own stage (its AWS::ApiGateway::Stage): where the API is used
     default_authorizer: str | None
     routes: tuple[RouteSpec, ...]
+    stages: tuple[StageSpec, ...] = ()  # every stage the translated template makes; only these answer
 
     def source_arn(self, region: str, account_id: str, method: str, path: str) -> str:
         """The execute-api ARN API Gateway names as ``AWS:SourceArn`` when it invokes a function."""
@@ -189,6 +232,19 @@ class StackTemplate:
     outputs: dict[str, str] = field(default_factory=dict)
     roles: tuple[RoleSpec, ...] = ()
     translated: dict[str, Any] = field(default_factory=dict, repr=False)  # what CloudFormation receives
+    # The CloudWatch role an AWS::ApiGateway::Account of the template sets for the account, if any.
+    apigateway_logging_role: str | None = None
+    # Resolves what is left of the translated document (conditions, Ref, GetAtt) with this stack's values.
+    resolver: Resolver | None = field(default=None, repr=False, compare=False)
+
+    def resolved(self, logical_id: str) -> dict[str, Any]:
+        """A resource of the translated document with its intrinsic functions evaluated."""
+        if self.resolver is None:
+            raise TemplateError("this template was not loaded with a resolver")
+        resource: dict[str, Any] = self.resolver.resolve(self.translated["Resources"][logical_id])
+        return resource
+
+    event_source_mappings: tuple[EventSourceMappingSpec, ...] = ()
 
     def function(self, logical_id: str) -> FunctionSpec:
         return next(f for f in self.functions if f.logical_id == logical_id)
@@ -216,7 +272,9 @@ def load(
     resolver: Resolver
     names = ResourceNames(resources, pseudo, lambda v: resolver.text(v), sqs_endpoint)
     resolver = Resolver(translated, {**parameters, **pseudo.values()}, names.ref, names.get_att)
+    check_rules(raw.get("Rules", {}), resolver)
     reader = _Reader(translated, artefacts, resolver, names)
+    reader.check_names()
     buckets = reader.all("AWS::S3::Bucket", reader.bucket)
     functions: tuple[FunctionSpec, ...] = reader.all("AWS::Lambda::Function", reader.function)
     return StackTemplate(
@@ -231,7 +289,29 @@ def load(
         outputs=_outputs(translated.get("Outputs", {}), resolver),
         roles=reader.all("AWS::IAM::Role", reader.role),
         translated=translated,
+        apigateway_logging_role=reader.apigateway_logging_role(),
+        resolver=resolver,
+        event_source_mappings=reader.all("AWS::Lambda::EventSourceMapping", reader.event_source_mapping),
     )
+
+
+def check_rules(rules: Mapping[str, Any], resolver: Resolver) -> None:
+    """The template's Rules, as CloudFormation checks them before it creates anything: each rule whose
+    RuleCondition holds must have every Assert true, else the stack is refused with the AssertDescription
+    (CloudFormation User Guide, "Rules" section of a template). Rule functions the resolver does not
+    know (Fn::Contains, Fn::EachMemberEquals, ...) are refused rather than passed unchecked."""
+    for name, rule in rules.items():
+        if "RuleCondition" in rule and not _truth(resolver.resolve(rule["RuleCondition"]), name):
+            continue
+        for assertion in rule.get("Assertions", []):
+            if not _truth(resolver.resolve(assertion["Assert"]), name):
+                raise TemplateError(f"rule {name}: {assertion.get('AssertDescription', 'assertion failed')}")
+
+
+def _truth(value: Any, rule: str) -> bool:
+    if not isinstance(value, bool):
+        raise TemplateError(f"rule {rule}: cannot evaluate {value!r} here")
+    return value
 
 
 def translate(
@@ -356,6 +436,18 @@ class _Reader:
         condition = resource.get("Condition")
         return condition is None or self._r.condition(str(condition))
 
+    def check_names(self) -> None:
+        """Every physical name, explicit or generated, is one its service takes: CloudFormation would
+        otherwise fail at that resource and roll the stack back."""
+        for logical_id, resource in self._resources.items():
+            kind = str(resource.get("Type", ""))
+            if kind not in NAME_PATTERN or not self._exists(resource):
+                continue
+            name = self._names.name(logical_id)
+            problem = name_problem(kind, name)
+            if problem:
+                raise TemplateError(f"{logical_id}: the name {name!r} is refused: {problem}")
+
     def _props(self, logical_id: str) -> dict[str, Any]:
         props: dict[str, Any] = self._resources[logical_id].get("Properties", {})
         return props
@@ -380,6 +472,50 @@ class _Reader:
             encryption=_encryption_rules(encryption),
             public_access_block=self._r.resolve(props.get("PublicAccessBlockConfiguration")),
             policy=self._bucket_policy(logical_id),
+            cors_rules=_cors_rules(self._r.resolve(props.get("CorsConfiguration"))),
+            queue_notifications=self._queue_notifications(logical_id, props),
+        )
+
+    def _queue_notifications(
+        self, bucket_id: str, props: dict[str, Any]
+    ) -> tuple[QueueNotificationSpec, ...]:
+        configurations = props.get("NotificationConfiguration", {}).get("QueueConfigurations", [])
+        found: list[QueueNotificationSpec] = []
+        for n, configuration in enumerate(configurations, start=1):
+            resolved = self._r.resolve(configuration)
+            rules = resolved.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+            found.append(
+                QueueNotificationSpec(
+                    id=f"{bucket_id}QueueNotification{n}",
+                    queue_arn=str(resolved["Queue"]),
+                    events=tuple(str(e) for e in _as_list(resolved["Event"])),
+                    filter_rules=tuple((str(rule["Name"]).lower(), str(rule["Value"])) for rule in rules),
+                )
+            )
+        return tuple(found)
+
+    def event_source_mapping(self, logical_id: str, props: dict[str, Any]) -> EventSourceMappingSpec:
+        resolved = self._r.resolve(props)
+        source = str(resolved["EventSourceArn"])
+        if source.split(":")[2:3] != ["sqs"]:
+            raise TemplateError(f"{logical_id}: only SQS event sources are emulated, not {source}")
+        function = props["FunctionName"]
+        function_id = function.get("Ref") if isinstance(function, dict) else None
+        if function_id is None:
+            raise TemplateError(f"{logical_id}: FunctionName must Ref a function of this template")
+        scaling = resolved.get("ScalingConfig", {})
+        return EventSourceMappingSpec(
+            logical_id=logical_id,
+            function_logical_id=str(function_id),
+            queue_arn=source,
+            # CreateEventSourceMapping's defaults for SQS: batch size 10, no batching window.
+            batch_size=int(resolved.get("BatchSize", 10)),
+            batching_window_s=int(resolved.get("MaximumBatchingWindowInSeconds", 0)),
+            maximum_concurrency=int(scaling["MaximumConcurrency"])
+            if "MaximumConcurrency" in scaling
+            else None,
+            report_batch_item_failures="ReportBatchItemFailures" in resolved.get("FunctionResponseTypes", []),
+            enabled=bool(resolved.get("Enabled", True)),
         )
 
     def _bucket_policy(self, bucket_id: str) -> dict[str, Any] | None:
@@ -421,7 +557,26 @@ class _Reader:
             for k, v in resolved.items()
             if k not in ("QueueName", "Tags") and not isinstance(v, dict | list)
         }
-        return QueueSpec(logical_id, self._names.name(logical_id), self._names.arn(logical_id), attributes)
+        # CloudFormation takes the redrive policies as objects, SetQueueAttributes as JSON text.
+        for name in ("RedrivePolicy", "RedriveAllowPolicy"):
+            if isinstance(resolved.get(name), dict):
+                attributes[name] = json.dumps(resolved[name])
+        return QueueSpec(
+            logical_id,
+            self._names.name(logical_id),
+            self._names.arn(logical_id),
+            attributes,
+            self._queue_policy(logical_id),
+        )
+
+    def _queue_policy(self, queue_id: str) -> dict[str, Any] | None:
+        url = self._names.ref(queue_id)
+        for policy_id in self._ids("AWS::SQS::QueuePolicy"):
+            props = self._props(policy_id)
+            if url in [self._r.text(q) for q in props.get("Queues", [])]:
+                document: dict[str, Any] = self._r.resolve(props["PolicyDocument"])
+                return document
+        return None
 
     def role(self, logical_id: str, props: dict[str, Any]) -> RoleSpec:
         resolved = self._r.resolve(props)
@@ -432,6 +587,7 @@ class _Reader:
             assume_role_policy=resolved.get("AssumeRolePolicyDocument", {}),
             policies=tuple((str(p["PolicyName"]), p["PolicyDocument"]) for p in resolved.get("Policies", [])),
             managed_policy_arns=tuple(str(a) for a in resolved.get("ManagedPolicyArns", [])),
+            role_id=self._names.get_att(logical_id, "RoleId"),
         )
 
     # --- functions --------------------------------------------------------------------------------
@@ -444,9 +600,12 @@ class _Reader:
         concurrency = props.get("ReservedConcurrentExecutions")
         role = props.get("Role")
         role_id = role["Fn::GetAtt"][0] if isinstance(role, dict) and "Fn::GetAtt" in role else None
+        name = self._names.name(logical_id)
+        log_group = props.get("LoggingConfig", {}).get("LogGroup")
         return FunctionSpec(
             logical_id=logical_id,
-            name=self._names.name(logical_id),
+            name=name,
+            log_group=f"/aws/lambda/{name}" if log_group is None else r.text(log_group),
             arn=arn,
             code_dir=self._code_dir(props["Code"], logical_id),
             handler=r.text(props["Handler"]),
@@ -548,6 +707,7 @@ class _Reader:
                     stage=self._stage(api_id),
                     default_authorizer=next((r.authorization for r in routes if r.authorization), None),
                     routes=routes,
+                    stages=self._stages(api_id),
                 )
             )
         return tuple(apis)
@@ -558,6 +718,39 @@ class _Reader:
             if props.get("RestApiId") == {"Ref": api_id}:
                 return self._r.text(props["StageName"])
         raise TemplateError(f"{api_id} has no AWS::ApiGateway::Stage")
+
+    def _stages(self, api_id: str) -> tuple[StageSpec, ...]:
+        """The API's stages: each AWS::ApiGateway::Stage, and each AWS::ApiGateway::Deployment with a
+        StageName, which creates that stage too (CloudFormation, AWS::ApiGateway::Deployment,
+        "StageName": "the name of the Stage resource for the Deployment resource to create")."""
+        stages: list[StageSpec] = []
+        for stage_id in self._ids("AWS::ApiGateway::Stage"):
+            props = self._props(stage_id)
+            if props.get("RestApiId") != {"Ref": api_id}:
+                continue
+            resolved = self._r.resolve(props)
+            levels = tuple(
+                str(setting["LoggingLevel"])
+                for setting in resolved.get("MethodSettings", [])
+                if str(setting.get("LoggingLevel", "OFF")).upper() != "OFF"
+            )
+            stages.append(
+                StageSpec(
+                    stage_id, str(resolved["StageName"]), resolved.get("AccessLogSetting") or None, levels
+                )
+            )
+        for deployment_id in self._ids("AWS::ApiGateway::Deployment"):
+            props = self._props(deployment_id)
+            if props.get("RestApiId") == {"Ref": api_id} and props.get("StageName"):
+                stages.append(StageSpec(deployment_id, self._r.text(props["StageName"])))
+        return tuple(stages)
+
+    def apigateway_logging_role(self) -> str | None:
+        for account_id in self._ids("AWS::ApiGateway::Account"):
+            role = self._props(account_id).get("CloudWatchRoleArn")
+            if role is not None:
+                return self._r.text(role)
+        return None
 
     def _routes(self, api_id: str, body: Mapping[str, Any], functions: Mapping[str, str]) -> list[RouteSpec]:
         schemes = body.get("securityDefinitions", {}) | body.get("components", {}).get("securitySchemes", {})
@@ -605,3 +798,23 @@ def _destination(arn: str) -> Destination:
     if service not in kinds:
         raise TemplateError(f"unsupported destination {arn}")
     return Destination(kinds[service], arn)
+
+
+# CloudFormation's CorsRule property names -> PutBucketCors' (AWS::S3::Bucket CorsRule reference).
+_CORS_NAMES: Final = {
+    "Id": "ID",
+    "AllowedMethods": "AllowedMethods",
+    "AllowedOrigins": "AllowedOrigins",
+    "AllowedHeaders": "AllowedHeaders",
+    "ExposedHeaders": "ExposeHeaders",
+    "MaxAge": "MaxAgeSeconds",
+}
+
+
+def _cors_rules(configuration: Any) -> tuple[dict[str, Any], ...]:
+    if not isinstance(configuration, dict):
+        return ()
+    return tuple(
+        {_CORS_NAMES[name]: value for name, value in rule.items()}
+        for rule in configuration.get("CorsRules", [])
+    )

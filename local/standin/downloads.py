@@ -6,7 +6,6 @@ AccessDenied "Request has expired."), object still stored (else 404 NoSuchKey). 
 """
 
 import re
-import time
 import uuid
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
@@ -61,7 +60,7 @@ def serve_result(handler: BaseHTTPRequestHandler, vendor: Vendor, stats: Stats) 
         stats.download("denied")
         _deny(handler, 403, "SignatureDoesNotMatch", "The request signature we calculated does not match.")
         return
-    now = time.time()
+    now = vendor.clock()
     if now > expires:
         stats.download("denied")
         times = f"  <Expires>{_iso(expires)}</Expires>\n  <ServerTime>{_iso(now)}</ServerTime>\n"

@@ -21,6 +21,10 @@ Counted faults take ``count`` (>= 1) and an optional ``call``: ``"make"``, ``"ge
   (seeded, so a run is reproducible).
 - ``quota_remaining``: int, billed calls left; at 0 both calls get the gateway's ``B403MQ``.
 - ``code_as_http_status``: bool, mirror the vendor code as the HTTP status (else 200 + code).
+- ``misframe_next``: ``{"count", "head"}`` with ``head`` ``"small"`` or ``"large"``: the next make calls
+  answer 200 with a misframed photo (the head ``MISFRAMED_HEAD`` of the photo's height, the request's
+  ``ratios`` ignored), as a vendor whose cropping went wrong would; for showing the compliance check
+  refuse to pay for it (``call`` is always ``"make"``).
 
 ``POST /_admin/reset`` clears every fault (``code_as_http_status`` back to its startup value).
 """
@@ -34,7 +38,9 @@ from local.standin.gateway import EveryNth, TokenBucket
 
 CALLS = ("make", "get", "any")
 VENDOR_FAIL_CODES = (400, 422, 423, 506, 507)
-COUNTED = ("fail_next", "http_status_next", "throttle_next", "hang_next", "malformed_next")
+COUNTED = ("fail_next", "http_status_next", "throttle_next", "hang_next", "malformed_next", "misframe_next")
+# Head height / photo height of a misframed photo, by the fault's ``head``.
+MISFRAMED_HEAD = {"small": 0.35, "large": 0.88}
 KNOWN = frozenset(
     {
         *COUNTED,
@@ -60,7 +66,9 @@ class Counted:
 
     def as_json(self, value_key: str | None) -> dict[str, Any]:
         out: dict[str, Any] = {"count": self.count, "call": self.call}
-        if value_key:
+        if value_key == "head":  # misframe_next: the word, not its head share
+            out[value_key] = next(w for w, share in MISFRAMED_HEAD.items() if share == self.value)
+        elif value_key:
             out[value_key] = self.value
         return out
 
@@ -71,6 +79,7 @@ VALUE_KEYS: dict[str, str | None] = {
     "throttle_next": None,
     "hang_next": "seconds",
     "malformed_next": None,
+    "misframe_next": "head",
 }
 
 
@@ -107,6 +116,13 @@ def _counted(name: str, spec: object) -> Counted:
         value = _int(spec.get("status"), "http_status_next.status", 500, 599)
     elif name == "hang_next":
         value = _number(spec.get("seconds"), "hang_next.seconds", 0, 600)
+    elif name == "misframe_next":
+        head = spec.get("head")
+        if head not in MISFRAMED_HEAD:
+            raise FaultSpecError(f"misframe_next.head must be one of {', '.join(MISFRAMED_HEAD)}")
+        if call not in ("make", "any"):
+            raise FaultSpecError("misframe_next.call must be make")
+        call, value = "make", MISFRAMED_HEAD[head]
     return Counted(count, call, value)
 
 

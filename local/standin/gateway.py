@@ -23,6 +23,7 @@ Credentials and quota (A401AC, A403AC, B403MQ) are permanent until someone acts;
 import hmac
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -89,16 +90,17 @@ class EveryNth:
 class TokenBucket:
     """Flow control: ``rate`` calls a second, bursts up to ``max(1, rate)``."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
         self.capacity = max(1.0, rate)
+        self._clock = clock  # tests move it by hand
         self._tokens = self.capacity
-        self._stamp = time.monotonic()
+        self._stamp = clock()
         self._lock = threading.Lock()
 
     def take(self) -> bool:
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
             self._stamp = now
             if self._tokens >= 1:

@@ -176,7 +176,10 @@ class Handler(BaseHTTPRequestHandler):
             }
         try:
             if call == "make":
-                return self.app.vendor.make(body)
+                misframe = self.app.faults.take("misframe_next", call)
+                if misframe is not None:
+                    self.app.stats.injected("misframe")
+                return self.app.vendor.make(body, head_share=misframe.value if misframe else None)
             return self.app.vendor.get(parse_qs(urlsplit(self.path).query, keep_blank_values=True))
         except VendorError as exc:
             return {"code": exc.code, "error": exc.message}

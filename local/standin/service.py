@@ -19,7 +19,8 @@ import functools
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -75,7 +76,10 @@ class Vendor:
         self.startup_validity = Validity(validity.preview_ttl_s, validity.final_ttl_s)
         self.validity = validity
         self.store = ResultStore()
-        self.signer = Signer()
+        # The stand-in's wall clock (results' age, URLs' Expires, downloads' expiry check): tests
+        # replace it to move time without sleeping.
+        self.clock: Callable[[], float] = time.time
+        self.signer = Signer(clock=lambda: self.clock())
         self._lock = threading.Lock()
         # Thin mode (benchmarks of the pipeline itself): the same contract, checks, pic_url download,
         # latency faults and counters, but canned result images instead of any image work, so the
@@ -92,8 +96,15 @@ class Vendor:
     def reset_validity(self) -> None:
         self.set_validity(self.startup_validity.preview_ttl_s, self.startup_validity.final_ttl_s)
 
-    def make(self, raw_body: bytes) -> dict[str, Any]:
+    def make(self, raw_body: bytes, head_share: float | None = None) -> dict[str, Any]:
+        """``head_share``: the ``misframe_next`` fault, a photo whose head is that share of its height
+        (the request's ``ratios`` ignored), made like any other."""
         request = validate_make(parse_body(raw_body))
+        if head_share is not None:  # the asked framing replaced by a head of that share, +- 0.01
+            top = min(0.1, max(0.02, (1 - head_share) / 3))
+            spec = replace(request.spec, head_target=head_share, top_target=top)
+            ratios = (head_share - 0.01, head_share + 0.01, *(-1.0,) * 6)
+            request = replace(request, spec=spec, ratios=ratios)
         if self.thin:
             return self._make_thin(request)
         data = download(request.pic_url)
@@ -122,7 +133,7 @@ class Vendor:
         per_sheet = 8 if request.print_type == 1 else 10
         names = [f"{uuid.uuid4().hex}clothes{request.clothes}{c.name}" for c in request.colours]
         for name in names:
-            self.store.put(ResultSet(name, *_canned(), created=time.time()))
+            self.store.put(ResultSet(name, *_canned(), created=self.clock()))
         return {
             "code": 200,
             "final_pic_name": names,
@@ -141,7 +152,7 @@ class Vendor:
             photo_wm=encode_jpeg(watermark(photo), dpi=dpi),
             sheet=encode_jpeg(sheet),
             sheet_wm=encode_jpeg(watermark(sheet)),
-            created=time.time(),
+            created=self.clock(),
         )
 
     def _url(self, prefix: str, name: str, sheet: bool) -> str:
@@ -153,7 +164,7 @@ class Vendor:
         result = self.store.get(name)
         if result is None:
             raise VendorError(422, f"unknown file_name: {name}")
-        if time.time() > result.created + self.validity.final_ttl_s:
+        if self.clock() > result.created + self.validity.final_ttl_s:
             raise VendorError(422, f"file_name expired: {name}")
         return {
             "code": 200,

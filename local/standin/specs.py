@@ -25,7 +25,9 @@ id  name (first spec)   size          pixels       dpi   head target
 ==  ==================  ============  ===========  ====  ===========
 
 A named spec with framing sends its rule as ``ratios`` (``idphoto.specs.PhotoSpec.ratios``); the crop
-then meets every given range (``geometry.solve_crop``) or the answer is 507.
+then meets every given range it can (``geometry.solve_crop``), and comes as close as it can to the others.
+A face width is measured as the named specs of the id define it (``width_measure``: cheek to cheek,
+or the head ear to ear for id 7, the exit-entry standard's head width).
 ``head target`` is the head-height / photo-height ratio aimed at when the request carries no ``ratios``
 (or leaves those entries at -1); it is the stand-in's own imaging choice, not part of the layer's
 catalogue. ``top target`` (top margin / photo height) is 0.10 for every spec. ``width_px`` /
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from idphoto.specs import CATALOGUE as NAMED_SPECS
+from idphoto.specs import width_measure
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,9 @@ class Spec:
     dpi: int
     head_target: float = 0.60
     top_target: float = 0.10
+    # What a request's face-width ratios span: "face" (cheek to cheek) or "head" (ear to ear), as the
+    # authorities behind this id define it (``idphoto.specs.width_measure``).
+    width_measure: str = "face"
 
 
 # Head height / photo height aimed at, by spec id, where 0.60 would be wrong for the spec: ICAO asks a
@@ -66,6 +72,7 @@ def _catalogue() -> dict[int, Spec]:
                 named.height_px,
                 named.dpi,
                 head_target=HEAD_TARGETS.get(named.spec_id, 0.60),
+                width_measure=width_measure(named.spec_id),
             ),
         )
     return dict(sorted(catalogue.items()))

@@ -15,10 +15,12 @@ at startup, so only the stand-in's own answers yield valid URLs. The store is an
 import base64
 import hashlib
 import hmac
+import math
 import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -80,8 +82,9 @@ class ResultStore:
 
 
 class Signer:
-    def __init__(self, secret: bytes | None = None) -> None:
+    def __init__(self, secret: bytes | None = None, clock: Callable[[], float] = time.time) -> None:
         self._secret = secret or secrets.token_bytes(32)
+        self._clock = clock
 
     def signature(self, key: str, expires: int) -> str:
         digest = hmac.new(self._secret, f"GET\n{expires}\n/{key}".encode(), hashlib.sha1).digest()
@@ -91,7 +94,9 @@ class Signer:
         return hmac.compare_digest(self.signature(key, expires), signature)
 
     def url(self, base: str, prefix: str, name: str, sheet: bool, ttl_s: float) -> str:
-        expires = int(time.time() + ttl_s)
+        # Expires is whole seconds (as OSS's): rounded up, a URL is valid for at least ``ttl_s`` (rounded
+        # down, a 1 s URL was valid for anything between 0 and 1 s, and "still valid" lost races).
+        expires = math.ceil(self._clock() + ttl_s)
         key = object_key(prefix, name, sheet)
         path = f"{prefix}%2F{quote(name + (SHEET_SUFFIX if sheet else ''), safe='')}.jpg"
         signature = quote(self.signature(key, expires), safe="")

@@ -91,11 +91,45 @@ def _cascade(name: str) -> cv2.CascadeClassifier:
 
 
 class FaceDetector:
+    """Faces and their landmarks with the layer's own face models (:mod:`idphoto.faces`: MediaPipe's
+    BlazeFace and 468-point face mesh on LiteRT), so the stand-in frames by the chin, eyes and cheeks
+    the product's compliance check measures. The Haar cascades below remain for ``detect_haar``."""
+
     def __init__(self) -> None:
+        from idphoto.faces import models
+
+        self._models = models()
         self._faces = Pool(lambda: _cascade("haarcascade_frontalface_default.xml"))
         self._eyes = Pool(lambda: _cascade("haarcascade_eye.xml"))
 
-    def detect(self, gray: Image) -> Face | None:
+    def detect(self, rgb: Image) -> Face | None:
+        """The largest face in ``rgb`` as a box from forehead to chin, cheek to cheek, with its eyes.
+
+        The box's top is as far above the eyes as the chin is below them (about the hairline); the
+        crown itself comes from the person mask (``geometry._head_top``)."""
+        # The Haar cascade finds upright faces only, as a vendor that reads raw pixels does (a sideways
+        # photo: none; a group: several, 507). The landmark models then measure the face it found.
+        gray = as_image(cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)))
+        haar = self.detect_haar(gray)
+        if haar is None:
+            return None
+        hx, hy = haar.centre
+        found = [b for b in self._models.detect(rgb) if b.x <= hx <= b.x + b.w and b.y <= hy <= b.y + b.h]
+        if not found:
+            return haar
+        marks = self._models.landmarks(rgb, max(found, key=lambda box: box.score))
+        if abs(marks.eye_tilt_deg) > MAX_EYE_TILT_DEG:
+            return haar
+        top = marks.eye_y - (marks.chin_y - marks.eye_y)
+        return Face(
+            marks.face_left,
+            top,
+            marks.face_width,
+            marks.chin_y - top,
+            (marks.left_eye, marks.right_eye),
+        )
+
+    def detect_haar(self, gray: Image) -> Face | None:
         """The largest frontal face in ``gray`` (with eyes if two plausible ones are found)."""
         side = min(gray.shape[:2])
         smallest = max(24, side // 12)

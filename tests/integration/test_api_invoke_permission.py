@@ -2,7 +2,7 @@
 
 SAM's translation of ``DefaultAuthorizer: AWS_IAM`` without ``InvokeRole`` sets every integration's
 ``credentials`` to ``arn:aws:iam::*:user/*``: API Gateway then invokes the function AS THE CALLER,
-and a caller who (as README says) has only ``execute-api:Invoke`` gets 500 on every request. The
+and a caller who (as docs/security.md says) has only ``execute-api:Invoke`` gets 500 on every request. The
 template says ``InvokeRole: NONE``, so API Gateway invokes through the function's resource policy
 (the AWS::Lambda::Permission resources SAM writes for each route).
 """
@@ -24,7 +24,7 @@ from local.stack.invoke_access import (
     APIGATEWAY_PRINCIPAL,
     DestinationRefused,
     InvokeAccess,
-    check_s3_may_invoke,
+    check_s3_may_send,
 )
 from local.stack.template import CALLER_CREDENTIALS, TEMPLATE_PATH, FunctionSpec, StackTemplate, load
 
@@ -150,13 +150,19 @@ def test_the_running_stack_serves_an_invoke_only_caller(stack: Stack) -> None:
     assert answer.status_code == 404, answer.text  # get-photo's own answer, not the gateway's 500
 
 
-def test_s3_may_invoke_make_photo_only_through_its_permission(evaluator: Evaluator) -> None:
+def test_s3_may_send_uploads_to_the_queue_only_through_its_queue_policy(evaluator: Evaluator) -> None:
+    """S3 validates the queue destination when the notification is saved: the queue policy must let
+    s3.amazonaws.com send for this bucket and account (the local stack refuses to start otherwise)."""
     template = load()
-    make_photo = template.function("MakePhotoFunction")
-    bucket = next(b for b in template.buckets if b.name == make_photo.s3_events[0].bucket)
+    bucket = next(b for b in template.buckets if b.queue_notifications)
+    (notification,) = bucket.queue_notifications
+    queue = next(q for q in template.queues if q.arn == notification.queue_arn)
+    account = template.pseudo.account_id
 
-    check_s3_may_invoke(evaluator, make_photo, bucket.arn, template.pseudo.account_id)
+    check_s3_may_send(evaluator, queue, bucket.arn, account)
     with pytest.raises(DestinationRefused):
-        check_s3_may_invoke(
-            evaluator, dataclasses.replace(make_photo, permissions=()), bucket.arn, template.pseudo.account_id
-        )
+        check_s3_may_send(evaluator, dataclasses.replace(queue, policy=None), bucket.arn, account)
+    with pytest.raises(DestinationRefused):  # another bucket of the account
+        check_s3_may_send(evaluator, queue, "arn:aws:s3:::someone-elses-bucket", account)
+    with pytest.raises(DestinationRefused):  # the same bucket name, another account
+        check_s3_may_send(evaluator, queue, bucket.arn, "210987654321")

@@ -49,6 +49,7 @@ def run(folder: Path, out: Path) -> tuple[int, list[dict[str, str]]]:
             "--background",
             "white",
             "--finals",
+            "--yes",  # no terminal here: without it the billed step is refused before any upload
             "--out",
             str(out),
         ],

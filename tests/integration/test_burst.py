@@ -3,9 +3,11 @@
 ``python -m local.stack.chaos --burst 500 --rate-limit 5`` is the full-size run against a time-based
 rate limit. Whether such a limit bites depends on how fast the machine makes the calls, so this test
 throttles by count instead (the stand-in's ``throttle_every``: every third make call gets the gateway's
-429 ``T429PR``): the same calls are refused on any machine. 40 uploads, make-photo's reserved
-concurrency from the template. Every photo must end READY, none lost, none made twice, and exactly the
-throttled calls the count implies were refused, so each refused call was retried until it got through.
+429 ``T429PR``): the same calls are refused on any machine. 40 uploads, make-photo's event source
+mapping's MaximumConcurrency from the template, each event delivered once. Every photo must end READY,
+none lost, and exactly the throttled calls the count implies were refused, so each refused call was
+retried until it got through. Duplicate deliveries are `make chaos`'s and the fault matrix's (issue 27:
+with none here, "none made twice" would hold vacuously, so this test does not claim it).
 """
 
 from __future__ import annotations
@@ -40,8 +42,10 @@ def test_the_throttle_count_follows_from_the_calls() -> None:
     assert throttled_calls(40, 2) == 39
 
 
-def test_a_burst_against_a_throttling_vendor_makes_every_photo_once(stack: Stack) -> None:
-    config = burst_config(UPLOADS, None, ChaosConfig(seed=60, timeout_s=300), throttle_every=THROTTLE_EVERY)
+def test_a_burst_against_a_throttling_vendor_makes_every_photo(stack: Stack) -> None:
+    # A bound, not a speed bar: each photo now has its previews measured (and the stand-in re-measures
+    # its framing), so 40 photos behind a throttling vendor take minutes on a loaded 2-core machine.
+    config = burst_config(UPLOADS, None, ChaosConfig(seed=60, timeout_s=900), throttle_every=THROTTLE_EVERY)
 
     report = run(config, stack)
 
@@ -57,5 +61,6 @@ def test_a_burst_against_a_throttling_vendor_makes_every_photo_once(stack: Stack
     assert refused == {"T429PR": throttled_calls(UPLOADS, THROTTLE_EVERY)}, summary
     assert report.parked == 0, summary
     template_concurrency = int(stack.template.parameters["MakePhotoConcurrency"])
-    assert report.concurrency == template_concurrency == stack.invokers[MAKE_PHOTO].concurrency
+    # The event source mapping's MaximumConcurrency is the cap (nothing is reserved).
+    assert report.concurrency == template_concurrency == stack.queue_sources[MAKE_PHOTO].pollers
     assert report.ok

@@ -2,13 +2,14 @@
 
 The commands run in-process (``main(argv)``) with the stack's ports in ``IDPHOTO_AWS_PORT`` /
 ``IDPHOTO_API_PORT``, as a person's shell beside ``make up`` would have them: the default target, with
-the bucket from the template's naming rule. One test runs the installed console script itself.
+the bucket from the local stack's outputs. One test runs the installed console script itself.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,10 @@ import requests
 from idphoto.specs import CATALOGUE
 from idphoto_cli import target
 from idphoto_cli.api import PhotoApi
-from idphoto_cli.errors import Exit
+from idphoto_cli.errors import CliError, Exit
 from idphoto_cli.main import main
 from local.stack import Stack
+from local.stack.stack import free_port
 from tests.integration.conftest import image, near, top_corners, vendor_delta
 
 pytestmark = pytest.mark.integration
@@ -36,6 +38,12 @@ def local_ports(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     """The default target is the local stack on these ports (``make up`` would use 4566 and 3000)."""
     monkeypatch.setenv("IDPHOTO_AWS_PORT", str(urlsplit(stack.aws_url).port))
     monkeypatch.setenv("IDPHOTO_API_PORT", str(urlsplit(stack.api_url).port))
+
+
+@pytest.fixture(autouse=True)
+def own_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The uploads `idphoto list` shows: this test's, not the person's running it."""
+    monkeypatch.setenv("IDPHOTO_HISTORY", str(tmp_path / "history.jsonl"))
 
 
 @pytest.fixture
@@ -60,14 +68,14 @@ def test_make_status_finals_puts_the_finals_on_disk_and_bills_once(
 ) -> None:
     before = stack.vendor_stats()
 
-    code, made, err = run("make", str(portrait_file), "--spec", "us-passport", "--background", "white,blue")
+    code, made, err = run("make", str(portrait_file), "--spec", "cn-two-inch", "--background", "white,blue")
 
     assert code == Exit.OK, err
     [photo] = made
     key = photo["key"]
     assert key.startswith(f"{stack.upload_prefix}me-") and key.endswith(".jpg")
     assert photo["photo"]["status"] == "READY"
-    assert photo["photo"]["options"]["spec_id"] == 4
+    assert photo["photo"]["options"]["spec_id"] == CATALOGUE.get("cn-two-inch").spec_id  # type: ignore[union-attr]
     assert photo["photo"]["colors"] == ["white", "blue"]
     assert len(photo["photo"]["previews"]) == 2
     assert f"uploaded {portrait_file}" in err
@@ -86,7 +94,7 @@ def test_make_status_finals_puts_the_finals_on_disk_and_bills_once(
         f"{stem}-{c}{s}.jpg" for c in ("white", "blue") for s in ("", "-sheet")
     )
     blue = image((out / f"{stem}-blue.jpg").read_bytes())
-    assert blue.size == (600, 600)  # the us-passport spec
+    assert blue.size == (413, 579)  # the cn-two-inch spec
     assert all(near(pixel, BLUE) for pixel in top_corners(blue))
     assert vendor_delta(before, stack.vendor_stats(), "billed_calls") == 2
 
@@ -272,3 +280,53 @@ def test_finals_asks_again_for_the_colours_an_answer_left_pending(
         f"{Path(key).stem}-{c}{s}.jpg" for c in ("white", "blue") for s in ("", "-sheet")
     )
     assert vendor_delta(before, stack.vendor_stats(), "billed_calls") == 2  # blue's was kept on retry
+
+
+def test_make_over_an_existing_key_shows_the_new_versions_photo(stack: Stack, portrait_file: Path) -> None:
+    code, first, err = run("make", str(portrait_file), "--key", "cli/again.jpg", "--background", "red")
+    assert code == Exit.OK, err
+
+    code, second, err = run("make", str(portrait_file), "--key", "cli/again.jpg", "--background", "blue")
+
+    assert code == Exit.OK, err
+    assert second[0]["photo"]["colors"] == ["blue"]
+    assert second[0]["photo"]["version"] != first[0]["photo"]["version"]
+
+
+def test_status_wait_on_a_key_never_uploaded_is_not_found_at_once(stack: Stack) -> None:
+    code, _, err = run("status", "cli/never-uploaded.jpg", "--wait", "--timeout", "600")
+
+    assert code == Exit.NOT_FOUND
+    assert "nothing was uploaded under that key" in err
+    assert "UPLOADED" not in err
+
+
+def test_status_takes_what_make_printed_and_list_shows_the_upload(stack: Stack, portrait_file: Path) -> None:
+    code, made, err = run("make", str(portrait_file))
+    assert code == Exit.OK, err
+    key = made[0]["key"]
+    # The CLI's local bucket: the local stack's output BucketName, read on this stack's port.
+    assert target.local(os.environ).bucket == stack.bucket
+    address = f"s3://{stack.bucket}/{key}"
+    assert address in err  # what make printed
+
+    for given in (address, str(portrait_file)):
+        code, status, err = run("status", given)
+        assert (code, status["key"]) == (Exit.OK, key), err
+
+    code, listed, _ = run("list")
+    assert code == Exit.OK
+    assert [(row["key"], row["status"]) for row in listed] == [(key, "READY")]
+
+
+def test_without_the_local_stack_the_cli_says_to_start_it(stack: Stack) -> None:
+    """The local bucket comes from the local stack's outputs: where nothing answers, the command says
+    so (and how to go on) instead of guessing a name; with --bucket nothing is read."""
+    nobody = {"IDPHOTO_AWS_PORT": str(free_port("127.0.0.1"))}
+
+    with pytest.raises(CliError) as raised:
+        target.local(nobody)
+
+    assert raised.value.code == Exit.UNAVAILABLE
+    assert "make up" in raised.value.hint
+    assert target.local(nobody, bucket="mine").bucket == "mine"

@@ -2,11 +2,13 @@
 
 Each row of ``MAKE_ROWS`` is one fault on the free ``pic_handle_3`` call and asserts: the record's final
 status, error code and vendor code; the stand-in's make calls (and vendor-made photos) and billed calls
-(after asking for the finals); the platform retries; and what reached the on-failure queue (nothing, or
-one ``RetriesExhausted`` record). Parked rows then replay the parked event, as the documented replay
-does, and expect the photo to be made. ``FINALS_ROWS`` do the same for the billed ``get_pic_3`` call and
-for the download of its results. Duplicate S3 deliveries are rows too: the fault is in S3, not the
-vendor.
+(after asking for the finals); the upload message's failed receives (it comes back through the upload
+queue); and what reached the upload dead-letter queue (nothing, or the upload's S3 event once every
+receive failed). Parked rows then start SQS's DLQ redrive, as the runbook does, and expect the photo to
+be made. A refusal of our account (AppCode, quota) is no row: the upload waits until the vendor accepts
+(test_vendor_errors.py, and the chaos run's quota case). ``FINALS_ROWS`` do the same for the billed
+``get_pic_3`` call and for the download of its results. Duplicate S3 deliveries are rows too: the fault
+is in S3, not the vendor.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import requests
 from boto3.dynamodb.types import TypeDeserializer
 
 from local.stack import Stack
-from tests.integration.conftest import vendor_delta
+from tests.integration.conftest import max_receives, vendor_delta
 
 pytestmark = pytest.mark.integration
 
@@ -49,10 +51,11 @@ class MakeRow:
     vendor_code: int | None = None
     make_calls: tuple[int, int] = (1, 1)  # inclusive range of pic_handle_3 calls
     made: int = 1  # photos the stand-in actually made (answered code 200)
-    platform_retries: tuple[int, int] = (0, 0)
-    parked: bool = False  # one RetriesExhausted record in the on-failure queue
+    failed_receives: tuple[int, int] = (0, 0)  # receives of the upload's message that failed
+    parked: bool = False  # the upload's message in the dead-letter queue
     gateway_code: str | None = None  # the market gateway's X-Ca-Error-Code, counted and in the message
     timeout_s: float | None = None  # make-photo's Timeout for this row
+    max_receives: int | None = None  # the queue's maxReceiveCount (and make-photo's) for this row
     appcode: str | None = None  # the secret rotated to this (a wrong AppCode)
 
 
@@ -66,29 +69,6 @@ def _permanent(code: int, as_http_status: bool) -> MakeRow:
 
 MAKE_ROWS = [
     *(_permanent(code, as_status) for as_status in (False, True) for code in PERMANENT_CODES),
-    MakeRow(
-        "gateway-wrong-appcode",
-        {},
-        "FAILED",
-        "VENDOR_ACCOUNT",
-        make_calls=(3, 3),
-        made=0,
-        platform_retries=(2, 2),
-        parked=True,
-        gateway_code="A403AC",
-        appcode="wrong-appcode",
-    ),
-    MakeRow(
-        "gateway-quota-exhausted",
-        {"quota_remaining": 0},
-        "FAILED",
-        "VENDOR_ACCOUNT",
-        make_calls=(3, 3),
-        made=0,
-        platform_retries=(2, 2),
-        parked=True,
-        gateway_code="B403MQ",
-    ),
     MakeRow(
         "gateway-throttled-once",
         {"throttle_next": {"count": 1, "call": "make"}},
@@ -112,31 +92,34 @@ MAKE_ROWS = [
         {"http_status_next": {"count": 5, "status": 503, "call": "make"}},
         "READY",
         make_calls=(6, 6),
-        platform_retries=(1, 1),
+        failed_receives=(1, 1),
         timeout_s=EVERY_ATTEMPT_S,
     ),
     MakeRow(
-        # Longer than every retry: the event is parked; the record says why (pending RETRIES_EXHAUSTED).
+        # Longer than every receive (maxReceiveCount 5 for this row): the message goes to the
+        # dead-letter queue; the record says why (RETRIES_EXHAUSTED, restartable).
         "http-503-beyond-every-retry",
         {"http_status_next": {"count": 1000, "status": 503, "call": "make"}},
         "FAILED",
         "RETRIES_EXHAUSTED",
-        make_calls=(6, 15),
+        make_calls=(10, 25),
         made=0,
-        platform_retries=(2, 2),
+        failed_receives=(5, 5),
         parked=True,
+        max_receives=5,
         timeout_s=TWO_OR_MORE_ATTEMPTS_S,
     ),
     MakeRow(
-        # The read timeout fails the invocation; the platform's retry (same request id) takes over. The
-        # late answer still arrives at the vendor, which made the photo then too: free, and explained
+        # The read timeout fails the upload; its message's next receive takes over. The late answer still arrives at the vendor, which made the photo then too: free, and explained
         # by the recorded second attempt.
         "hang-past-read-timeout",
         {"hang_next": {"count": 1, "seconds": 4, "call": "make"}},
         "READY",
         make_calls=(2, 2),
         made=2,
-        platform_retries=(1, 1),
+        # On a slow machine the next receive may find the first's claim not handed back yet: it
+        # comes back once more (never deleted while the photo is unfinished).
+        failed_receives=(1, 2),
         timeout_s=ONE_ATTEMPT_S,
     ),
     MakeRow(
@@ -160,21 +143,25 @@ def record_item(stack: Stack, key: str) -> dict[str, Any]:
     return {name: deserializer.deserialize(value) for name, value in answer.get("Item", {}).items()}
 
 
-def drain(stack: Stack) -> list[dict[str, Any]]:
-    """Every message now in the on-failure queue (deleted). After ``wait_idle`` nothing is on its way:
-    the invoker sends the record before it counts the event as finished."""
+def dead_letters(stack: Stack) -> list[dict[str, Any]]:
+    """The S3 event documents now in the upload dead-letter queue (left there, visible again at once).
+    After ``wait_idle`` nothing is on its way: SQS moved the message when the poller asked for it."""
     sqs = stack.client("sqs")
-    bodies: list[dict[str, Any]] = []
-    while True:
-        answer = sqs.receive_message(
-            QueueUrl=stack.failed_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-        )
-        messages = answer.get("Messages", [])
-        if not messages:
-            return bodies
-        for message in messages:
-            bodies.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=stack.failed_queue_url, ReceiptHandle=message["ReceiptHandle"])
+    answer = sqs.receive_message(
+        QueueUrl=stack.dead_letter_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=0
+    )
+    return [json.loads(message["Body"]) for message in answer.get("Messages", [])]
+
+
+def failed_receives(stack: Stack) -> int:
+    """Receives of the upload queue whose message came back: failed items and failed invocations."""
+    stats = stack.queue_sources[MAKE_PHOTO].stats
+    return stats.items_failed + stats.batches_failed
+
+
+def redrive(stack: Stack) -> None:
+    """The runbook's `aws sqs start-message-move-task --source-arn <UploadDeadLetterQueueArn>`."""
+    stack.client("sqs").start_message_move_task(SourceArn=stack.dead_letter_queue_arn)
 
 
 def settle(stack: Stack, key: str, deliveries: int = 1) -> None:
@@ -215,9 +202,13 @@ def appcode_secret(stack: Stack, value: str | None) -> Iterator[None]:
 
 @pytest.fixture
 def failure_queue(stack: Stack) -> Iterator[None]:
-    drain(stack)
+    """No dead letter before; what a test parked is sent back (and made) after it."""
+    assert dead_letters(stack) == []
     yield
-    drain(stack)
+    if dead_letters(stack):
+        stack.vendor_reset()
+        redrive(stack)
+        assert stack.wait_idle(60)
 
 
 def in_range(value: int, bounds: tuple[int, int]) -> bool:
@@ -242,10 +233,10 @@ def wait_for_made(stack: Stack, before: dict[str, Any], expected: int, timeout_s
 
 @pytest.mark.parametrize("row", MAKE_ROWS, ids=[r.id for r in MAKE_ROWS])
 def test_make_photo_fault(stack: Stack, failure_queue: None, key: str, portrait: bytes, row: MakeRow) -> None:
-    invoker = stack.invokers[MAKE_PHOTO]
-    with make_photo_timeout(stack, row.timeout_s), appcode_secret(stack, row.appcode):
+    receives = max_receives(stack, row.max_receives) if row.max_receives else contextlib.nullcontext()
+    with make_photo_timeout(stack, row.timeout_s), appcode_secret(stack, row.appcode), receives:
         stack.vendor_faults(row.faults)
-        before, retries = stack.vendor_stats(), invoker.stats.retries
+        before, failures = stack.vendor_stats(), failed_receives(stack)
 
         full_key = stack.upload(key, portrait)
         settle(stack, full_key)
@@ -255,7 +246,7 @@ def test_make_photo_fault(stack: Stack, failure_queue: None, key: str, portrait:
         finals = stack.finals(full_key)
         stack.vendor_faults(dict.fromkeys(row.faults))
         after = stack.vendor_stats()
-        parked = drain(stack)
+        parked = dead_letters(stack)
 
     assert (status["status"], status.get("error", {}).get("code")) == (row.status, row.error_code), status
     assert status.get("error", {}).get("vendor_code") == row.vendor_code
@@ -268,9 +259,13 @@ def test_make_photo_fault(stack: Stack, failure_queue: None, key: str, portrait:
             assert row.gateway_code in status["error"]["message"]
     assert in_range(vendor_delta(before, during, "make_calls"), row.make_calls), during
     assert made == row.made
-    platform_retries = invoker.stats.retries - retries
-    assert in_range(platform_retries, row.platform_retries)
-    assert record_item(stack, full_key)["attempts"] == 1 + platform_retries  # each retry took over
+    failed = failed_receives(stack) - failures
+    assert in_range(failed, row.failed_receives)
+    # Each receive took the claim over, but one that found a rival's live claim (it came back).
+    taken = failed + (0 if row.parked else 1)
+    assert (
+        row.failed_receives[0] + (0 if row.parked else 1) <= record_item(stack, full_key)["attempts"] <= taken
+    )
     if row.status == "READY":
         assert finals.status_code == 200, finals.text
         assert vendor_delta(before, after, "billed_calls") == 1
@@ -282,15 +277,14 @@ def test_make_photo_fault(stack: Stack, failure_queue: None, key: str, portrait:
         assert parked == []
         return
     (failure,) = parked
-    assert failure["requestContext"]["condition"] == "RetriesExhausted"
-    assert failure["requestContext"]["approximateInvokeCount"] == 3
-    assert failure["requestPayload"]["Records"][0]["s3"]["object"]["key"] == full_key
-    # The documented replay: the parked event, invoked again, makes the photo.
-    invoker.invoke(failure["requestPayload"])
+    assert failure["Records"][0]["s3"]["object"]["key"] == full_key  # S3's own event, as it came
+    assert "dead-letter queue" in status["error"]["message"]
+    # The runbook's redrive: SQS sends the message back to the upload queue, which makes the photo.
+    redrive(stack)
     assert stack.wait_idle(60)
     assert stack.photo(full_key).json()["status"] == "READY"
     assert made_since(stack, after) == 1
-    assert drain(stack) == []
+    assert dead_letters(stack) == []
 
 
 # --- duplicate deliveries ----------------------------------------------------------------------------
@@ -300,9 +294,9 @@ def test_make_photo_fault(stack: Stack, failure_queue: None, key: str, portrait:
 def test_duplicate_delivery_makes_the_photo_once(
     stack: Stack, failure_queue: None, key: str, portrait: bytes, when: str
 ) -> None:
-    """S3 delivers the same event document twice; the second is acknowledged quietly."""
-    invoker = stack.invokers[MAKE_PHOTO]
-    errors = invoker.stats.errors
+    """S3 delivers the same event document twice; the second makes nothing (racing the first, it
+    comes back once the first is done, instead of being deleted while the photo is unfinished)."""
+    failures = failed_receives(stack)
     if when == "racing-the-first":
         stack.vendor_faults({"latency_ms": 1500})  # the first is still at the vendor when the second runs
     before = stack.vendor_stats()
@@ -317,25 +311,25 @@ def test_duplicate_delivery_makes_the_photo_once(
     settle(stack, full_key, deliveries=2)
 
     deliveries = stack.deliveries.of(full_key)
-    assert [d.event for d in deliveries] == [first.event, first.event]  # the same document
-    assert deliveries[0].request_id != deliveries[1].request_id  # a second invocation
+    assert all(d.event == first.event for d in deliveries)  # the same document
+    assert len({d.request_id for d in deliveries}) == 2  # a second message
     assert vendor_delta(before, stack.vendor_stats(), "make_calls") == 1
     assert stack.photo(full_key).json()["status"] == "READY"
-    assert invoker.stats.errors == errors  # acknowledged, not raised
     if made_record:
+        assert failed_receives(stack) == failures  # acknowledged at once
         assert record_item(stack, full_key) == made_record  # nothing was written
-    assert drain(stack) == []
+    assert dead_letters(stack) == []
 
 
 def test_finals_written_under_the_finals_prefix_invoke_no_make_photo(
     stack: Stack, key: str, portrait: bytes
 ) -> None:
     """No recursion: the finals get-photo keeps in the bucket trigger nothing."""
-    invoker = stack.invokers[MAKE_PHOTO]
+    source = stack.queue_sources[MAKE_PHOTO]
     full_key = stack.upload(key, portrait, {"background": "white,blue"})
     assert stack.wait_for_photo(full_key)["status"] == "READY"
     assert stack.wait_idle(30)
-    invocations = invoker.stats.invocations
+    invocations = source.stats.invocations
 
     assert stack.finals(full_key).status_code == 200
     kept = kept_objects(stack, full_key)
@@ -348,7 +342,7 @@ def test_finals_written_under_the_finals_prefix_invoke_no_make_photo(
     finals_prefix = stack.template.parameters["FinalsPrefix"]
     assert len(kept) == 4 and all(k.startswith(finals_prefix) for k in kept)  # two colours x photo, sheet
     assert {d.key for d in stack.deliveries.of()} & set(kept) == set()
-    assert invoker.stats.invocations == invocations + 1  # the sentinel's, nothing else
+    assert source.stats.invocations == invocations + 1  # the sentinel's, nothing else
 
 
 # --- finals rows ---------------------------------------------------------------------------------
@@ -589,12 +583,11 @@ def aws_rows(steps: tuple[AwsStep, ...]) -> list[Any]:
 def test_make_photo_aws_fault(
     stack: Stack, failure_queue: None, key: str, portrait: bytes, step: AwsStep, kind: str, count: int
 ) -> None:
-    invoker = stack.invokers[MAKE_PHOTO]
     if step.cold:
         stack.cold_start()
     full_key = f"{stack.upload_prefix}{key}"
     stack.aws_faults.set({"rules": [aws_rule(step, kind, count, full_key)]})
-    before, retries = stack.vendor_stats(), invoker.stats.retries
+    before, failures = stack.vendor_stats(), failed_receives(stack)
 
     stack.upload(key, portrait)
     settle(stack, full_key)
@@ -608,16 +601,16 @@ def test_make_photo_aws_fault(
     vendor_made_once_by_the_record(record_item(stack, full_key), 1)
     assert finals.status_code == 200, finals.text
     assert vendor_delta(before, after, "billed_calls") == 1  # never billed twice
-    assert drain(stack) == []  # never parked
-    platform_retries = invoker.stats.retries - retries
+    assert dead_letters(stack) == []  # never parked
+    platform_retries = failed_receives(stack) - failures
     if count == 1:  # botocore absorbed it: one invocation, one vendor call
         assert (platform_retries, made, vendor_delta(before, after, "make_calls")) == (0, 1, 1)
     elif step.name == "result-write":
-        # The vendor made the photo, then its record write failed: the platform's retry recovers it.
+        # The vendor made the photo, then its record write failed: the message's next receive recovers it.
         # Whether that calls the vendor again depends on make-photo's recovery (made 1 with it, 2
         # without); the record counts one photo either way.
         assert platform_retries == 1 and made in (1, 2)
-    else:  # failed before the vendor call: the platform's retry makes it, once
+    else:  # failed before the vendor call: the message's next receive makes it, once
         assert (platform_retries, made) == (1, 1)
 
 

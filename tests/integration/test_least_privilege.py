@@ -75,3 +75,28 @@ def test_the_check_fails_when_a_role_grants_an_action_nobody_used(stack: Stack) 
 
 def test_every_on_behalf_entry_says_why() -> None:
     assert all(len(reason) > 20 for reason in ON_BEHALF.values())
+
+
+def test_lambda_polls_the_upload_queue_with_make_photos_role(stack: Stack) -> None:
+    """The event source mapping receives, deletes and reads the queue's attributes as the function's
+    execution role (Lambda developer guide, "Using Lambda with Amazon SQS"): the role must allow it."""
+    polled = {(c.function, c.operation) for c in stack.calls.snapshot() if c.service == "sqs"}
+    make_photo = stack.template.role("MakePhotoRole")
+    narrowed = dataclasses.replace(
+        make_photo,
+        policies=tuple(
+            (name, {**doc, "Statement": [s for s in doc["Statement"] if s.get("Sid") != "ReadUploadQueue"]})
+            for name, doc in make_photo.policies
+        ),
+    )
+    template = dataclasses.replace(
+        stack.template, roles=tuple(narrowed if r is make_photo else r for r in stack.template.roles)
+    )
+
+    report = check(template, stack.calls.snapshot(), stack.evaluator, stack.secret_arns)
+
+    assert {
+        ("MakePhotoFunction", op) for op in ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes")
+    } <= polled
+    denied = {d.request.action for d in report.denied if d.function == "MakePhotoFunction"}
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"} <= denied

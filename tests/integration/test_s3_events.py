@@ -1,7 +1,9 @@
-"""The S3 events make-photo receives: AWS's shape and key encoding, for writes by any client."""
+"""The S3 events make-photo receives through the upload queue: AWS's shape and key encoding, for
+writes by any client; S3's test event."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
@@ -20,9 +22,9 @@ def delivered(stack: Stack, encoded_key: str, count: int = 1, timeout_s: float =
     deadline = time.monotonic() + timeout_s
     while True:
         records = [
-            payload["Records"][0]
-            for _, payload in list(stack.invokers[MAKE_PHOTO].stats.recent)
-            if payload["Records"][0]["s3"]["object"]["key"] == encoded_key
+            delivery.event["Records"][0]
+            for delivery in stack.deliveries.of(function=MAKE_PHOTO)
+            if delivery.event["Records"][0]["s3"]["object"]["key"] == encoded_key
         ]
         if len(records) >= count or time.monotonic() > deadline:
             return records
@@ -121,10 +123,35 @@ def test_copy_and_multipart_uploads_are_delivered_with_their_event_names(
     assert stack.wait_for_photo(multipart_key)["status"] == "READY"
 
 
-def test_writes_outside_the_upload_prefix_trigger_nothing(stack: Stack, portrait: bytes) -> None:
-    invocations = stack.invokers[MAKE_PHOTO].stats.invocations
+def test_writes_outside_the_upload_prefix_trigger_nothing(stack: Stack, key: str, portrait: bytes) -> None:
+    invocations = stack.queue_sources[MAKE_PHOTO].stats.invocations
 
     stack.client("s3").put_object(Bucket=stack.bucket, Key="elsewhere/portrait.jpg", Body=portrait)
-    time.sleep(1.5)  # long enough for a delivery that should not happen
+    stack.upload(key, portrait)  # a later write that is delivered: the one before it would be by now
+    stack.wait_for_photo(stack.upload_prefix + key)
+    assert stack.wait_idle(30)
 
-    assert stack.invokers[MAKE_PHOTO].stats.invocations == invocations
+    assert stack.queue_sources[MAKE_PHOTO].stats.invocations == invocations + 1
+    assert not stack.deliveries.of("elsewhere/portrait.jpg")
+
+
+def test_s3s_test_event_is_deleted_never_failed(stack: Stack) -> None:
+    """S3 sends it once, when the notification is configured (the stack's start consumed that one)."""
+    sqs = stack.client("sqs")
+    source = stack.queue_sources[MAKE_PHOTO]
+    failed_before = source.stats.items_failed + source.stats.batches_failed
+    body = {
+        "Service": "Amazon S3",
+        "Event": "s3:TestEvent",
+        "Time": "2024-01-01T00:00:00.000Z",
+        "Bucket": stack.bucket,
+        "RequestId": "LOCAL",
+        "HostId": "local",
+    }
+    sqs.send_message(QueueUrl=stack.upload_queue_url, MessageBody=json.dumps(body))
+
+    assert stack.wait_idle(30)  # the queue is empty again: the message was deleted
+
+    assert source.stats.items_failed + source.stats.batches_failed == failed_before
+    attributes = sqs.get_queue_attributes(QueueUrl=stack.dead_letter_queue_url, AttributeNames=["All"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "0"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -104,10 +105,15 @@ def rejected_appcode(stack: Stack) -> Iterator[str]:
 def test_a_refused_appcode_is_never_repeated_back(
     stack: Stack, rejected_appcode: str, capfd: pytest.CaptureFixture[str], key: str, portrait: bytes
 ) -> None:
-    status = stack.wait_for_photo(stack.upload(key, portrait))
+    full_key = stack.upload(key, portrait)
+    deadline = time.monotonic() + 60
+    while "waiting" not in (status := stack.photo(full_key).json()):
+        assert time.monotonic() < deadline, status
+        time.sleep(0.2)
 
     logs = our_log_lines(capfd.readouterr().out)
-    # A refused AppCode parks the photo, restartable, after Lambda's attempts (issue 10, breaker 3).
-    assert (status["status"], status["error"]["code"]) == ("FAILED", "VENDOR_ACCOUNT")
+    # A refused AppCode keeps the upload waiting in its queue, saying why (issue 21).
+    assert (status["status"], status["waiting"]["code"]) == ("PROCESSING", "VENDOR_ACCOUNT")
+    assert "A403AC" in status["waiting"]["reason"]
     for text in [*logs, json.dumps(status)]:
         assert_clean(text, rejected_appcode, allowed=[])

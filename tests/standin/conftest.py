@@ -16,7 +16,7 @@ from local.standin import StandinHandle, start_server
 from local.standin.models import ensure_model
 from tests import images
 
-from .support import APPCODE, BLUE, Client, colour, jpeg, png
+from .support import APPCODE, BLUE, Client, Clock, colour, jpeg, png
 
 TILT_DEG = -12.0  # the source leans this way; the stand-in should level it
 S3_EXPIRED = (
@@ -110,6 +110,14 @@ def client(standin: StandinHandle) -> Iterator[Client]:
     yield api
     api.admin("reset", {})
     api.http.close()
+
+
+@pytest.fixture
+def clock(standin: StandinHandle, monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The stand-in's wall clock, stopped for this test."""
+    frozen = Clock(1_800_000_000.25)  # not a whole second: Expires is one, rounded up
+    monkeypatch.setattr(standin.app.vendor, "clock", frozen)
+    return frozen
 
 
 @pytest.fixture(scope="session")

@@ -68,3 +68,18 @@ class Client:
     def fetch(url: str) -> requests.Response:
         # A fresh GET of the URL exactly as given: signed URLs must not be re-encoded.
         return requests.get(url, timeout=10)
+
+
+class Clock:
+    """A wall clock moved by hand (the stand-in's ``Vendor.clock``, a ``TokenBucket``'s): expiry and
+    refills are tested without sleeping (a sleep, or a 1 s URL fetched "while still valid", loses
+    races on a loaded machine)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

@@ -9,9 +9,10 @@ import pytest
 import requests
 
 from local.standin import start_server
+from local.standin.gateway import TokenBucket
 from local.standin.models import ensure_model
 
-from .support import APPCODE, Client
+from .support import APPCODE, Client, Clock
 
 Body = Callable[..., dict[str, Any]]
 UNKNOWN = "0" * 32 + "clothesnone"  # get_pic_3 on it is a fast vendor 422
@@ -67,12 +68,23 @@ def test_throttle_next_is_the_gateways_flow_control_answer(client: Client) -> No
 
 
 def test_rate_limit_throttles_beyond_the_bucket(client: Client) -> None:
-    client.admin("faults", {"rate_limit_per_s": 2})
-    statuses = [client.get_pic(UNKNOWN).status_code for _ in range(5)]
-    assert statuses[:2] == [200, 200]
-    assert 429 in statuses[2:]
-    time.sleep(0.6)  # one token back at 2 per second
-    assert client.get_pic(UNKNOWN).status_code == 200
+    # One call in 1000 s: the calls beyond the first are refused however slowly this machine makes them.
+    client.admin("faults", {"rate_limit_per_s": 0.001})
+    statuses = [client.get_pic(UNKNOWN).status_code for _ in range(3)]
+    assert statuses == [200, 429, 429]
+    assert client.admin("stats")["gateway_errors"] == {"T429PR": 2}
+
+
+def test_the_rate_limits_bucket_bursts_to_its_rate_and_refills_with_time() -> None:
+    clock = Clock(100.0)
+    bucket = TokenBucket(2, clock=clock)
+    assert [bucket.take() for _ in range(3)] == [True, True, False]
+    clock.advance(0.49)
+    assert bucket.take() is False
+    clock.advance(0.01)  # one token back at 2 per second
+    assert [bucket.take(), bucket.take()] == [True, False]
+    clock.advance(60)  # never more than the burst
+    assert [bucket.take() for _ in range(3)] == [True, True, False]
 
 
 def test_throttle_every_refuses_by_count_whatever_the_pace(client: Client) -> None:
@@ -102,9 +114,11 @@ def test_hang_next_outlasts_the_client_timeout_and_still_completes(
     client.admin("faults", {"hang_next": {"count": 1, "seconds": 1.0, "call": "get"}})
     with pytest.raises(requests.Timeout):
         client.get_pic(made["final_pic_name"][0], timeout=0.3)
-    time.sleep(1.0)
-    # Like a real late answer, the timed-out call was still carried out, and billed.
-    stats = client.admin("stats")
+    # Like a real late answer, the timed-out call was still carried out, and billed: waited for (a
+    # fixed sleep loses the race on a loaded machine), up to a generous bound.
+    deadline = time.monotonic() + 60
+    while (stats := client.admin("stats"))["billed_calls"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert stats["injected"]["hang"] == 1
     assert stats["billed_calls"] == 1
     assert client.get_pic(UNKNOWN, timeout=5).json()["code"] == 422
@@ -207,3 +221,35 @@ def test_bad_fault_specs_are_rejected_whole(client: Client, spec: dict[str, Any]
     assert response.status_code == 400
     assert response.json()["error"]
     assert client.admin("faults")["latency_ms"] == 0  # nothing of a rejected update applies
+
+
+@pytest.mark.parametrize("head", ["small", "large"])
+def test_misframe_next_answers_a_photo_the_compliance_check_refuses_then_frames_well_again(
+    client: Client, body: Body, head: str
+) -> None:
+    from idphoto import compliance, specs
+    from idphoto.options import BackgroundColor, PhotoOptions
+
+    spec = specs.CATALOGUE.get("passport-35x45")
+    assert spec is not None and spec.ratios is not None
+    request = body(spec_id=3, ratios=list(spec.ratios))
+    options = PhotoOptions(
+        spec_id=3, ratios=spec.ratios, background=(BackgroundColor("white", 0xFFFFFF, 0xFFFFFF),)
+    )
+
+    def report() -> compliance.Report:
+        made = client.make(request).json()
+        assert made["code"] == 200, made
+        return compliance.measure(client.fetch(made["wm_pic_url"][0]).content, options, "white")
+
+    client.admin("faults", {"misframe_next": {"count": 1, "head": head}})
+    assert client.admin("faults")["misframe_next"] == {"count": 1, "call": "make", "head": head}
+    misframed = report()
+    assert "head_height" in [m.measure for m in misframed.failed]
+    assert client.admin("faults")["misframe_next"] is None
+    assert report().passed is True  # the fault is spent: the next photo is framed to the spec
+
+
+def test_misframe_next_refuses_an_unknown_head(client: Client) -> None:
+    with pytest.raises(AssertionError, match=r"misframe_next\.head must be one of small, large"):
+        client.admin("faults", {"misframe_next": {"count": 1, "head": "medium"}})

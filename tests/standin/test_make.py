@@ -1,7 +1,7 @@
 """``pic_handle_3`` success: response shape, names, URLs and the images themselves."""
 
+import math
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +11,7 @@ import pytest
 
 from local.standin.specs import CATALOGUE
 
-from .support import BLUE, WHITE, Client, colour, decode, rgb_of
+from .support import BLUE, WHITE, Client, Clock, colour, decode, rgb_of
 
 Body = Callable[..., dict[str, Any]]
 URL = re.compile(
@@ -47,15 +47,16 @@ def test_names_look_like_the_vendors_and_keep_colour_order(made: dict[str, Any])
     assert len(set(made["final_pic_name"])) == 2
 
 
-def test_preview_urls_are_signed_and_expire_in_a_day(made: dict[str, Any]) -> None:
-    now = time.time()
+def test_preview_urls_are_signed_and_expire_in_a_day(client: Client, body: Body, clock: Clock) -> None:
+    # On the stand-in's stopped clock: a day from the make exactly, however long the make took.
+    made = client.make(body(background_color=[colour(BLUE, "blue"), colour(WHITE, "white")])).json()
     for urls, is_print in ((made["wm_pic_url"], False), (made["print_wm_pic_url"], True)):
         for url, name in zip(urls, made["final_pic_name"], strict=True):
             match = URL.match(url)
             assert match, url
             assert match["name"] == name
             assert bool(match["print"]) is is_print
-            assert abs(int(match["expires"]) - (now + 86_400)) < 120
+            assert int(match["expires"]) == math.ceil(clock.now + 86_400)
 
 
 def test_previews_download_as_jpeg(client: Client, made: dict[str, Any]) -> None:

@@ -115,9 +115,25 @@ def test_solved_crop_meets_every_given_ratio(case: tuple[Landmarks, float, list[
     assert crop.x0 + crop.width / 2 == pytest.approx(marks.centre_x)
 
 
-def test_unsatisfiable_ratios_raise() -> None:
+def test_ranges_that_cannot_all_hold_are_met_in_order_and_the_rest_as_nearly_as_possible() -> None:
+    """A vendor frames as best it can: no 507 for a hard range. The head stays whole inside the photo,
+    the head height range holds, and the face width (less important) comes as near as it can."""
+    marks = Landmarks(head_top=50, chin=250, eye_y=140, face_w=150, centre_x=200)
+    # Eyes 0.9-0.95 from the bottom with a head of 0.5: the crown would leave the photo. The crown
+    # stays in (top margin 0), the head range holds, the eyes come as high as that allows.
+    crop = solve_crop(marks, 0.7, (0.5, 0.5, 0.9, 0.95, -1, -1, -1, -1), 0.6, 0.1)
+    head, eyes, top, _ = ratios_of(marks, 0.7, crop.x0, crop.y0, crop.height)
+    assert head == pytest.approx(0.5)
+    assert top == pytest.approx(0.0, abs=1e-6)
+    assert eyes == pytest.approx(1 - 90 / 200 * 0.5)
+    # A small head with a wide face: the head range holds, the face is as narrow as it allows.
+    crop = solve_crop(marks, 0.7, (-1, 0.5, -1, -1, -1, -1, 0.9, 0.95), 0.6, 0.1)
+    head, _, _, face = ratios_of(marks, 0.7, crop.x0, crop.y0, crop.height)
+    assert head == pytest.approx(0.5)
+    assert face == pytest.approx(150 / (200 / 0.5 * 0.7))
+
+
+def test_a_minimum_above_its_maximum_is_still_refused() -> None:
     marks = Landmarks(head_top=50, chin=250, eye_y=140, face_w=150, centre_x=200)
     with pytest.raises(Unfit):
-        solve_crop(marks, 0.7, (0.8, 0.9, -1, -1, 0.3, 0.4, -1, -1), 0.6, 0.1)
-    with pytest.raises(Unfit):
-        solve_crop(marks, 0.7, (-1, 0.5, -1, -1, -1, -1, 0.9, 0.95), 0.6, 0.1)  # small head, wide face
+        solve_crop(marks, 0.7, (0.9, 0.8, -1, -1, -1, -1, -1, -1), 0.6, 0.1)

@@ -1,5 +1,6 @@
 """``get_pic_3`` (billed) and the signed, expiring result URLs."""
 
+import math
 import re
 import time
 from collections.abc import Callable
@@ -10,7 +11,7 @@ import numpy as np
 
 from local.standin import StandinHandle
 
-from .support import Client, decode
+from .support import Client, Clock, decode
 
 Body = Callable[..., dict[str, Any]]
 FINAL_URL = re.compile(
@@ -82,11 +83,22 @@ def test_tampered_or_unsigned_urls_are_403(client: Client, made: dict[str, Any])
     assert client.admin("stats")["downloads"]["denied"] == 3
 
 
-def test_preview_urls_expire(client: Client, body: Body) -> None:
-    client.admin("config", {"preview_ttl_s": 0})
+def expires_of(url: str) -> int:
+    match = re.search(r"Expires=(\d+)", url)
+    assert match, url
+    return int(match.group(1))
+
+
+def test_preview_urls_expire(client: Client, body: Body, clock: Clock) -> None:
+    client.admin("config", {"preview_ttl_s": 10})
     answer = client.make(body()).json()
-    time.sleep(0.05)
-    response = client.fetch(answer["wm_pic_url"][0])
+    url = answer["wm_pic_url"][0]
+    assert expires_of(url) == math.ceil(clock.now + 10)
+    assert client.fetch(url).status_code == 200
+
+    clock.now = expires_of(url) + 0.001
+    response = client.fetch(url)
+
     assert response.status_code == 403
     assert response.headers["Content-Type"] == "application/xml"
     assert xml_code(response.text) == "AccessDenied"
@@ -95,20 +107,30 @@ def test_preview_urls_expire(client: Client, body: Body) -> None:
     assert client.get_pic(answer["final_pic_name"][0]).json()["code"] == 200
 
 
-def test_final_urls_expire(client: Client, body: Body) -> None:
-    client.admin("config", {"final_ttl_s": 1})
+def test_final_urls_are_valid_for_their_whole_ttl_then_expire(
+    client: Client, body: Body, clock: Clock
+) -> None:
+    client.admin("config", {"final_ttl_s": 60})
     name = client.make(body()).json()["final_pic_name"][0]
     answer = client.get_pic(name).json()
+    expires = expires_of(answer["file_name"])
+    assert expires == expires_of(answer["file_name_list"]) == math.ceil(clock.now + 60)
+
+    clock.now = expires  # the last instant it is valid: at least the 60 s asked for
     assert client.fetch(answer["file_name"]).status_code == 200
-    expires = int(re.search(r"Expires=(\d+)", answer["file_name"]).group(1))  # type: ignore[union-attr]
-    time.sleep(max(0.0, expires - time.time()) + 0.05)
+    assert client.fetch(answer["file_name_list"]).status_code == 200
+
+    clock.advance(0.001)
     assert client.fetch(answer["file_name"]).status_code == 403
     assert client.fetch(answer["file_name_list"]).status_code == 403
 
 
-def test_get_pic_after_retention_is_422(client: Client, body: Body) -> None:
+def test_get_pic_after_retention_is_422(client: Client, body: Body, clock: Clock) -> None:
+    client.admin("config", {"final_ttl_s": 60})
     name = client.make(body()).json()["final_pic_name"][0]
-    client.admin("config", {"final_ttl_s": 0})
+
+    clock.advance(60.001)
+
     assert client.get_pic(name).json() == {"code": 422, "error": f"file_name expired: {name}"}
     assert client.admin("stats")["billed_calls"] == 0
 

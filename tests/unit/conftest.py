@@ -19,7 +19,7 @@ from idphoto.records import PhotoRecords
 from idphoto.source import SourceObject
 from idphoto.storage import PhotoStorage
 from idphoto.vendor import CallStats, FinalUrls, MadePhoto
-from local.stack.aws import make_dynamodb_requests_whole
+from local.stack.aws import make_dynamodb_requests_whole, make_dynamodb_writes_atomic, make_sqs_queues_whole
 from tests import images
 from tests.template import table_definition
 
@@ -27,6 +27,9 @@ BUCKET = "idphoto-test-photos"
 TABLE = "idphoto-test-photos-table"
 SECRET = "idphoto/appcode"
 APPCODE = "unit-test-appcode-0000"
+
+
+UPLOAD_QUEUE = "idphoto-test-uploads"
 
 
 @pytest.fixture
@@ -37,7 +40,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_REGION", "us-east-1")
-    make_dynamodb_requests_whole()  # as DynamoDB itself: one conditional write wins a race
+    make_dynamodb_writes_atomic()  # as DynamoDB itself: one conditional write wins a race
+    make_dynamodb_requests_whole()  # and a read sees a write all or none
+    make_sqs_queues_whole()  # and a queue loses no message it accepted
     with mock_aws():
         s3 = boto3.client("s3", config=CLIENT_CONFIG)  # as configured in production: SigV4 presigning
         s3.create_bucket(Bucket=BUCKET)
@@ -46,7 +51,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         dynamodb.create_table(**table_definition(TABLE))
         secrets = boto3.client("secretsmanager")
         secrets.create_secret(Name=SECRET, SecretString=APPCODE)
-        yield {"s3": s3, "dynamodb": dynamodb, "secrets": secrets}
+        sqs = boto3.client("sqs")
+        queue_url = sqs.create_queue(QueueName=UPLOAD_QUEUE)["QueueUrl"]
+        yield {"s3": s3, "dynamodb": dynamodb, "secrets": secrets, "sqs": sqs, "queue_url": queue_url}
 
 
 @pytest.fixture
@@ -186,3 +193,9 @@ class FakeSession:
         return FakeResponse(
             self.status_code, b"\xff\xd8jpeg-of:" + url.encode(), {"Content-Type": "image/jpeg"}
         )
+
+
+@pytest.fixture(autouse=True)
+def cli_history(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The uploads `idphoto` remembers (for `idphoto list`) go to a test folder, never the home's."""
+    monkeypatch.setenv("IDPHOTO_HISTORY", str(tmp_path_factory.mktemp("history") / "uploads.jsonl"))

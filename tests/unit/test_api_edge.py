@@ -150,3 +150,21 @@ def test_pinned_powertools_behaviour_a_key_rule_matches_the_rest_of_the_path(key
 
     assert answer["statusCode"] == 200
     assert encoded(key) in answer["body"]
+
+
+def test_a_routes_query_parameters_are_its_signature_less_the_path() -> None:
+    from idphoto.api import query
+
+    def finals(key: str, color: str | None = None, allow_noncompliant: str | None = None) -> None:
+        """A new query parameter is one more parameter here, known at once."""
+
+    known = query.declared("/finals/<key>", finals)
+
+    assert known == {"color", "allow_noncompliant"}
+    assert query.problem({"allow_noncompliant": ["1"], "color": ["red"]}, known) is None
+    assert query.problem({"allow-noncompliant": ["1"]}, known) == (
+        "unknown query parameter 'allow-noncompliant' (did you mean 'allow_noncompliant'?); "
+        "this route takes: allow_noncompliant, color"
+    )
+    assert query.problem({"x": ["1"]}, frozenset()) == "unknown query parameter 'x'; this route takes: none"
+    assert query.problem(None, known) is None

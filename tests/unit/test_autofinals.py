@@ -36,6 +36,12 @@ def vendor() -> FakeVendor:
     return FakeVendor()
 
 
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """A deployment that lets uploaders opt into automatic finals (AllowUploaderAutoFinals=true)."""
+    return replace(settings, uploader_auto_finals=True)
+
+
 def auto(settings: Settings, storage: PhotoStorage, records: PhotoRecords, vendor: FakeVendor) -> AutoFinals:
     finals = PhotoFinals(
         settings,
@@ -245,3 +251,49 @@ def test_a_recorded_choice_is_read_from_the_record_not_from_the_upload(
 def _translated() -> tuple[Any, ...]:
     template = load(pseudo=Pseudo())
     return template.translated, template.parameters, template.pseudo, "http://127.0.0.1:4566"
+
+
+@pytest.mark.parametrize(
+    ("metadata", "default", "auto_finals", "refused"),
+    [
+        ({"finals": "auto"}, "off", "off", True),
+        ({"finals": "white,blue"}, "off", "off", True),
+        ({"finals": "off"}, "off", "off", False),
+        ({"finals": "off"}, "auto", "off", False),  # fewer finals: always allowed
+        ({"finals": "blue"}, "auto", "blue", False),
+        ({}, "auto", "auto", False),
+    ],
+)
+def test_where_uploaders_may_not_opt_in_an_upload_cannot_ask_for_billed_finals(
+    aws: dict[str, Any],
+    settings: Settings,
+    storage: PhotoStorage,
+    records: PhotoRecords,
+    vendor: FakeVendor,
+    metadata: dict[str, str],
+    default: str,
+    auto_finals: str,
+    refused: bool,
+) -> None:
+    """Issue 20, item 8: AllowUploaderAutoFinals=false (the default) - the photo is made, no final is
+    paid for a wish the deployment does not grant, and the status lists ``finals`` as ignored."""
+    settings = replace(settings, auto_finals=default, uploader_auto_finals=False)
+    detail = ready_photo(aws, settings, storage, records, vendor, metadata)
+
+    record = records.get(detail["key"])
+    assert record is not None and record.status.value == "READY"
+    event = outcome_event(record)
+    result = auto(settings, storage, records, vendor).on_ready(detail, request_id="e1", deadline=DEADLINE)
+
+    assert record.auto_finals == auto_finals
+    assert ("finals" in record.ignored_metadata) is refused
+    assert event is not None
+    if refused:
+        assert event.detail["auto_finals"] is False
+        assert result.fetched == () and vendor.stats.billed_calls == 0
+
+
+def test_the_deployment_default_forbids_uploaders_to_opt_in() -> None:
+    assert Settings(bucket="b", table="t", appcode_secret_name="s").uploader_auto_finals is False
+    parameter = load().translated["Parameters"]["AllowUploaderAutoFinals"]
+    assert parameter["Default"] == "false"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
 from idphoto.config import Settings
@@ -18,7 +21,7 @@ def test_defaults_and_settings_are_parsed() -> None:
             "DEFAULT_BACKGROUND": "white|blue",
             "DEFAULT_PRINT_TYPE": "",
             "MAX_UPLOAD_MB": "2",
-            "PLATFORM_RETRY_ATTEMPTS": "1",
+            "UPLOAD_MAX_RECEIVE_COUNT": "2",
             "PHOTO_ACCESS": "any",
         }
     )
@@ -67,12 +70,19 @@ def test_each_setting_is_written_once_and_the_template_agrees_with_its_default()
         meta = item.metadata
         assert "env" in meta, f"{item.name} has no environment variable"
         reference = variables.get(meta["env"], {})
-        if isinstance(reference, dict) and "Ref" in reference and "default" in meta:
+        # A Ref to a parameter (not to a resource, such as UPLOAD_QUEUE_URL's queue) has a default.
+        if isinstance(reference, dict) and reference.get("Ref") in parameters and "default" in meta:
             deployed = parameters[reference["Ref"]]["Default"]
             assert meta["parse"](str(deployed)) == meta["parse"](meta["default"]), item.name
             checked.append(meta["env"])
 
-    assert {"UPLOAD_PREFIX", "MAX_UPLOAD_MB", "PLATFORM_RETRY_ATTEMPTS", "PHOTO_ACCESS"} <= set(checked)
+    assert {
+        "UPLOAD_PREFIX",
+        "MAX_UPLOAD_MB",
+        "UPLOAD_MAX_RECEIVE_COUNT",
+        "VENDOR_REFUSAL_WAIT_MINUTES",
+        "PHOTO_ACCESS",
+    } <= set(checked)
 
 
 def test_unset_variables_take_the_one_default() -> None:
@@ -88,19 +98,62 @@ def test_api_validation_and_vendor_ids_are_read_in_config(value: str, expected: 
     assert spec_vendor_ids({"SPEC_VENDOR_IDS": "us-passport=40"}) == "us-passport=40"
 
 
-def test_nothing_but_config_reads_the_environment() -> None:
-    import ast
-    from pathlib import Path
+# What reads the process environment: os.environ in any use (``[...]``, ``.get``, passed on),
+# os.getenv, their bytes forms, and the same names imported from os.
+ENVIRONMENT_NAMES = frozenset({"environ", "environb", "getenv", "getenvb"})
 
-    root = Path(__file__).resolve().parents[2]
-    # tracing reads the X-Ray daemon's address as the Lambda runtime sets it, not a setting of ours
-    allowed = {"config.py", "tracing.py"}
-    readers = []
-    for path in [*(root / "layers/idphoto/idphoto").glob("*.py"), *(root / "functions").glob("*/app.py")]:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        if path.name not in allowed and any(
-            isinstance(node, ast.Attribute) and node.attr == "environ" for node in ast.walk(tree)
+
+def environment_reads(source: str) -> list[int]:
+    """The lines of ``source`` that read the process environment."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if (
+            (isinstance(node, ast.Attribute) and node.attr in ENVIRONMENT_NAMES)
+            or (isinstance(node, ast.Name) and node.id in ENVIRONMENT_NAMES)
+            or (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "os"
+                and any(alias.name in ENVIRONMENT_NAMES for alias in node.names)
+            )
         ):
-            readers.append(str(path.relative_to(root)))
+            lines.append(node.lineno)
+    return sorted(set(lines))
 
-    assert readers == []
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import os\nos.environ['X']",
+        "import os\nos.environ.get('X')",
+        "import os\nvalue = os.getenv('X', 'd')",
+        "import os as system\nsystem.environ.get('X')",
+        "from os import getenv\ngetenv('X')",
+        "from os import environ as env\nenv['X']",
+        "import os\ndef f(env=os.environ): return env",
+    ],
+)
+def test_every_way_of_reading_the_environment_is_seen(source: str) -> None:
+    assert environment_reads(source) != []
+
+
+def test_other_uses_of_os_are_not_taken_for_environment_reads() -> None:
+    assert environment_reads("import os\nos.path.join('a', os.sep)\nenvironment = {}\nenviron_x = 1") == []
+
+
+def test_nothing_but_config_reads_the_environment() -> None:
+    root = Path(__file__).resolve().parents[2]
+    package = root / "layers/idphoto/idphoto"
+    # tracing reads the X-Ray daemon's address as the Lambda runtime sets it, not a setting of ours;
+    # environment.py holds the settings of modules config imports (config re-exports them: no cycle)
+    allowed = {package / "config.py", package / "environment.py", package / "tracing.py"}
+    modules = sorted([*package.rglob("*.py"), *(root / "functions").rglob("*.py")])
+    assert package / "api" / "resolver.py" in modules  # every subpackage is searched
+    assert {root / "functions" / name / "app.py" for name in ("make_photo", "get_photo")} <= set(modules)
+
+    readers = {
+        str(path.relative_to(root)): lines
+        for path in modules
+        if path not in allowed and (lines := environment_reads(path.read_text(encoding="utf-8")))
+    }
+
+    assert readers == {}

@@ -16,7 +16,7 @@ from tests.unit.conftest import upload
 
 PACKAGE = Path(__file__).resolve().parents[2] / "layers" / "idphoto" / "idphoto"
 # The client factory and the data-access modules: S3, DynamoDB, EventBridge (idphoto.events publishes).
-DATA_ACCESS = {"aws.py", "storage.py", "records.py", "events.py"}
+DATA_ACCESS = {"aws.py", "storage.py", "records.py", "events.py", "uploadqueue.py"}
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -3,6 +3,7 @@ and a read sees a write all or none."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from local.stack.aws import make_dynamodb_requests_whole
+from local.stack.aws import make_dynamodb_requests_whole, make_dynamodb_writes_atomic, make_sqs_queues_whole
 
 
 @pytest.fixture
@@ -59,12 +60,53 @@ def race(table: Any, key: str, contenders: int) -> tuple[list[int], list[str]]:
 
 
 def test_racing_conditional_puts_have_exactly_one_winner(table: Any) -> None:
-    make_dynamodb_requests_whole()
+    make_dynamodb_writes_atomic()
 
     outcomes = [race(table, f"key-{trial}", 6) for trial in range(40)]
 
     assert [len(winners) for winners, _ in outcomes] == [1] * 40
     assert {code for _, refusals in outcomes for code in refusals} == {"ConditionalCheckFailedException"}
+
+
+class WatchedLock:
+    """The emulation's write lock, telling when a thread starts waiting for it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.waiting = threading.Event()
+
+    def __enter__(self) -> None:
+        self.waiting.set()
+        self.inner.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.inner.release()
+
+
+def test_writes_wait_for_each_other(table: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deterministic: while the emulation's write lock is held, a write waits for it and has not
+    landed. Seen by a positive event (the writer waits for the lock), not by a pause in which a slow
+    machine would not have written anyway."""
+    from local.stack import aws
+
+    make_dynamodb_writes_atomic()
+    watched = WatchedLock(aws._ATOMIC_WRITES)
+    monkeypatch.setattr(aws, "_ATOMIC_WRITES", watched)
+    # The request lock would make the read below wait for the blocked write: this test is the write
+    # lock's alone (the request lock has its own test below).
+    monkeypatch.setattr(aws, "_WHOLE_REQUESTS", contextlib.nullcontext())
+    key = {"k": {"S": "blocked"}}
+
+    with watched.inner:  # held here, as a rival write would hold it
+        writer = threading.Thread(target=lambda: table.put_item(TableName="race", Item=key))
+        writer.start()
+        reached_the_lock = watched.waiting.wait(60)  # generous: fails only when the write takes no lock
+        while_held = table.get_item(TableName="race", Key=key, ConsistentRead=True)
+    writer.join(60)
+
+    assert reached_the_lock
+    assert "Item" not in while_held
+    assert "Item" in table.get_item(TableName="race", Key=key, ConsistentRead=True)
 
 
 class ObservedLock:
@@ -131,3 +173,97 @@ def test_a_read_during_an_update_sees_all_of_it_or_none(table: Any, monkeypatch:
     reader.join(30)
 
     assert seen in ([("old", "old")], [("new", "new")])
+
+
+@pytest.fixture
+def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    make_sqs_queues_whole()
+    with mock_aws():
+        client = boto3.client("sqs")
+        yield client, client.create_queue(QueueName="uploads")["QueueUrl"]
+
+
+def test_a_message_sent_while_another_is_deleted_is_kept(
+    queue: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto rebuilds the queue's list to delete a message; here a send arrives in the middle of that
+    rebuild (paused on the message after the deleted one). It must not be dropped: in CI an S3
+    notification sent then was never delivered. The send is let go after at most 2 s, or as soon as it
+    answered (what moto alone does, losing it)."""
+    from moto.sqs.models import Message
+
+    sqs, url = queue
+    sqs.send_message(QueueUrl=url, MessageBody="deleted")
+    sqs.send_message(QueueUrl=url, MessageBody="kept")
+    handle = next(
+        m["ReceiptHandle"]
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)["Messages"]
+        if m["Body"] == "deleted"
+    )
+    checked = Message.had_receipt_handle
+    sent: list[threading.Thread] = []
+
+    def send_during_the_rebuild(self: Any, receipt_handle: str) -> bool:
+        # Only the rebuild looks past the deleted message (the check before it stops at the match).
+        if self.body == "kept" and not sent:
+            sender = threading.Thread(target=sqs.send_message, kwargs={"QueueUrl": url, "MessageBody": "new"})
+            sent.append(sender)
+            sender.start()
+            import time
+
+            t = time.monotonic()
+            sender.join(2)
+            print("JOIN", time.monotonic() - t, sender.is_alive())
+        return bool(checked(self, receipt_handle))
+
+    monkeypatch.setattr(Message, "had_receipt_handle", send_during_the_rebuild)
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)
+    assert sent, "the deletion never looked at the message after the deleted one"
+    sent[0].join(30)
+    monkeypatch.undo()
+
+    bodies = [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
+    assert sorted(bodies) == ["kept", "new"]
+
+
+def test_two_receives_never_take_the_same_visible_message(
+    queue: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One receive is paused after taking the only message; a second receive comes in. It must not get
+    the message too (moto alone hands it out twice). Let go after at most 2 s or when it answered."""
+    from moto.sqs.models import Message
+
+    sqs, url = queue
+    sqs.send_message(QueueUrl=url, MessageBody="one")
+    mark = Message.mark_received
+    taken, resume = threading.Event(), threading.Event()
+
+    def paused_after_taking(self: Any, *args: Any, **kwargs: Any) -> Any:
+        answer = mark(self, *args, **kwargs)
+        if not taken.is_set():
+            taken.set()
+            resume.wait(30)
+        return answer
+
+    monkeypatch.setattr(Message, "mark_received", paused_after_taking)
+    got: list[list[str]] = []
+
+    def receive() -> None:
+        answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        got.append([m["Body"] for m in answer.get("Messages", [])])
+
+    first = threading.Thread(target=receive)
+    first.start()
+    assert taken.wait(30)
+    second = threading.Thread(target=receive)
+    second.start()
+    second.join(2)
+    resume.set()
+    first.join(30)
+    second.join(30)
+
+    assert sorted(got) == [[], ["one"]]

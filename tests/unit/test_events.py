@@ -28,7 +28,7 @@ from idphoto.events import (
     outcome_event,
 )
 from idphoto.finals import PhotoFinals
-from idphoto.making import Outcome, PhotoMaker
+from idphoto.making import Delivery, Outcome, PhotoMaker
 from idphoto.records import RETRIES_EXHAUSTED, PhotoRecord, PhotoRecords, Status
 from idphoto.source import SourceObject
 from idphoto.storage import PhotoStorage
@@ -166,14 +166,20 @@ def test_a_permanent_failure_is_announced_not_replayable(
 
 
 def test_exhausted_retries_are_announced_replayable_and_the_error_still_reaches_the_platform(
-    aws: dict[str, Any], maker: PhotoMaker, vendor: FakeVendor, records: PhotoRecords, bus: Bus
+    aws: dict[str, Any],
+    maker: PhotoMaker,
+    vendor: FakeVendor,
+    records: PhotoRecords,
+    bus: Bus,
+    settings: Settings,
 ) -> None:
     source = owned_upload(aws, "uploads/outage.jpg")
-    for attempt in range(1, 4):  # Lambda's first attempt and its two retries of the same event
+    last = settings.make_attempts  # the upload queue's maxReceiveCount
+    for attempt in range(last - 2, last + 1):  # the message's last three receives
         vendor.make_answers.append(VendorUnavailable("vendor timed out"))
         with pytest.raises(VendorUnavailable):
-            maker.make(source, request_id="event-1", deadline=DEADLINE)
-        if attempt < 3:
+            maker.make(source, request_id="event-1", deadline=DEADLINE, delivery=Delivery(attempt))
+        if attempt < last:
             assert bus.received() == [], "a released record (retry coming) announces nothing"
 
     [event] = bus.received()

@@ -167,6 +167,66 @@ def test_concurrent_requests_for_the_same_final_pay_exactly_once(
     assert len(results) == 8 and "ok" in results
 
 
+class WritesAfterAllReads:
+    """Holds each contender thread at its first DynamoDB write until every contender got that far, so
+    that every contender has read the record before any of them writes: the interleaving that a claim
+    checked in Python and written without a condition loses, forced instead of hoped for (issue 27).
+
+    botocore's ``before-call`` event runs in the calling thread before the request is sent."""
+
+    WRITES = frozenset({"UpdateItem", "PutItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})
+
+    def __init__(self, client: Any, contenders: list[threading.Thread]) -> None:
+        self._contenders = contenders
+        # Generous: only a contender that never writes breaks it, and then the test must fail.
+        self._all_here = threading.Barrier(len(contenders), timeout=60)
+        self._passed: set[threading.Thread] = set()
+        self.held = 0
+        client.meta.events.register("before-call.dynamodb", self._before_call)
+
+    def _before_call(self, model: Any, **_: Any) -> None:
+        me = threading.current_thread()
+        if model.name not in self.WRITES or me not in self._contenders or me in self._passed:
+            return
+        self._passed.add(me)
+        self.held += 1
+        self._all_here.wait()
+
+
+def test_two_requests_that_both_read_before_either_writes_pay_once(
+    aws: dict[str, Any],
+    settings: Settings,
+    storage: PhotoStorage,
+    records: PhotoRecords,
+    session: FakeSession,
+) -> None:
+    make_ready(records, ("white",))
+    vendor = FakeVendor()
+    finals = PhotoFinals(settings, storage, records, vendor, session)  # type: ignore[arg-type]
+    results: dict[int, str] = {}
+
+    def ask(i: int) -> None:
+        try:
+            finals.finals(SOURCE.key, "white", caller=OWNER, request_id=f"r{i}", deadline=1e12)
+            results[i] = "ok"
+        except FinalsInProgress:
+            results[i] = "busy"
+        except Exception as exc:  # reported below: the test fails on it
+            results[i] = repr(exc)
+
+    contenders = [threading.Thread(target=ask, args=(i,)) for i in range(2)]
+    hold = WritesAfterAllReads(aws["dynamodb"], contenders)
+    for thread in contenders:
+        thread.start()
+    for thread in contenders:
+        thread.join(120)  # generous: a loaded 2-core machine is slow, the assertion is about money
+
+    assert hold.held == 2  # both claims were written after both reads: the race really happened
+    assert sorted(results) == [0, 1] and set(results.values()) <= {"ok", "busy"}, results
+    assert "ok" in results.values()
+    assert vendor.stats.billed_calls == 1
+
+
 @pytest.mark.parametrize(
     ("state", "error"),
     [
@@ -464,3 +524,43 @@ def test_a_wrong_vendor_final_is_kept_with_failed_checks_beside_the_rules(
     assert list(record.finals["white"]["checks"]) == list(link.checks)
     kept = aws["s3"].get_object(Bucket=BUCKET, Key="finals/me.jpg/1F/white.jpg")["Body"].read()
     assert jfif_dpi(kept) == 300  # stamped with spec 4's dpi, though its other checks failed
+
+
+def test_a_claim_outlives_a_slow_automatic_final_so_a_request_meanwhile_never_pays_again(
+    settings: Settings, storage: PhotoStorage, records: PhotoRecords, clock: Clock, session: FakeSession
+) -> None:
+    """Issue 20, item 5: auto-finals holds a claim for up to ~295 s (its deadline); a POST /finals for
+    the same colour while the vendor is slow must wait for it, not take the claim over and pay again."""
+    make_ready(records, ("white",))
+    ticks = Clock(0)
+    meanwhile: list[Any] = []
+
+    def slow_vendor() -> None:
+        if meanwhile:
+            return  # the request below must not get this far; if it does, it pays (counted)
+        ticks.advance(120)  # two minutes: well inside auto-finals' deadline, past any 60 s lease
+        clock.advance(120)
+        meanwhile.append(
+            paying.fetch(SOURCE.key, "white", caller=OWNER, request_id="api", deadline=ticks() + 23)
+        )
+
+    vendor = FakeVendor(on_final=slow_vendor)
+    paying = PhotoFinals(settings, storage, records, vendor, session, sleep=ticks.advance, clock=ticks)  # type: ignore[arg-type]
+
+    automatic = paying.fetch(SOURCE.key, "white", caller=OWNER, request_id="auto", deadline=295)
+
+    assert [link.color for link in automatic.done] == ["white"]
+    (during,) = meanwhile
+    assert during.done == [] and isinstance(during.pending[0].error, FinalsInProgress)
+    assert vendor.stats.billed_calls == 1
+
+
+def test_the_lease_runs_to_the_holders_deadline_and_beyond(
+    settings: Settings, storage: PhotoStorage, records: PhotoRecords, vendor: FakeVendor, session: FakeSession
+) -> None:
+    ticks = Clock(1000)
+    finals = PhotoFinals(settings, storage, records, vendor, session, clock=ticks)  # type: ignore[arg-type]
+
+    assert finals.lease_seconds(ticks() + 295) > 295  # auto-finals
+    assert finals.lease_seconds(ticks() + 23) > 23  # get-photo
+    assert finals.lease_seconds(ticks() - 5) > 0  # past its deadline: still a lease, never negative

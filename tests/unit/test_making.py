@@ -10,7 +10,7 @@ import pytest
 
 from idphoto.config import Settings
 from idphoto.errors import GatewayError, VendorRejected, VendorUnavailable
-from idphoto.making import Outcome, PhotoMaker, image_format
+from idphoto.making import Delivery, Outcome, PhotoMaker, UploadWaits, image_format
 from idphoto.options import PhotoOptions
 from idphoto.records import PhotoRecords, Status
 from idphoto.storage import PhotoStorage
@@ -196,43 +196,75 @@ def _refused(code: str = "A403IA") -> GatewayError:
 
 
 @pytest.mark.parametrize("gateway_code", ["A403IA", "A403QE", "A403PR"])  # AppCode, quota, arrears
-def test_account_refusal_is_parked_restartable_and_a_replay_after_the_fix_makes_the_photo(
-    aws: dict[str, Any], maker: PhotoMaker, records: PhotoRecords, vendor: FakeVendor, gateway_code: str
+def test_account_refusal_waits_in_the_queue_until_the_limit_then_is_parked_and_a_redrive_makes_it(
+    aws: dict[str, Any],
+    maker: PhotoMaker,
+    records: PhotoRecords,
+    vendor: FakeVendor,
+    settings: Settings,
+    gateway_code: str,
 ) -> None:
-    # Given a gateway that refuses our account for every attempt of the event
+    # Given a gateway that refuses our account, and an upload that entered the queue now
     source = upload(aws["s3"], "uploads/me.jpg")
-    vendor.make_answers.extend([_refused(gateway_code)] * 3)
+    vendor.make_answers.extend([_refused(gateway_code)] * 2)
+    now = records.now()
 
-    # When Lambda makes its attempt and its two retries (same request id)
-    for _ in range(3):
-        with pytest.raises(GatewayError):  # the invocation fails: the event goes to the on-failure queue
-            maker.make(source, request_id="r1", deadline=DEADLINE)
+    # When its message is received a first time, and again once it has waited past the limit
+    with pytest.raises(UploadWaits) as waits:
+        maker.make(source, request_id="m1", deadline=DEADLINE, delivery=Delivery(1, queued_at=now))
+    waiting = records.get(source.key)
+    with pytest.raises(GatewayError):  # the item fails: past maxReceiveCount SQS moves it to the DLQ
+        maker.make(
+            source,
+            request_id="m1",
+            deadline=DEADLINE,
+            delivery=Delivery(7, queued_at=now - settings.refusal_wait_seconds),
+        )
     parked = records.get(source.key)
-    # ... and the account is fixed, then the parked event is replayed
-    replayed = maker.make(source, request_id="replay", deadline=DEADLINE)
+    # ... and the account is fixed, then the dead-letter queue is redriven (a new message)
+    redriven = maker.make(source, request_id="m2", deadline=DEADLINE, delivery=Delivery(1, queued_at=now))
 
-    # Then the record said why, without failing for good, and the replay made the photo
+    # Then it waited (not failed, the record says why and until when), was parked restartable once
+    # it had waited long enough, and the redrive made the photo
+    assert waits.value.retry_in >= settings.backoff_seconds
+    assert waiting is not None and waiting.status is Status.PROCESSING
+    assert waiting.waiting["code"] == "VENDOR_ACCOUNT"
+    assert waiting.waiting["retry_at"] == now + waits.value.retry_in
     assert parked is not None
     assert (parked.status, parked.error_code) == (Status.FAILED, "VENDOR_ACCOUNT")
-    assert "replay" in (parked.error_message or "")
-    assert replayed.outcome is Outcome.MADE
+    assert "redrive" in (parked.error_message or "")
+    assert redriven.outcome is Outcome.MADE
     made = records.get(source.key)
-    assert made is not None and made.status is Status.READY
-    assert vendor.stats.make_calls == 4
+    assert made is not None and made.status is Status.READY and not made.waiting
+    assert vendor.stats.make_calls == 3
 
 
-def test_account_refusal_before_the_last_attempt_leaves_the_photo_processing_for_the_retry(
+def test_account_refusal_on_the_last_receive_is_parked_whatever_the_wait(
+    aws: dict[str, Any], maker: PhotoMaker, records: PhotoRecords, vendor: FakeVendor, settings: Settings
+) -> None:
+    source = upload(aws["s3"], "uploads/me.jpg")
+    vendor.make_answers.append(_refused())
+    last = Delivery(settings.make_attempts, queued_at=records.now())
+
+    with pytest.raises(GatewayError):
+        maker.make(source, request_id="m1", deadline=DEADLINE, delivery=last)
+
+    parked = records.get(source.key)
+    assert parked is not None and (parked.status, parked.error_code) == (Status.FAILED, "VENDOR_ACCOUNT")
+
+
+def test_account_refusal_leaves_the_photo_waiting_and_the_next_receive_makes_it(
     aws: dict[str, Any], maker: PhotoMaker, records: PhotoRecords, vendor: FakeVendor
 ) -> None:
     source = upload(aws["s3"], "uploads/me.jpg")
     vendor.make_answers.append(_refused())
 
-    with pytest.raises(GatewayError):
-        maker.make(source, request_id="r1", deadline=DEADLINE)
+    with pytest.raises(UploadWaits):
+        maker.make(source, request_id="m1", deadline=DEADLINE)
     during = records.get(source.key)
-    retried = maker.make(source, request_id="r1", deadline=DEADLINE)
+    retried = maker.make(source, request_id="m1", deadline=DEADLINE, delivery=Delivery(2))
 
-    assert during is not None and during.status is Status.PROCESSING
+    assert during is not None and during.status is Status.PROCESSING and during.lease_until == 0
     assert "gateway refused" in (during.last_error or "")
     assert retried.outcome is Outcome.MADE
 
@@ -335,20 +367,22 @@ def test_image_format_is_read_from_the_signature(first_bytes: bytes, expected: s
     assert image_format(first_bytes) == expected
 
 
-def test_last_platform_attempt_records_retries_exhausted_then_a_replay_makes_the_photo(
-    aws: dict[str, Any], maker: PhotoMaker, records: PhotoRecords, vendor: FakeVendor
+def test_last_receive_records_retries_exhausted_then_a_redrive_makes_the_photo(
+    aws: dict[str, Any], maker: PhotoMaker, records: PhotoRecords, vendor: FakeVendor, settings: Settings
 ) -> None:
     source = upload(aws["s3"], "uploads/me.jpg")
     vendor.make_answers.extend([VendorUnavailable("down")] * 3)
+    last = settings.make_attempts  # the redrive policy's maxReceiveCount
 
-    for _ in range(3):  # Lambda's attempt and its two retries, with the same request id
+    for receive in (last - 2, last - 1, last):  # the message's last receives
         with pytest.raises(VendorUnavailable):
-            maker.make(source, request_id="r1", deadline=DEADLINE)
+            maker.make(source, request_id="m1", deadline=DEADLINE, delivery=Delivery(receive))
     parked = records.get(source.key)
-    replayed = maker.make(source, request_id="replay", deadline=DEADLINE)
+    redriven = maker.make(source, request_id="m2", deadline=DEADLINE)
 
     assert parked is not None
     assert (parked.status, parked.error_code) == (Status.FAILED, "RETRIES_EXHAUSTED")
-    assert "gave up after 3 attempts" in (parked.error_message or "")
-    assert replayed.outcome is Outcome.MADE
+    assert f"gave up after {last} attempts" in (parked.error_message or "")
+    assert "dead-letter queue" in (parked.error_message or "")
+    assert redriven.outcome is Outcome.MADE
     assert vendor.stats.make_calls == 4

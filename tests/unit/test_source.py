@@ -112,8 +112,12 @@ def test_given_same_length_sequencers_when_normalized_then_string_order_is_s3_or
 
 
 def test_given_sequencers_of_different_length_when_normalized_then_shorter_compares_as_left_padded() -> None:
-    # S3: "left pad the shorter value with zeros, and then do a lexicographical comparison".
-    assert "FF" > "0100"  # raw string order would be wrong
+    # S3: "left pad the shorter value with zeros, and then do a lexicographical comparison". Raw
+    # string order would put "FF" after "0100"; the records compare SourceObject.sequencer as strings
+    # (in Python and in DynamoDB's conditions), so the event's own field must be padded.
+    earlier = SourceObject.from_event_record(event_record("uploads/a.jpg", sequencer="FF"))
+    later = SourceObject.from_event_record(event_record("uploads/a.jpg", sequencer="0100"))
+    assert earlier.sequencer < later.sequencer
     assert normalize_sequencer("FF") < normalize_sequencer("0100")
     assert normalize_sequencer("0055AED6DCD90281E5") < normalize_sequencer("0055AED6DCD90281E500")
     assert normalize_sequencer("00FF") == normalize_sequencer("FF")

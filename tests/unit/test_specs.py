@@ -10,7 +10,15 @@ from idphoto import specs
 from idphoto.config import Settings
 from idphoto.errors import ConfigurationError, InvalidOptions
 from idphoto.options import PARSERS, BackgroundColor, PhotoOptions, merge, parse_metadata
-from idphoto.specs import CATALOGUE, MM_PER_INCH, Catalogue, PhotoSpec, parse_vendor_ids
+from idphoto.specs import (
+    CATALOGUE,
+    MM_PER_INCH,
+    Catalogue,
+    PhotoSpec,
+    parse_vendor_ids,
+    spec_from_entry,
+    width_measure,
+)
 from local.standin.specs import CATALOGUE as STANDIN
 
 WHITE = BackgroundColor("white", 0xFFFFFF, 0xFFFFFF)
@@ -65,6 +73,27 @@ def test_specs_sharing_a_vendor_id_share_the_pixel_size() -> None:
         assert {(s.width_px, s.height_px, s.dpi) for s in same_id} == {
             (spec.width_px, spec.height_px, spec.dpi)
         }
+
+
+def test_specs_sharing_a_vendor_id_measure_the_face_width_alike_and_the_stand_in_frames_so() -> None:
+    """The vendor's ratios carry one "face width": the check and the stand-in read it per spec id."""
+    for spec in CATALOGUE:
+        widths = {
+            s.face_width_measure for s in CATALOGUE if s.spec_id == spec.spec_id and s.framing.face_width
+        }
+        assert len(widths) <= 1, (spec.spec_id, widths)
+        assert STANDIN[spec.spec_id].width_measure == width_measure(spec.spec_id)
+    assert {s.name for s in CATALOGUE if s.face_width_measure == "head"} == {
+        "cn-passport", "cn-hk-macau-permit", "cn-taiwan-permit", "cn-graduate-exam", "cn-visa"
+    }  # fmt: skip
+
+
+def test_an_unknown_face_width_measure_is_refused() -> None:
+    entry = {"name": "x", "title": "x", "spec_id": 1, "width_mm": 25, "height_mm": 35, "dpi": 300,
+             "width_px": 295, "height_px": 413, "background": "white", "source": "x",
+             "face_width_measure": "ears"}  # fmt: skip
+    with pytest.raises(ValueError, match="face_width_measure"):
+        spec_from_entry(entry)
 
 
 def test_the_stand_in_makes_every_id_of_the_catalogue_at_its_size() -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -10,12 +11,13 @@ import pytest
 from idphoto.config import Settings
 from idphoto.errors import PhotoNotFound
 from idphoto.finals import PhotoFinals
-from idphoto.making import Outcome, PhotoMaker
+from idphoto.making import Delivery, Outcome, PhotoMaker
 from idphoto.records import PhotoRecords, Status
 from idphoto.storage import MAX_KEY_BYTES, PhotoStorage
 from tests.unit.conftest import Clock, FakeSession, FakeVendor, upload
 
 DEADLINE = 170.0
+OWNER = "AIDAOWNER"
 
 
 class Killed(BaseException):
@@ -86,7 +88,11 @@ def test_a_photo_older_than_any_retry_is_stalled_whatever_its_count(
 
 
 def test_an_aws_error_after_the_claim_hands_the_claim_back(
-    aws: dict[str, Any], maker: PhotoMaker, records: PhotoRecords, monkeypatch: pytest.MonkeyPatch
+    aws: dict[str, Any],
+    maker: PhotoMaker,
+    records: PhotoRecords,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given the result write fails with an error that is not the vendor's
     source = upload(aws["s3"], "uploads/me.jpg")
@@ -100,9 +106,8 @@ def test_an_aws_error_after_the_claim_hands_the_claim_back(
     with pytest.raises(RuntimeError):
         maker.make(source, request_id="r1", deadline=DEADLINE)
     first = records.get(source.key)
-    for _ in range(2):
-        with pytest.raises(RuntimeError):
-            maker.make(source, request_id="r1", deadline=DEADLINE)
+    with pytest.raises(RuntimeError):  # its message's last receive
+        maker.make(source, request_id="r1", deadline=DEADLINE, delivery=Delivery(settings.make_attempts))
     last = records.get(source.key)
 
     # Then the first gives its lease back for the retry, the last says why it gave up (restartable)
@@ -153,17 +158,21 @@ def test_a_record_past_its_ttl_is_not_served(
     maker: PhotoMaker,
     clock: Clock,
 ) -> None:
-    # Given a made photo
-    source = upload(aws["s3"], "uploads/me.jpg")
-    maker.make(source, request_id="r1", deadline=DEADLINE)
-    finals = PhotoFinals(settings, storage, records, FakeVendor(), FakeSession())  # type: ignore[arg-type]
-    owner = None
-    assert records.get(source.key) is not None
+    # Given a photo made for its uploader, served to them up to the last second of its retention
+    source = replace(upload(aws["s3"], "uploads/me.jpg"), uploader=OWNER)
+    assert maker.make(source, request_id="r1", deadline=DEADLINE).outcome is Outcome.MADE
+    vendor = FakeVendor()
+    finals = PhotoFinals(settings, storage, records, vendor, FakeSession())  # type: ignore[arg-type]
+    clock.advance(settings.record_retention_days * 86_400 - 1)
+    assert finals.status(source.key, OWNER).key == source.key  # the owner sees it: only time differs below
 
     # When its TTL passed but DynamoDB has not deleted it yet (it may take days)
-    clock.advance(settings.record_retention_days * 86_400 + 1)
+    clock.advance(2)
 
-    # Then it is as good as absent
+    # Then it is as good as absent, to its owner too, and no final is bought for it
     assert records.get(source.key) is None
     with pytest.raises(PhotoNotFound):
-        finals.status(source.key, owner)
+        finals.status(source.key, OWNER)
+    with pytest.raises(PhotoNotFound):
+        finals.finals(source.key, None, caller=OWNER, request_id="a", deadline=1e12)
+    assert vendor.stats.billed_calls == 0

@@ -6,7 +6,9 @@ finals: the upload's metadata ``finals`` (``auto``/``all``, ``off``/``none``, or
 ``white,blue``), else the deployment's default (``AutoFinals``: ``off`` unless the operator says so).
 Every final goes through :class:`idphoto.finals.PhotoFinals`, so duplicates of the event, Lambda's
 retries and concurrent API requests for the same final share its claim and the billed call happens
-at most once per final; a final already kept costs nothing.
+at most once per final; a final already kept costs nothing. A colour whose preview failed its
+compliance check (:mod:`idphoto.compliance`) is never fetched here: there is no one to say "pay anyway";
+the "Photo Ready" event's ``compliance`` and the manifest's ``noncompliant`` say why.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+from idphoto.compliance import failed_descriptions
 from idphoto.config import Settings
+from idphoto.events import payable
 from idphoto.finals import FinalLinks, PhotoFinals
 from idphoto.observability import count, logger
 from idphoto.options import wanted_colors
@@ -51,6 +55,14 @@ class AutoFinals:
             logger.warning("automatic finals: unknown colours ignored", extra={"unknown": unknown})
         if not colors:
             return AutoResult(key, (), "no automatic finals wanted")
+        allowed = payable(colors, record)
+        refused = {c: failed_descriptions(record.compliance[c]) for c in colors if c not in allowed}
+        if refused:
+            count("AutoFinalsNoncompliantSkipped", len(refused))
+            logger.warning("automatic finals: failing previews not paid for", extra={"noncompliant": refused})
+        colors = allowed
+        if not colors:
+            return AutoResult(key, (), "every wanted preview failed its compliance check: nothing paid for")
         links = [
             link
             for color in colors
@@ -58,7 +70,7 @@ class AutoFinals:
                 key, color, caller=record.owner, request_id=request_id, deadline=deadline
             )
         ]
-        self._write_manifest(record, colors, unknown, links)
+        self._write_manifest(record, colors, unknown, links, refused)
         count("AutoFinalsPhotos")
         return AutoResult(key, tuple(colors))
 
@@ -69,7 +81,12 @@ class AutoFinals:
         return record.auto_finals if record.auto_finals is not None else self._settings.auto_finals
 
     def _write_manifest(
-        self, record: PhotoRecord, colors: list[str], unknown: list[str], links: list[FinalLinks]
+        self,
+        record: PhotoRecord,
+        colors: list[str],
+        unknown: list[str],
+        links: list[FinalLinks],
+        refused: dict[str, list[str]],
     ) -> None:
         tag = version_tag(record.sequencer)
         files = []
@@ -96,6 +113,8 @@ class AutoFinals:
                 "colors_wanted": colors,
                 "colors_kept": [f["color"] for f in files],
                 "unknown_colors": unknown,
+                # Wanted, but its preview failed the compliance check: not paid for (why, per colour).
+                "noncompliant": refused,
                 "complete": sorted(colors) == sorted(str(f["color"]) for f in files),
             },
             "billed_at": max((link.billed_at for link in links), default=0),

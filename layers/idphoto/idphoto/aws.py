@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
 
 # Short timeouts: AWS answers in milliseconds; a hung call must not eat the vendor's time budget.
 CLIENT_CONFIG = Config(
@@ -47,3 +48,8 @@ def dynamodb_client() -> DynamoDBClient:
 @cache
 def events_client() -> EventBridgeClient:
     return boto3.client("events", config=CLIENT_CONFIG)
+
+
+@cache
+def sqs_client() -> SQSClient:
+    return boto3.client("sqs", config=CLIENT_CONFIG)

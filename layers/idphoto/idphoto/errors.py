@@ -131,6 +131,13 @@ class FinalUncertain(IdPhotoError):
     code = "FINAL_UNCERTAIN"
 
 
+class PreviewNoncompliant(IdPhotoError):
+    """The colour's preview failed its compliance check (idphoto.compliance): its final is not paid
+    for unless the caller asks for it explicitly (``allow_noncompliant=true``)."""
+
+    code = "PREVIEW_NONCOMPLIANT"
+
+
 class AwsUnavailable(IdPhotoError):
     """An AWS call (DynamoDB, S3) failed beyond the SDK's own retries: transient, retry soon."""
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from idphoto.compliance import failed_descriptions, failing
 from idphoto.observability import count, logger
 from idphoto.options import wanted_colors
 from idphoto.records import RETRIES_EXHAUSTED, PhotoRecord, Status
@@ -92,9 +93,16 @@ def outcome_event(record: PhotoRecord) -> PhotoEvent | None:
             "made_at": record.updated_at,
             # What the template's auto-finals rule matches on, so no function runs for the photos
             # that want none; unknown (an older record): true, and the function decides.
+            # Colours whose preview failed the compliance check never count: automatic finals do not
+            # pay for them, and ``compliance`` says why.
             "auto_finals": record.auto_finals is None
-            or bool(wanted_colors(record.auto_finals, record.colors)[0]),
+            or bool(payable(wanted_colors(record.auto_finals, record.colors)[0], record)),
         }
+        if record.compliance:
+            detail["compliance"] = {
+                color: {"passed": report.get("passed"), "failed": failed_descriptions(report)}
+                for color, report in record.compliance.items()
+            }
         return PhotoEvent(PHOTO_READY, detail)
     if record.status is Status.FAILED:
         code = record.error_code or "ERROR"
@@ -110,6 +118,11 @@ def outcome_event(record: PhotoRecord) -> PhotoEvent | None:
         }
         return PhotoEvent(PHOTO_FAILED, detail)
     return None
+
+
+def payable(colors: Sequence[str], record: PhotoRecord) -> list[str]:
+    """The colours whose preview did not fail its compliance check (idphoto.compliance)."""
+    return [c for c in colors if not failing(record.compliance.get(c))]
 
 
 def finals_event(

@@ -16,6 +16,7 @@ All colours of a photo are fetched concurrently and every step is bounded by the
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -25,6 +26,7 @@ from typing import Any
 import requests
 
 from idphoto.checks import Asked, Inspection
+from idphoto.compliance import failed_descriptions, failing
 from idphoto.config import Settings
 from idphoto.errors import (
     AwsUnavailable,
@@ -35,6 +37,7 @@ from idphoto.errors import (
     PhotoFailed,
     PhotoNotFound,
     PhotoNotReady,
+    PreviewNoncompliant,
     UnknownColor,
     VendorError,
     VendorRejected,
@@ -50,8 +53,11 @@ from idphoto.vendor import FinalUrls, VendorClient
 # "in progress, retry after".
 WAIT_FOR_OTHER_SECONDS = 4.0
 POLL_SECONDS = 0.25
-# Longer than get-photo's Timeout: a live request never loses its claim to the next one.
-FETCH_LEASE_SECONDS = 60
+# A claim on a final outlives the request that holds it: its lease runs to the request's own deadline
+# (the Lambda's remaining time less the handler's safety seconds) plus this margin, which covers those
+# safety seconds and the answer. auto-finals holds claims for up to ~295 s, get-photo for ~23 s: one
+# constant would rob the one or block the other. A live holder is never robbed, so never paid twice.
+FETCH_LEASE_MARGIN_SECONDS = 30
 DOWNLOAD_TIMEOUT = 20.0
 # A billed call is started only with this much time left for it and the two downloads: a call cut
 # short by the deadline may be charged without an answer (UNCERTAIN), so it is better not begun.
@@ -114,6 +120,7 @@ class _Request:
     request_id: str
     deadline: float
     retry_uncertain: bool
+    allow_noncompliant: bool = False
 
 
 def may_have_billed(exc: VendorError) -> bool:
@@ -182,13 +189,15 @@ class PhotoFinals:
         request_id: str,
         deadline: float,
         retry_uncertain: bool = False,
+        allow_noncompliant: bool = False,
     ) -> FinalsOutcome:
         """The finals of one colour, or of all when ``color`` is None; billed only the first time.
 
         Colours are fetched concurrently, each bounded by ``deadline`` (monotonic): what is not done
         by then is *pending*, with the reason, for the next request. Nothing here pays twice: each
         colour's billed call is claimed in the record, and a final already in the bucket is never
-        bought again, whatever the record says.
+        bought again, whatever the record says. A colour whose preview failed its compliance check is
+        not paid for (``PreviewNoncompliant``) unless ``allow_noncompliant``; one already kept is served.
         """
         record = self.status(key, caller)
         if record.status is Status.PROCESSING:
@@ -200,7 +209,7 @@ class PhotoFinals:
                 f"the photo {key!r} has no colour {color!r}; it has {', '.join(record.colors)}"
             )
         colors = [color] if color is not None else record.colors
-        request = _Request(request_id, deadline, retry_uncertain)
+        request = _Request(request_id, deadline, retry_uncertain, allow_noncompliant)
         if len(colors) == 1:
             return self._announced(
                 record, self._gather(colors, {colors[0]: self._attempt(record, colors[0], request)})
@@ -222,6 +231,10 @@ class PhotoFinals:
                     f"the {c!r} final is still being fetched", retry_after=RETRY_SOON
                 )
         return self._announced(record, self._gather(colors, results))
+
+    def lease_seconds(self, deadline: float) -> int:
+        """How long a claim taken now, by a request that must be done by ``deadline``, stays its own."""
+        return math.ceil(max(0.0, deadline - self._clock())) + FETCH_LEASE_MARGIN_SECONDS
 
     def _announced(self, record: PhotoRecord, outcome: FinalsOutcome) -> FinalsOutcome:
         """Announce again what a kept final's own announcement may have missed: the finals whose
@@ -292,12 +305,22 @@ class PhotoFinals:
                     return repaired
                 urls = FinalUrls(final["photo_url"], final["sheet_url"])
                 return self._keep(record, color, urls, final["billed_at"], request.deadline)
+            if self._refused(record, color, request):
+                # Paid for earlier with the override, and only the record lost it: served, not refused.
+                repaired = self._from_bucket(record, color)
+                if repaired is not None:
+                    return repaired
+                raise _noncompliant(color, record.compliance[color])
             if self._clock() + MIN_BILLED_SECONDS > request.deadline:
                 raise FinalsInProgress(
                     f"no time left in this request for the {color!r} final", retry_after=RETRY_SOON
                 )
             if self._records.claim_final(
-                record, color, request.request_id, FETCH_LEASE_SECONDS, take_uncertain=request.retry_uncertain
+                record,
+                color,
+                request.request_id,
+                self.lease_seconds(request.deadline),
+                take_uncertain=request.retry_uncertain,
             ):
                 return self._fetch(record, color, request)
             # Another request holds the claim: wait a little for its copy, then say "retry".
@@ -308,6 +331,18 @@ class PhotoFinals:
                 )
             self._sleep(POLL_SECONDS)
             record = self._records.get(record.key) or record
+
+    @staticmethod
+    def _refused(record: PhotoRecord, color: str, request: _Request) -> bool:
+        """Money follows the check: a failing preview's final is bought only when asked explicitly."""
+        if not failing(record.compliance.get(color)):
+            return False
+        if request.allow_noncompliant:
+            count("NoncompliantFinalsAllowed")
+            logger.warning("paying for a non-compliant preview, as asked", extra={"color": color})
+            return False
+        count("NoncompliantFinalsRefused")
+        return True
 
     def _from_bucket(self, record: PhotoRecord, color: str) -> FinalLinks | None:
         """The final, when both its images are already in the bucket: the record is repaired from it."""
@@ -440,6 +475,14 @@ class PhotoFinals:
             checks=tuple(final.get("checks") or ()),
             announced=final.get("announced") is not False,  # absent: kept before the flag existed
         )
+
+
+def _noncompliant(color: str, report: dict[str, Any]) -> PreviewNoncompliant:
+    return PreviewNoncompliant(
+        f"the {color!r} preview fails its compliance check, so its final is not paid for: "
+        + "; ".join(failed_descriptions(report))
+        + ". POST again with allow_noncompliant=true to pay for it anyway"
+    )
 
 
 def _uncertain_message(color: str, reason: str) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 from idphoto.config import Settings
 from idphoto.errors import (
@@ -26,17 +27,23 @@ from idphoto.errors import (
 from idphoto.events import NO_EVENTS, PhotoEvents
 from idphoto.imagefile import image_format as image_format  # re-exported: callers import it from here
 from idphoto.observability import count, count_by, logger
-from idphoto.options import FINALS_METADATA, PhotoOptions, merge, parse_metadata
+from idphoto.options import FINALS_METADATA, PhotoOptions, auto_finals_choice, merge, parse_metadata
+from idphoto.owners import upload_owner
 from idphoto.preparing import Prepared, prepare
 from idphoto.records import RETRIES_EXHAUSTED, VENDOR_ACCOUNT, PhotoRecord, PhotoRecords, previews_expiry
 from idphoto.source import SourceObject
 from idphoto.storage import MAX_KEY_BYTES, ObjectHead, PhotoStorage
+from idphoto.upload_messages import refusal_delay
 from idphoto.vendor import MadePhoto, VendorClient
 
 # A lease outlives the invocation that took it by this much, so a live holder is never robbed.
 LEASE_MARGIN_SECONDS = 30
 # A kept vendor answer is reused only while its preview URLs work for at least this long.
 ANSWER_MARGIN_SECONDS = 600
+
+# Measures each colour's preview (idphoto.compliance.check_previews bound to a download): the
+# previews' URLs, the colour names, the options -> the reports per colour, as the record keeps them.
+PreviewCheck = Callable[[list[str], list[str], PhotoOptions], dict[str, dict[str, Any]]]
 
 
 def needs_operator(error: VendorError) -> bool:
@@ -48,6 +55,24 @@ def needs_operator(error: VendorError) -> bool:
         and error.http_status is not None
         and 400 <= error.http_status < 500
     )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Which delivery of the upload this is: the upload queue's message says it."""
+
+    receive_count: int = 1  # SQS's ApproximateReceiveCount: past maxReceiveCount, the DLQ
+    queued_at: int | None = None  # Unix seconds the upload entered the queue (SentTimestamp)
+
+
+class UploadWaits(Exception):
+    """The vendor refuses our account (quota, AppCode): the upload waits in its queue ``retry_in``
+    seconds, its record says so (``waiting``). Not an error of the photo."""
+
+    def __init__(self, reason: str, retry_in: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_in = retry_in
 
 
 class Outcome(StrEnum):
@@ -78,7 +103,9 @@ class PhotoMaker:
         vendor: VendorClient,
         clock: Callable[[], float] = time.monotonic,
         events: PhotoEvents = NO_EVENTS,
+        check_previews: PreviewCheck | None = None,
     ) -> None:
+        self._check_previews = check_previews
         self._settings = settings
         self._storage = storage
         self._records = records
@@ -86,14 +113,22 @@ class PhotoMaker:
         self._clock = clock
         self._events = events
 
-    def make(self, source: SourceObject, *, request_id: str, deadline: float) -> MakeResult:
-        """``deadline`` is on ``clock``'s scale; transient vendor errors are raised for a platform retry."""
+    def make(
+        self, source: SourceObject, *, request_id: str, deadline: float, delivery: Delivery | None = None
+    ) -> MakeResult:
+        """``deadline`` is on ``clock``'s scale; transient vendor errors are raised for a platform
+        retry, a refusal of our account as :class:`UploadWaits`. ``request_id`` names the delivery
+        across its retries (the upload queue's message id)."""
         with self._events.announcing(source.key) as announcement:  # "Photo Ready" / "Photo Failed"
-            result = self._make(source, request_id=request_id, deadline=deadline)
+            result = self._make(
+                source, request_id=request_id, deadline=deadline, delivery=delivery or Delivery()
+            )
             announcement.written = result.record
             return result
 
-    def _make(self, source: SourceObject, *, request_id: str, deadline: float) -> MakeResult:
+    def _make(
+        self, source: SourceObject, *, request_id: str, deadline: float, delivery: Delivery
+    ) -> MakeResult:
         skip = self._skip_reason(source)
         if skip:
             logger.info("not a portrait upload, skipped", extra={"reason": skip})
@@ -107,7 +142,19 @@ class PhotoMaker:
             # Unversioned bucket overwritten since this event: the newer upload has its own event.
             return MakeResult(source.key, Outcome.STALE, "object was overwritten since this event")
 
+        # Uploads through POST /uploads are signed by one role for every caller: the owner is the one
+        # the policy fixed (idphoto.owners); every other upload is its uploader's.
+        source = replace(
+            source, uploader=upload_owner(source.uploader, head.metadata, self._settings.upload_signer)
+        )
         parsed = parse_metadata(head.metadata)
+        auto_finals, wish_refused = auto_finals_choice(
+            head.metadata.get(FINALS_METADATA),
+            self._settings.auto_finals,
+            self._settings.uploader_auto_finals,
+        )
+        if wish_refused:
+            logger.info("the upload's finals wish is refused (AllowUploaderAutoFinals=false)")
         options: PhotoOptions | None = None
         problem: IdPhotoError | None = self._object_problem(head)
         try:
@@ -121,8 +168,8 @@ class PhotoMaker:
             claim_id=request_id,
             lease_seconds=int(deadline - self._clock()) + LEASE_MARGIN_SECONDS,
             options=options.to_record() if options else {},
-            ignored_metadata=sorted(parsed.ignored),
-            auto_finals=head.metadata.get(FINALS_METADATA, self._settings.auto_finals),
+            ignored_metadata=sorted(set(parsed.ignored) | ({FINALS_METADATA} if wish_refused else set())),
+            auto_finals=auto_finals,
         )
         if not claim.claimed:
             logger.info("event already handled", extra={"outcome": claim.outcome.value})
@@ -139,17 +186,18 @@ class PhotoMaker:
                 request_id,
                 options,
                 deadline,
-                claim.attempt,
+                max(claim.attempt, delivery.receive_count),
                 prepared,
                 retried=claim.current is not None,
+                delivery=delivery,
             )
-        except VendorError:
+        except (VendorError, UploadWaits):
             raise  # its outcome is recorded already
         except Exception as exc:
             # An AWS error (or a bug) after the claim: hand the claim on as for a vendor outage, so
             # the photo does not wait for the lease; when this write fails too, the status says
             # "stalled" once the lease is over (``PhotoRecord.is_stalled``).
-            self._give_back_quietly(source, request_id, exc, claim.attempt)
+            self._give_back_quietly(source, request_id, exc, max(claim.attempt, delivery.receive_count))
             raise
 
     def _skip_reason(self, source: SourceObject) -> str | None:
@@ -206,6 +254,7 @@ class PhotoMaker:
         prepared: Prepared,
         *,
         retried: bool = False,
+        delivery: Delivery | None = None,
     ) -> MakeResult:
         read_timeout = (
             self._settings.vendor_beauty_read_timeout
@@ -225,20 +274,39 @@ class PhotoMaker:
                 self._give_back(source, request_id, exc, attempt)
                 raise
             if needs_operator(exc):
-                self._park(source, request_id, exc, attempt)
-                raise  # the invocation fails: Lambda retries, then parks the event for a replay
+                self._park(source, request_id, exc, attempt, delivery or Delivery())
+                raise  # waited long enough: the message goes on to the dead-letter queue
             return self._fail(source, request_id, exc)
         colors = options.color_names()
         if len(colors) != len(made.names):  # no colours asked: the vendor made its default ones
             colors = (
                 ["default"] if len(made.names) == 1 else [f"default{i + 1}" for i in range(len(made.names))]
             )
-        confirmed, written = self._record_made(source, request_id, made, colors, prepared.note, kept)
+        compliance = self._compliance(made, colors, options)
+        confirmed, written = self._record_made(
+            source, request_id, made, colors, prepared.note, kept, compliance
+        )
         if not confirmed:
             return MakeResult(source.key, Outcome.STALE, "a newer version took over the record")
         count("PhotosMade")  # only here: the one attempt whose READY write is confirmed
         logger.info("photo made", extra={"colors": colors, "sheet_count": made.sheet_count})
         return MakeResult(source.key, Outcome.MADE, record=written)
+
+    def _compliance(
+        self, made: MadePhoto, colors: list[str], options: PhotoOptions
+    ) -> dict[str, dict[str, Any]] | None:
+        """Each preview measured against its spec, before READY: the status answer and the finals
+        path only read the report (idphoto.compliance). None when the check is off."""
+        if self._check_previews is None:
+            return None
+        reports = self._check_previews(made.previews, colors, options)
+        failed = {
+            c: r.get("failed") or r.get("error") for c, r in reports.items() if r.get("passed") is False
+        }
+        if failed:
+            count("PreviewsNoncompliant", len(failed))
+            logger.info("previews failed the compliance check", extra={"failed": failed})
+        return reports
 
     def _keep_answer(self, source: SourceObject, made: MadePhoto) -> None:
         """Keep the vendor's answer outside DynamoDB when the result write failed, so that the retry
@@ -272,12 +340,15 @@ class PhotoMaker:
         colors: list[str],
         note: str | None,
         kept: MadePhoto | None,
+        compliance: dict[str, dict[str, Any]] | None = None,
     ) -> tuple[bool, PhotoRecord | None]:
         """The READY write, with its outcome made certain: an error or a failed condition may hide a
         write DynamoDB applied (the SDK retries an applied write, whose condition then fails).
         Returns whether it is confirmed, and the record as written when DynamoDB answered it."""
         try:
-            written = self._records.mark_ready(source, request_id, made, colors, prepared=note)
+            written = self._records.mark_ready(
+                source, request_id, made, colors, prepared=note, compliance=compliance
+            )
             if written is not None:
                 return True, written
         except DataAccessError:
@@ -296,7 +367,7 @@ class PhotoMaker:
         """
         message = (
             f"gave up after {attempt} attempts: {error.message};"
-            " the upload event is parked in the failed-events queue and can be replayed"
+            " the upload is in the upload dead-letter queue: redrive it (SQS DLQ redrive) once the cause is fixed"
         )
         self._hand_on_or_park(source, request_id, error, attempt, RETRIES_EXHAUSTED, message)
 
@@ -309,17 +380,35 @@ class PhotoMaker:
         except Exception:  # the original error is the one to raise
             logger.warning("could not hand the claim back", extra={"error": type(error).__name__})
 
-    def _park(self, source: SourceObject, request_id: str, error: VendorError, attempt: int) -> None:
+    def _park(
+        self, source: SourceObject, request_id: str, error: VendorError, attempt: int, delivery: Delivery
+    ) -> None:
         """The gateway refused our account: every upload fails alike until someone acts, so raise the
-        alarm on each refusal and, on the last attempt, park the photo as restartable (``VENDOR_ACCOUNT``)
-        instead of failing it for good; a replay after the fix makes it."""
+        alarm on each refusal and let the upload wait in its queue (:class:`UploadWaits`, the record
+        says ``waiting``), to be made once the vendor accepts again. Only after the operator's limit
+        (``refusal_wait_seconds``) the photo is recorded FAILED, restartable (``VENDOR_ACCOUNT``), and
+        its message goes on to the dead-letter queue; a redrive after the fix makes it."""
         count("VendorAccountRefusals")  # watched by the template's VendorAccountAlarm
         logger.error("the vendor's gateway refused our account", extra={"error": error.message})
-        message = (
-            f"the vendor's gateway refused our account (AppCode, quota or arrears): {error.message};"
-            " the upload event is parked in the failed-events queue: fix the account, then replay it"
+        now = self._records.now()
+        queued_at = delivery.queued_at or now
+        delay = (
+            None
+            if attempt >= self._settings.make_attempts
+            else refusal_delay(attempt, now - queued_at, self._settings)
         )
-        self._hand_on_or_park(source, request_id, error, attempt, VENDOR_ACCOUNT, message)
+        reason = f"the vendor's gateway refused our account (AppCode, quota or arrears): {error.message}"
+        if delay is not None:
+            self._records.wait(
+                source, request_id, reason=reason, code=VENDOR_ACCOUNT, since=queued_at, retry_at=now + delay
+            )
+            raise UploadWaits(reason, delay) from error
+        message = (
+            f"{reason}; waited {(now - queued_at) // 60} min, the upload is in the upload dead-letter"
+            " queue: fix the account, then redrive it (SQS DLQ redrive)"
+        )
+        self._records.mark_failed(source, request_id, VENDOR_ACCOUNT, message, error.vendor_code)
+        count_by("PhotosFailed", "code", VENDOR_ACCOUNT)
 
     def _hand_on_or_park(
         self, source: SourceObject, request_id: str, error: VendorError, attempt: int, code: str, message: str

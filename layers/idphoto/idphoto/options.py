@@ -293,10 +293,28 @@ class ParsedOptions:
 
 # Upload metadata that is not a photo option but is read elsewhere (idphoto.autofinals): not "ignored".
 FINALS_METADATA: Final = "finals"
-OTHER_METADATA = frozenset({FINALS_METADATA})
+# ``owner``: the caller of POST /uploads, fixed by its form's policy (idphoto.owners).
+OTHER_METADATA = frozenset({FINALS_METADATA, "owner"})
 # The automatic finals an upload may ask for (``finals`` metadata, or the deployment's AutoFinals).
 ALL_FINALS: Final = ("auto", "all")
 NO_FINALS: Final = ("off", "none", "")
+
+
+def auto_finals_choice(wish: str | None, deployment: str, uploader_may_opt_in: bool) -> tuple[str, bool]:
+    """The automatic finals a photo gets: (choice, whether the upload's wish was refused).
+
+    ``wish`` is the upload's ``finals`` metadata (None: it says nothing, the deployment's AutoFinals
+    applies). Where the operator forbids uploaders to opt in (AllowUploaderAutoFinals=false) and the
+    deployment's choice is "off", a wish for any final is refused: automatic finals are billed, and
+    the uploader is not who pays. Asking for fewer (``off``, or colours under AutoFinals=auto) is always
+    allowed. A refused wish is not a failed photo (making it costs nothing); the photo is made
+    without automatic finals and its status lists ``finals`` among the ignored metadata.
+    """
+    if wish is None:
+        return deployment, False
+    if uploader_may_opt_in or deployment in ALL_FINALS or wish.strip().lower() in NO_FINALS:
+        return wish, False
+    return deployment, True
 
 
 def wanted_colors(choice: str, colors: list[str]) -> tuple[list[str], list[str]]:
@@ -375,6 +393,10 @@ def _apply_spec(parsed: ParsedOptions, name: str, given: set[str]) -> None:
     for option, value in implied.items():
         if option not in given and value is not None:
             parsed.values[PARSERS[option][0]] = value
+    # Imported here: spec_rules parses the spec's colours with this module's parser.
+    from idphoto import spec_rules
+
+    parsed.problems += spec_rules.conflicts(spec, parsed.values, given, parse_background)
 
 
 def merge(defaults: PhotoOptions | Mapping[str, Any] | None, overrides: ParsedOptions) -> PhotoOptions:

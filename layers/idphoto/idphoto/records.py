@@ -102,12 +102,18 @@ class PhotoRecord:
     error_message: str | None = None
     vendor_code: int | None = None
     last_error: str | None = None
+    # Set while the upload waits in its queue for someone to act (the vendor refuses our account):
+    # reason, code, since and retry_at (Unix seconds); emptied once the photo is READY or FAILED.
+    waiting: dict[str, Any] = field(default_factory=dict)
     # What was done to the upload before the vendor got it (idphoto.preparing); None: sent as it came.
     prepared: str | None = None
     # The automatic finals wanted (``finals`` metadata, else the deployment's AutoFinals) when the
     # photo was claimed; None in records made before make-photo recorded it.
     auto_finals: str | None = None
     finals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Per colour, the compliance report of its preview (idphoto.compliance), recorded with READY;
+    # empty when the check is off or the record is older than the check.
+    compliance: dict[str, dict[str, Any]] = field(default_factory=dict)
     claim_id: str | None = None
     lease_until: int = 0
     attempts: int = 0  # make attempts at this version, all events together
@@ -337,6 +343,7 @@ class PhotoRecords:
         colors: list[str],
         *,
         prepared: str | None = None,
+        compliance: dict[str, dict[str, Any]] | None = None,
     ) -> PhotoRecord | None:
         """The record as written, or None when a newer version or a takeover owns the item."""
         return self._finish_returning(
@@ -352,6 +359,8 @@ class PhotoRecords:
                 "colors": colors,
                 "finals": {},
                 "prepared": prepared,
+                "compliance": compliance or {},
+                "waiting": {},
             },
         )
 
@@ -380,7 +389,18 @@ class PhotoRecords:
                 "error_code": code,
                 "error_message": message,
                 "vendor_code": vendor_code,
+                "waiting": {},
             },
+        )
+
+    def wait(
+        self, source: SourceObject, claim_id: str, *, reason: str, code: str, since: int, retry_at: int
+    ) -> bool:
+        """The upload waits in its queue for someone to act: say why and until when, and let the
+        next delivery take the claim over at once."""
+        waiting = {"reason": reason[:500], "code": code, "since": since, "retry_at": retry_at}
+        return self._finish(
+            source, claim_id, {"waiting": waiting, "last_error": reason[:500], "lease_until": 0}
         )
 
     def release(self, source: SourceObject, claim_id: str, last_error: str) -> bool:

@@ -6,13 +6,13 @@ Handlers call these; tests build the objects themselves with their own clients.
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import requests
 import requests.adapters
 from aws_lambda_powertools.utilities import parameters
 
-from idphoto.aws import dynamodb_client, events_client, s3_client
+from idphoto.aws import dynamodb_client, events_client, s3_client, sqs_client
 from idphoto.config import Settings, get_settings
 from idphoto.events import NO_EVENTS, EventPublisher, PhotoEvents
 from idphoto.records import PhotoRecords
@@ -22,7 +22,9 @@ from idphoto.vendor import VendorClient
 if TYPE_CHECKING:  # each function imports only its own logic: a cold start pays for no one else's
     from idphoto.autofinals import AutoFinals
     from idphoto.finals import PhotoFinals
-    from idphoto.making import PhotoMaker
+    from idphoto.making import PhotoMaker, PreviewCheck
+    from idphoto.options import PhotoOptions
+    from idphoto.queueing import UploadHandler
 
 
 def appcode_reader(settings: Settings) -> AppCode:
@@ -95,11 +97,47 @@ def events() -> PhotoEvents:
     return PhotoEvents(EventPublisher(events_client(), bus), records()) if bus else NO_EVENTS
 
 
+PREVIEW_TIMEOUT = 10.0  # seconds for one watermarked preview (tens of KB) from the vendor's storage
+
+
+def preview_check(settings: Settings) -> PreviewCheck | None:
+    """make-photo's compliance check of the previews, or None when the deployment switched it off.
+    ``idphoto.compliance`` (numpy, LiteRT, the face models) is imported at the first photo made, so
+    no other function's cold start pays for it."""
+    if not settings.compliance_check:
+        return None
+    session = http_session()
+
+    def download(url: str) -> bytes:
+        answer = session.get(url, timeout=PREVIEW_TIMEOUT)
+        answer.raise_for_status()
+        return answer.content
+
+    def check(previews: list[str], colors: list[str], options: PhotoOptions) -> dict[str, dict[str, Any]]:
+        from idphoto.compliance import check_previews
+
+        return check_previews(download, previews, colors, options, settings.face_model_dir)
+
+    return check
+
+
 @cache
 def maker() -> PhotoMaker:
     from idphoto.making import PhotoMaker
 
-    return PhotoMaker(get_settings(), storage(), records(), vendor(), events=events())
+    settings = get_settings()
+    return PhotoMaker(
+        settings, storage(), records(), vendor(), events=events(), check_previews=preview_check(settings)
+    )
+
+
+@cache
+def upload_handler() -> UploadHandler:
+    from idphoto.queueing import UploadHandler
+    from idphoto.uploadqueue import UploadQueue
+
+    settings = get_settings()
+    return UploadHandler(maker(), UploadQueue(sqs_client(), settings.upload_queue_url), settings)
 
 
 @cache

@@ -159,7 +159,7 @@ class PhotoStorage:
 
     def kept_answer(self, upload_key: str, version_tag: str) -> dict[str, Any] | None:
         """The answer kept by an earlier attempt, or None (none kept, or S3 cannot say: without
-        ListBucket on the finals prefix a missing key answers 403, which means "none" here too)."""
+        s3:ListBucket on the bucket a missing key answers 403, which means "none" here too)."""
         try:
             with s3_errors("GetObject"):
                 answer = self._client.get_object(
@@ -231,8 +231,9 @@ class PhotoStorage:
         """When both images of a final are in the bucket: the time they were paid for (Unix), else None.
 
         Finals keys are deterministic, so this is the last word on what is paid for, whatever a failed
-        record write lost. HeadObject needs only s3:GetObject, which get-photo has on the finals prefix;
-        a missing object answers 404 (HEAD has no body, hence no NoSuchKey code).
+        record write lost. HeadObject needs s3:GetObject on the key, and a missing object answers 404
+        (HEAD has no body, hence no NoSuchKey code) only to a role with s3:ListBucket on the bucket,
+        403 to any other (S3 API Reference, HeadObject, "Permissions"): the template grants both.
         """
         billed_at: list[int] = []
         for key in (photo_key, sheet_key):

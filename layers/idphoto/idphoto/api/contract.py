@@ -79,6 +79,60 @@ class FinalCheck(TypedDict):
     ok: bool
 
 
+class ComplianceMeasure(TypedDict):
+    """One measure of a colour's preview against its spec (idphoto.compliance)."""
+
+    measure: Literal[
+        "faces",
+        "head_height",
+        "eye_height",
+        "top_margin",
+        "face_width",
+        "centred",
+        "eyes_level",
+        "background",
+    ]
+    value: float | None
+    """the measured value (head_height, eye_height, top_margin: share of the photo height, eye_height
+    from the bottom edge; face_width and centred: share of the photo width; eyes_level: degrees;
+    background: worst channel difference of the top corners); null when it could not be measured"""
+    low: float | None
+    """the least allowed value; null: no lower bound"""
+    high: float | None
+    """the most allowed value; null: no upper bound"""
+    unit: str
+    source: str
+    """where the range comes from: the named spec and its authority, the upload's ratios, or the
+    product's own rule"""
+    ok: bool | None
+    """null: nothing is required of this measure (no range)"""
+    note: NotRequired[str]
+
+
+class Compliance(TypedDict):
+    """A colour's preview measured before any billed call. ``passed`` false: its final is not paid for
+    unless asked with allow_noncompliant=true; null: no framing figures to hold it to (never refused)."""
+
+    passed: bool | None
+    failed: list[str]
+    """the names of the failed measures"""
+    measures: list[ComplianceMeasure]
+    error: NotRequired[str]
+    """why the preview could not be measured (then ``passed`` is false)"""
+
+
+class Waiting(TypedDict):
+    """Why a PROCESSING photo's upload waits in the upload queue, and until when."""
+
+    reason: str
+    code: str
+    """VENDOR_ACCOUNT: the vendor's gateway refuses our account (quota, AppCode): an operator acts"""
+    since: int
+    """Unix time the upload entered the queue"""
+    retry_at: int
+    """Unix time of its next try; it is made once the vendor accepts again"""
+
+
 class PhotoStatus(TypedDict):
     """A photo's status, options and previews."""
 
@@ -99,17 +153,22 @@ class PhotoStatus(TypedDict):
     """colours whose finals are kept already: fetching them again is free"""
     checks: NotRequired[dict[str, list[FinalCheck]]]
     """per kept colour, the checks of its final against what was asked"""
+    compliance: NotRequired[dict[str, Compliance]]
+    """per colour, its preview measured against the spec before any billed call (absent when the
+    deployment's check is off)"""
     finals_uncertain: NotRequired[list[str]]
     """colours whose billed call got no usable answer (the vendor may have charged): see retry_uncertain"""
     created_at: int
     updated_at: int
     stalled: bool
-    """PROCESSING, but its last attempt died (timeout, out of memory, an AWS error): nobody is making
-    it; its upload event is parked in the failed-events queue for a replay"""
+    """PROCESSING, but its last attempt died (timeout, out of memory, an AWS error) and no retry is
+    due: its upload is in the upload dead-letter queue, to be redriven"""
     error: NotRequired[PhotoError]
     """only on a FAILED photo"""
     last_error: NotRequired[str]
     """the last transient error while the photo is retried"""
+    waiting: NotRequired[Waiting]
+    """only while PROCESSING and the upload waits for the vendor to accept our account again"""
     ignored_metadata: NotRequired[list[str]]
     """upload metadata that is no option"""
     prepared: NotRequired[str]
@@ -173,6 +232,8 @@ CONTRACT_TYPES: Final = (
     PhotoVersion,
     Preview,
     PhotoError,
+    ComplianceMeasure,
+    Compliance,
     PhotoStatus,
     FinalLink,
     PendingFinal,
@@ -200,7 +261,7 @@ def responses(success: str, *statuses: tuple[int, str]) -> dict[int, Any]:
 
 
 COMMON_ERRORS: Final = (
-    (400, "BAD_REQUEST: malformed key or colour"),
+    (400, "BAD_REQUEST: malformed key or colour, or a query parameter the route does not take (named)"),
     (403, "API Gateway: missing or invalid SigV4 signature, or no such route"),
     (404, "PHOTO_NOT_FOUND: no photo was made from that key (or it is another caller's)"),
     (429, "API Gateway: throttled"),

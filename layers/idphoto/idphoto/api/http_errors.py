@@ -22,12 +22,14 @@ from idphoto.errors import (
     PhotoFailed,
     PhotoNotFound,
     PhotoNotReady,
+    PreviewNoncompliant,
     UnknownColor,
     UnsupportedObject,
     VendorError,
     VendorRejected,
     VendorUnavailable,
 )
+from idphoto.uploads import UploadRequestError
 
 INTERNAL_MESSAGE: Final = "internal error; the request id is in the logs"
 VENDOR_DOWN_MESSAGE: Final = "the ID-photo vendor is unavailable, retry later"
@@ -47,11 +49,13 @@ STATUS: Final[dict[type[IdPhotoError], int]] = {
     UnknownColor: 400,
     InvalidOptions: 400,  # the caller's options (make-photo records it; listed for completeness)
     UnsupportedObject: 400,  # the caller's upload (idem)
+    UploadRequestError: 400,  # POST /uploads: a malformed body
     PhotoNotFound: 404,
     PhotoNotReady: 409,
     PhotoFailed: 409,
     FinalsInProgress: 409,
     FinalUncertain: 409,  # the billed call may have been charged: never retried unless asked
+    PreviewNoncompliant: 422,  # the photo as made would be refused: not paid for unless asked
     AwsUnavailable: 503,  # DynamoDB or S3 failed beyond the SDK's retries: transient, ours
     ConfigurationError: 500,  # our deployment
     VendorError: 502,

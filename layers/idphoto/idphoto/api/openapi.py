@@ -11,6 +11,7 @@ from typing import Any, Final
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from idphoto.api.contract import CONTRACT_TYPES
+from idphoto.api.query import REFUSAL_DOC
 
 API_VERSION: Final = "1.0.0"
 
@@ -64,6 +65,8 @@ def openapi_document(app: APIGatewayRestResolver, *, validation: bool) -> dict[s
     for path in document["paths"].values():
         for operation in path.values():
             operation["responses"].pop("422", None)
+            # OpenAPI cannot say "no other query parameters"; the resolver refuses them (idphoto.api.query)
+            operation["description"] = f"{operation.get('description', '')} {REFUSAL_DOC}".strip()
     for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         document["components"]["schemas"].pop(name, None)
     return document

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import cast
 
-from idphoto.api.contract import FinalCheck, PhotoError, PhotoOptionsOut, PhotoStatus, PhotoVersion, Preview
+from idphoto.api.contract import (
+    Compliance,
+    FinalCheck,
+    PhotoError,
+    PhotoOptionsOut,
+    PhotoStatus,
+    PhotoVersion,
+    Preview,
+    Waiting,
+)
 from idphoto.records import PhotoRecord
 
 
@@ -34,10 +43,14 @@ def present(record: PhotoRecord, now: int, make_attempts: int) -> PhotoStatus:
         answer["error"] = error(record)
     if record.last_error:
         answer["last_error"] = record.last_error
+    if record.status.value == "PROCESSING" and record.waiting:
+        answer["waiting"] = cast(Waiting, record.waiting)
     if record.ignored_metadata:
         answer["ignored_metadata"] = record.ignored_metadata
     if checks := kept_checks(record):
         answer["checks"] = checks
+    if record.compliance:
+        answer["compliance"] = compliance(record)
     if uncertain := sorted(c for c, f in record.finals.items() if f.get("state") == "UNCERTAIN"):
         answer["finals_uncertain"] = uncertain
     if record.prepared:
@@ -51,6 +64,18 @@ def kept_checks(record: PhotoRecord) -> dict[str, list[FinalCheck]]:
         for color, final in record.finals.items()
         if final.get("state") == "KEPT" and "checks" in final
     }
+
+
+def compliance(record: PhotoRecord) -> dict[str, Compliance]:
+    """The recorded reports, numbers as numbers (the record keeps them as decimal strings)."""
+    out: dict[str, Compliance] = {}
+    for color, report in record.compliance.items():
+        measures = [
+            {**m, **{k: None if m.get(k) is None else float(m[k]) for k in ("value", "low", "high")}}
+            for m in report.get("measures", ())
+        ]
+        out[color] = cast(Compliance, {**report, "measures": measures})
+    return out
 
 
 def previews_expired(record: PhotoRecord, now: int) -> bool:
