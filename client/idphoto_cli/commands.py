@@ -10,9 +10,10 @@ import secrets
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Final, TextIO
+from urllib.parse import urlsplit
 
 import requests
 
@@ -269,9 +270,10 @@ def upload(target: Target, path: Path, key: str, metadata: dict[str, str]) -> Up
     return Uploaded(str(answer.get("ETag", "")).strip('"'), answer.get("VersionId"))
 
 
-def upload_via_api(api: PhotoApi, path: Path, metadata: dict[str, str]) -> str:
+def upload_via_api(api: PhotoApi, path: Path, metadata: dict[str, str]) -> tuple[str, str]:
     """POST /uploads for a form (the API checks the options and picks the key), then the file with it
-    straight to S3: needs only ``execute-api:Invoke``, no access to the bucket. Returns the key."""
+    straight to S3: needs only ``execute-api:Invoke``, no access to the bucket. Returns the key and the
+    bucket the form posts to."""
     form = api.upload_form(IMAGE_TYPES[path.suffix.lower()], path.name, metadata)
     data = path.read_bytes()
     if len(data) > int(form["max_bytes"]):
@@ -291,7 +293,17 @@ def upload_via_api(api: PhotoApi, path: Path, metadata: dict[str, str]) -> str:
             f"upload of {path} refused: HTTP {answer.status_code} {message.group(1) if message else ''}",
             Exit.USAGE,
         )
-    return str(form["key"])
+    return str(form["key"]), form_bucket(str(form["upload"]["url"]))
+
+
+def form_bucket(url: str) -> str:
+    """The bucket a POST form's URL names: virtual-hosted (``https://<bucket>.s3...``) or path-style
+    (``http://127.0.0.1:4566/<bucket>``), as S3's presigned POST builds it."""
+    parts = urlsplit(url)
+    path = parts.path.strip("/")
+    if path:
+        return path.split("/", 1)[0]
+    return (parts.hostname or "").split(".s3", 1)[0]
 
 
 def run_make(
@@ -317,8 +329,9 @@ def run_make(
     for path in paths:
         if via_api:
             # The API picks a fresh key for every form, so no earlier version of it can be shown.
-            photo_key = upload_via_api(api, path, metadata)
-            history.remember(photo_key, path, target.bucket)
+            photo_key, bucket = upload_via_api(api, path, metadata)
+            target = replace(target, bucket=bucket)  # what the API's form names: no S3 access needed
+            history.remember(photo_key, path, bucket)
         else:
             photo_key = upload_key(target, path, key)
             versions[photo_key] = upload(target, path, photo_key, metadata)

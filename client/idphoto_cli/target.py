@@ -70,7 +70,9 @@ def resolve(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> Ta
     if args.stack:
         target = deployed(args.stack, args.region, args.profile)
     else:
-        target = local(env, args.region, bucket=args.bucket)
+        # `make --via-api` needs no bucket (the API's form names it): no S3 or CloudFormation call.
+        via_api = getattr(args, "via_api", False)
+        target = local(env, args.region, bucket=args.bucket, outputs=not via_api)
     if args.bucket:
         target = replace(target, bucket=args.bucket)
     if args.upload_prefix:
@@ -87,8 +89,11 @@ def is_loopback(url: str) -> bool:
     return (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
 
 
-def local(env: Mapping[str, str], region: str | None = None, bucket: str | None = None) -> Target:
-    """The local stack; its bucket from its outputs unless ``bucket`` is given (then nothing is read)."""
+def local(
+    env: Mapping[str, str], region: str | None = None, bucket: str | None = None, *, outputs: bool = True
+) -> Target:
+    """The local stack; its bucket from its outputs unless ``bucket`` is given or ``outputs`` is False
+    (then nothing is read)."""
     aws_port = env.get("IDPHOTO_AWS_PORT", "4566")
     api_port = env.get("IDPHOTO_API_PORT", "3000")
     region = region or LOCAL_REGION
@@ -100,7 +105,7 @@ def local(env: Mapping[str, str], region: str | None = None, bucket: str | None 
         endpoint_url=f"http://127.0.0.1:{aws_port}",
         local=True,
     )
-    if bucket:
+    if bucket or not outputs:
         return target
     bucket, prefix = _local_outputs(target)
     return replace(target, bucket=bucket, upload_prefix=prefix)
