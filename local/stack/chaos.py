@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import logging
 import random
@@ -66,11 +67,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TextIO
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, unquote_plus, urlsplit
 
 import requests
 
 from local.stack import samples
+from local.stack.lambdas import Kill
 from local.stack.stack import Ports, Stack, start_stack
 
 MAKE_PHOTO: Final = "MakePhotoFunction"
@@ -168,14 +170,20 @@ class MakeCounter:
         self._bucket = stack.bucket
         self._lock = threading.Lock()
         self.made: Counter[str] = Counter()
+        # When each successful make call came in (monotonic), per key: the call log that tells a remake
+        # after a killed invocation from a real duplicate (:func:`remade_after_kills`).
+        self.made_at: dict[str, list[float]] = {}
         self._original: Callable[[bytes], dict[str, Any]] = self._vendor.make
 
     def __enter__(self) -> MakeCounter:
         def make(raw_body: bytes) -> dict[str, Any]:
+            called = time.monotonic()
             answer = self._original(raw_body)
             if answer.get("code") == 200:
+                key = self.source_key(raw_body)
                 with self._lock:
-                    self.made[self.source_key(raw_body)] += 1
+                    self.made[key] += 1
+                    self.made_at.setdefault(key, []).append(called)
             return answer
 
         self._vendor.make = make
@@ -193,6 +201,10 @@ class MakeCounter:
         with self._lock:
             return {key: n for key, n in self.made.items() if n > 1}
 
+    def calls(self) -> dict[str, list[float]]:
+        with self._lock:
+            return {key: sorted(times) for key, times in self.made_at.items()}
+
     def per_key(self) -> dict[str, int]:
         with self._lock:
             return dict(self.made)
@@ -200,6 +212,48 @@ class MakeCounter:
     def total(self) -> int:
         with self._lock:
             return sum(self.made.values())
+
+
+def event_keys(event: dict[str, Any]) -> set[str]:
+    """The S3 keys of make-photo's event: the upload queue's records, each an S3 event in its body."""
+    keys: set[str] = set()
+    for record in event.get("Records", []):
+        try:
+            inner = json.loads(record["body"]) if "body" in record else {"Records": [record]}
+            keys |= {unquote_plus(r["s3"]["object"]["key"]) for r in inner.get("Records", [])}
+        except (KeyError, TypeError, ValueError):
+            continue  # S3's test event, or anything else without an object: no key
+    return keys
+
+
+def remade_after_kills(
+    made_at: dict[str, list[float]], kills: Sequence[Kill]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """(remade after a kill, made twice otherwise): the keys the vendor made more than once, split by
+    whether every extra make is proved to follow a killed make-photo invocation for that key.
+
+    A make call at ``t`` is followed by a kill when an invocation for its key received its event before
+    ``t`` (``handed_at <= t``), was killed after ``t`` (``t <= killed_at``: the vendor had the call,
+    the record was not written), and the next make of that key came after the kill. Nothing can avoid
+    that remake without an idempotency key at the vendor (making is not billed; ``get_pic_3`` is)."""
+    by_key: dict[str, list[Kill]] = {}
+    for kill in kills:
+        for key in event_keys(kill.event):
+            by_key.setdefault(key, []).append(kill)
+    remade: dict[str, int] = {}
+    twice: dict[str, int] = {}
+    for key, times in made_at.items():
+        if len(times) < 2:
+            continue
+        explained = all(
+            any(
+                k.handed_at is not None and k.handed_at <= made <= k.killed_at <= following
+                for k in by_key.get(key, [])
+            )
+            for made, following in itertools.pairwise(times)
+        )
+        (remade if explained else twice)[key] = len(times)
+    return remade, twice
 
 
 # --- the plan --------------------------------------------------------------------------------------
@@ -278,7 +332,7 @@ def burst_config(
 class Report:
     config: ChaosConfig
     outcomes: list[Outcome]
-    made_twice: dict[str, int]
+    made_twice: dict[str, int]  # made more than once, not explained by a kill
     made: int
     made_per_key: dict[str, int]
     vendor: dict[str, Any]
@@ -291,6 +345,7 @@ class Report:
     aws: dict[str, Any] = field(default_factory=dict)  # the fault proxy's stats (calls, injected)
     uncertain_accepted: int = 0  # finals fetched again with retry_uncertain=1
     crashes: dict[str, int] = field(default_factory=dict)  # planned, and killed per function
+    remade_after_kill: dict[str, int] = field(default_factory=dict)  # proved: each remake followed a kill
     quota: QuotaReport | None = None  # the quota outage case, when it ran
 
     @property
@@ -379,7 +434,9 @@ def run(config: ChaosConfig, stack: Stack) -> Report:
                     before = outcomes[after.upload.key]
                     if (after.status, after.code) != (before.status, before.code):
                         before.status, before.code = "CHANGED", f"{before.label}->{after.label}"
-            made_twice, made, made_per_key = counter.twice(), counter.total(), counter.per_key()
+            made, made_per_key = counter.total(), counter.per_key()
+            kills = list(stack.functions[MAKE_PHOTO].kills)
+            remade, made_twice = remade_after_kills(counter.calls(), kills)
     finally:
         _disarm_crashes(stack)
         stack.vendor_faults({"transient_rate": None, "rate_limit_per_s": None, "throttle_every": None})
@@ -394,6 +451,7 @@ def run(config: ChaosConfig, stack: Stack) -> Report:
         made_twice=made_twice,
         made=made,
         made_per_key=made_per_key,
+        remade_after_kill=remade,
         vendor=_delta(vendor_before, vendor_after),
         invoker={
             "invocations": source.stats.invocations - source_before["invocations"],
@@ -714,6 +772,11 @@ def table(report: Report) -> str:
         ("**lost**", f"**{len(report.lost)}**"),
         ("**left PROCESSING**", f"**{len(report.stuck)}**"),
         ("**made twice**", f"**{len(report.made_twice)}**"),
+        (
+            "remade after a kill",
+            f"{len(report.remade_after_kill)} (make-photo killed after the vendor's make, before the"
+            " record; not billed)",
+        ),
         ("unexpected outcome", str(len(report.unexpected))),
         (
             "vendor make calls",

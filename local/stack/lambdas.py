@@ -37,7 +37,7 @@ from typing import Any, Final, Protocol
 from local.stack.runtime import Environment, EnvironmentConfig, FunctionError, FunctionTimeout
 from local.stack.template import FunctionSpec
 
-__all__ = ["AsyncInvoker", "FunctionError", "FunctionTimeout", "Invocable", "LocalFunction"]
+__all__ = ["AsyncInvoker", "FunctionError", "FunctionTimeout", "Invocable", "Kill", "LocalFunction"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,17 @@ class Invocable(Protocol):
     spec: FunctionSpec
 
     def invoke(self, event: dict[str, Any], request_id: str | None = None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Kill:
+    """An invocation whose environment the stack killed (timeout, memory, a chaos crash fault)."""
+
+    request_id: str
+    reason: str
+    handed_at: float | None  # when its runtime received the event (monotonic), if it did
+    killed_at: float  # monotonic
+    event: dict[str, Any]
 
 
 @dataclass
@@ -76,6 +87,7 @@ class LocalFunction:
         self.concurrency = concurrency or config.spec.reserved_concurrency or DEFAULT_CONCURRENCY
         self.crash: CrashPlan | None = None
         self.stats = FunctionStats()
+        self.kills: deque[Kill] = deque(maxlen=10_000)  # the latest invocations killed, with their event
         # The latest lines its environments wrote (tests, debugging); each also goes to stdout.
         self.logs: deque[str] = deque(maxlen=2000)
         self._free: list[Environment] = []
@@ -93,8 +105,17 @@ class LocalFunction:
         try:
             body = environment.invoke(json.dumps(event).encode(), request_id, self.timeout_s, kill_after)
         finally:
+            self._note_kill(environment, request_id, event)
             self._release(environment)
         return json.loads(body) if body else None
+
+    def _note_kill(self, environment: Environment, request_id: str, event: dict[str, Any]) -> None:
+        during = environment.killed_during
+        if environment.killed_for is None or environment.killed_at is None or during is None:
+            return
+        if during[0] == request_id:
+            kill = Kill(request_id, environment.killed_for, during[1], environment.killed_at, event)
+            self.kills.append(kill)
 
     def cold_start(self) -> None:
         """Every environment retires: idle ones now, busy ones when their invocation ends."""

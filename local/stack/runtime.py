@@ -154,6 +154,9 @@ class Environment:
         self.config = config
         self.stats = EnvironmentStats()
         self.killed_for: str | None = None  # why the stack killed it: timeout, memory, chaos, stop
+        self.killed_at: float | None = None  # when (monotonic)
+        # The invocation it was running then: (request id, when the runtime received it), if any.
+        self.killed_during: tuple[str, float | None] | None = None
         self._changed = threading.Condition()
         self._current: _Invocation | None = None
         self._init_error: bytes | None = None
@@ -264,7 +267,10 @@ class Environment:
         with self._changed:
             if self._exit is not None:
                 return
-            self.killed_for = self.killed_for or reason
+            if self.killed_for is None:
+                self.killed_for, self.killed_at = reason, time.monotonic()
+                current = self._current
+                self.killed_during = None if current is None else (current.request_id, current.handed_at)
         with contextlib.suppress(ProcessLookupError):
             self.process.kill()  # SIGKILL, to this process only: the one we started
 

@@ -244,7 +244,9 @@ class Stack:
         if timeout_s is not None:
             function.timeout_s = timeout_s
         if environment is not None:
-            spec = dataclasses.replace(function.spec, environment={**function.spec.environment, **environment})
+            spec = dataclasses.replace(
+                function.spec, environment={**function.spec.environment, **environment}
+            )
             function.config = dataclasses.replace(function.config, spec=spec)
             function.spec = spec
         function.cold_start()

@@ -227,7 +227,11 @@ def test_a_crash_fault_kills_the_environment_with_sigkill(
     assert raised.value.error_type == "Runtime.ExitError"
     assert str(raised.value).endswith("Runtime exited with error: signal: killed")
     assert function.stats.killed["chaos"] == 1
+    [kill] = function.kills  # what chaos proves a remake with: which invocation, when, its event
+    assert (kill.request_id, kill.reason, kill.event) == ("doomed", "chaos", {"do": "hang"})
+    assert kill.handed_at is not None and kill.handed_at <= kill.killed_at
     assert function.invoke({}, "spared")["count"] == 1
+    assert len(function.kills) == 1
 
 
 def test_above_its_memory_size_the_process_is_killed_as_out_of_memory(
