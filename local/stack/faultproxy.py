@@ -50,6 +50,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -61,6 +62,8 @@ from urllib.parse import urlsplit
 from local.stack.access import Call as FunctionCall
 from local.stack.access import Recorder
 
+# Told of each function's call once moto answered it: the call, the request's body, the seconds moto took.
+Observer = Callable[[FunctionCall, bytes, float], None]
 # Given a function's call and moto's answer (status, headers, body), the answer AWS would give.
 Answers = Callable[
     [FunctionCall, str, int, list[tuple[str, str]], bytes], tuple[int, list[tuple[str, str]], bytes]
@@ -382,7 +385,11 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._send(status, error_headers, payload)
             return
+        started = time.perf_counter()
         status, headers, payload = self._forward(body)
+        if recorded is not None:
+            for observer in self.server.observers:
+                observer(recorded, body, time.perf_counter() - started)
         if kind == "dropped":  # applied by moto; the client never hears of it
             self._reset()
             return
@@ -487,6 +494,7 @@ class _ProxyServer(ThreadingHTTPServer):
         self.faults = faults
         self.recorder = recorder
         self.answers: Answers | None = None
+        self.observers: list[Observer] = []  # the bench's tallies of each invocation's calls
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError):
@@ -508,6 +516,10 @@ class FaultProxy:
             target=self._server.serve_forever, name="aws-fault-proxy", daemon=True
         )
         self._thread.start()
+
+    def observe(self, observer: Observer) -> None:
+        """Tell ``observer`` of every function's call once moto answered it."""
+        self._server.observers.append(observer)
 
     @property
     def answers(self) -> Answers | None:
