@@ -173,12 +173,12 @@ class MakeCounter:
         # When each successful make call came in (monotonic), per key: the call log that tells a remake
         # after a killed invocation from a real duplicate (:func:`remade_after_kills`).
         self.made_at: dict[str, list[float]] = {}
-        self._original: Callable[[bytes], dict[str, Any]] = self._vendor.make
+        self._original: Callable[..., dict[str, Any]] = self._vendor.make
 
     def __enter__(self) -> MakeCounter:
-        def make(raw_body: bytes) -> dict[str, Any]:
+        def make(raw_body: bytes, *args: Any, **kwargs: Any) -> dict[str, Any]:
             called = time.monotonic()
-            answer = self._original(raw_body)
+            answer = self._original(raw_body, *args, **kwargs)
             if answer.get("code") == 200:
                 key = self.source_key(raw_body)
                 with self._lock:
