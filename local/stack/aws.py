@@ -131,11 +131,12 @@ def make_sqs_queues_whole() -> None:
         with self.get_queue(queue_name)._messages_lock:
             return receive(self, queue_name, *args, **kwargs)
 
-    for cls, name, whole, original in (
+    patches: tuple[tuple[type, str, Any, Any], ...] = (
         (Queue, "delete_message", delete_message, delete),
         (SQSBackend, "receive_message", receive_message, receive),
-    ):
-        whole._idphoto_whole = True  # type: ignore[union-attr]
+    )
+    for cls, name, whole, original in patches:
+        whole._idphoto_whole = True
         setattr(cls, name, functools.wraps(original)(whole))
 
 

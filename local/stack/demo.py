@@ -4,8 +4,12 @@ Starts the local stack (free ports unless told otherwise, so it runs beside ``up
 with boto3 ``put_object`` and its options as S3 metadata, waits for it through the API, asks the API for
 the finals twice (the second answer must come from our copy: one billed call per colour), downloads
 finals, print sheets and previews, prints a table and writes ``contact-sheet.jpg``. Photos go one at a
-time so that the vendor calls in each row are that photo's own. Exits 1 if any photo ended otherwise
-than expected (the bad uploads must be FAILED, the others READY). Function logs go to ``stack.log``.
+time so that the vendor calls in each row are that photo's own. Each READY photo's compliance report
+(idphoto.compliance, in its status answer) is shown per colour: in the table's ``compliance`` column
+(pass, or the failed measures against their ranges) and under each preview and final on the contact
+sheet (a pass/fail mark and the measure nearest its limit, or furthest outside it). Exits 1 if any
+photo ended otherwise than expected (the bad uploads must be FAILED, the others READY, and no READY
+photo's preview may fail its own check). Function logs go to ``stack.log``.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any, TextIO
 import requests
 
 from local.stack import samples
-from local.stack.contact_sheet import Row, render
+from local.stack.contact_sheet import Mark, Row, Tile, render
 from local.stack.stack import Stack, start_stack
 
 
@@ -35,13 +39,6 @@ class Case:
     expect: str
     about: str
     content_type: str = "image/jpeg"
-
-
-def us_passport_spec() -> int:
-    """Spec ids are the vendor's catalogue: ask the stand-in's."""
-    from local.standin.specs import CATALOGUE
-
-    return next(spec.spec_id for spec in CATALOGUE.values() if spec.name == "us-passport")
 
 
 def cases() -> list[Case]:
@@ -74,7 +71,7 @@ def cases() -> list[Case]:
             "d-us-passport",
             "demo/mirrored us passport.jpg",
             samples.astronaut_mirrored,
-            {"spec-id": str(us_passport_spec()), "background": "white"},
+            {"spec": "us-passport"},  # the named spec: its framing figures are held to (idphoto.specs)
             "READY",
             "US passport spec",
         ),
@@ -124,7 +121,13 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.status == self.case.expect
+        return self.status == self.case.expect and not self.noncompliant
+
+    @property
+    def noncompliant(self) -> list[str]:
+        """The colours whose preview failed its own compliance check (the demo expects none)."""
+        reports = self.record.get("compliance") or {}
+        return [color for color, report in reports.items() if report.get("passed") is False]
 
 
 def run_demo(options: Mapping[str, Any], out_dir: str) -> int:
@@ -147,7 +150,13 @@ def run_demo(options: Mapping[str, Any], out_dir: str) -> int:
     failed = [o for o in outcomes if not o.ok]
     say(console, f"\ncontact sheet: {sheet}\nwall time: {time.monotonic() - started:.1f} s")
     for outcome in failed:
-        say(console, f"UNEXPECTED: {outcome.case.name} is {outcome.status}, expected {outcome.case.expect}")
+        if outcome.status != outcome.case.expect:
+            say(
+                console,
+                f"UNEXPECTED: {outcome.case.name} is {outcome.status}, expected {outcome.case.expect}",
+            )
+        for color in outcome.noncompliant:
+            say(console, f"UNEXPECTED: {outcome.case.name}'s {color} preview fails its compliance check")
     return 1 if failed else 0
 
 
@@ -166,7 +175,7 @@ def run_case(stack: Stack, case: Case, out: Path, console: TextIO) -> Outcome:
     outcome = Outcome(case, key, record, time.monotonic() - started, 0, 0)
     _save(folder / ("source" + Path(case.key).suffix.lower()), body)
     outcome.images.append(("source", body))
-    if outcome.status == "READY":
+    if outcome.status == "READY" and not outcome.noncompliant:
         _collect(stack, outcome, folder)
     after = stack.vendor_stats()
     outcome.make_calls = after["make_calls"] - before["make_calls"]
@@ -226,7 +235,9 @@ def _spec(record: Mapping[str, Any]) -> str:
 
 
 def table(outcomes: list[Outcome]) -> str:
-    header = ("photo", "spec", "size", "colours", "status", "make", "billed", "s upload->done", "note")
+    header = (
+        "photo", "spec", "size", "colours", "status", "make", "billed", "s upload->done", "compliance", "note"
+    )  # fmt: skip
     rows = [header]
     for o in outcomes:
         prepared = o.record.get("prepared")
@@ -245,6 +256,7 @@ def table(outcomes: list[Outcome]) -> str:
                 str(o.make_calls),
                 str(o.billed_calls),
                 f"{o.seconds:.1f}",
+                compliance_cell(o.record),
                 note,
             )
         )
@@ -265,6 +277,91 @@ def failure(record: dict[str, Any]) -> str:
     return f"{error.get('code')}: {message}{vendor}"
 
 
+# --- compliance, as the status answer reports it per colour (idphoto.compliance) ------------------------
+
+
+def compliance_cell(record: Mapping[str, Any]) -> str:
+    """'pass', 'FAIL head_height 0.52 not in 0.6-0.75', per colour when there are several."""
+    if record.get("status") != "READY":
+        return "-"
+    reports: Mapping[str, Mapping[str, Any]] = record.get("compliance") or {}
+    if not reports:
+        return "not checked"  # the deployment switched the check off (ComplianceCheck=off)
+    cells = [verdict(report) for report in reports.values()]
+    if len(reports) == 1:
+        return cells[0]
+    return "; ".join(f"{color}: {cell}" for color, cell in zip(reports, cells, strict=True))
+
+
+def verdict(report: Mapping[str, Any]) -> str:
+    failed = [outside(m) for m in report.get("measures", ()) if m.get("ok") is False]
+    if report.get("error"):
+        failed.append(str(report["error"]))
+    if report.get("passed") is True:
+        return "pass"
+    if report.get("passed") is False:
+        return "FAIL " + ", ".join(failed)
+    # No framing figures: measured and reported, never refused.
+    return "no framing figures" + (f" ({', '.join(failed)})" if failed else " (the rest pass)")
+
+
+def _number(value: Any) -> str:
+    return f"{float(value):.3g}"
+
+
+def span(measure: Mapping[str, Any]) -> str:
+    low, high = measure.get("low"), measure.get("high")
+    if low is None and high is None:
+        return "any"
+    if low is None:
+        return f"<= {_number(high)}"
+    if high is None:
+        return f">= {_number(low)}"
+    return _number(low) if float(low) == float(high) else f"{_number(low)}-{_number(high)}"
+
+
+def outside(measure: Mapping[str, Any]) -> str:
+    """'head_height 0.52 not in 0.6-0.75'."""
+    value = measure.get("value")
+    shown = "not measured" if value is None else _number(value)
+    return f"{measure['measure']} {shown} not in {span(measure)}"
+
+
+def margin(measure: Mapping[str, Any]) -> float:
+    """How far inside its range a measure is, as a share of the range (negative: outside)."""
+    value, low, high = (
+        None if measure.get(k) is None else float(measure[k]) for k in ("value", "low", "high")
+    )
+    if value is None:
+        return float("-inf")
+    bounds = [b for b in (low, high) if b is not None]
+    scale = (high - low) if low is not None and high is not None and high > low else max(map(abs, bounds))
+    rooms = ([value - low] if low is not None else []) + ([high - value] if high is not None else [])
+    room = min(rooms)
+    return room / (scale or 1.0)
+
+
+def worst(report: Mapping[str, Any]) -> str:
+    """The measure nearest its limit (or furthest outside it): 'head_height 0.71 in 0.69-0.74'."""
+    held = [
+        m for m in report.get("measures", ())
+        if m.get("ok") is not None and (m.get("low") is not None or m.get("high") is not None)
+        and not (m["measure"] == "faces" and m.get("ok"))
+    ]  # fmt: skip
+    if not held:
+        return str(report.get("error") or "no framing figures")
+    measure = min(held, key=margin)
+    if measure.get("ok") is False:
+        return outside(measure)
+    return f"{measure['measure']} {_number(measure['value'])} in {span(measure)}"
+
+
+def mark(report: Mapping[str, Any] | None) -> Mark | None:
+    if report is None:
+        return None
+    return Mark(report.get("passed"), worst(report))
+
+
 def contact_row(outcome: Outcome) -> Row:
     lines = [outcome.case.about, f"spec {_spec(outcome.record)}  size {outcome.final_size}"]
     if outcome.record.get("prepared"):
@@ -276,4 +373,11 @@ def contact_row(outcome: Outcome) -> Row:
     if error:
         message = str(error.get("message", ""))
         lines += textwrap.wrap(message, 42, max_lines=4)
-    return Row(outcome.case.name, lines, outcome.images)
+    reports: Mapping[str, Mapping[str, Any]] = outcome.record.get("compliance") or {}
+    tiles = []
+    for caption, body in outcome.images:
+        kind, _, color = caption.partition(" ")
+        # The report is the preview's; the final is the same making without the watermark.
+        measured = reports.get(color) if kind in ("preview", "final") else None
+        tiles.append(Tile(caption, body, mark(measured)))
+    return Row(outcome.case.name, lines, tiles)

@@ -181,9 +181,14 @@ class Stack:
                 raise TimeoutError(f"{key} not finished after {timeout:.0f} s: {answer.text}")
             time.sleep(poll_s)
 
-    def finals(self, key: str, color: str | None = None) -> requests.Response:
-        params = {"color": color} if color else None
-        return self._http.post(self.photo_url(key, "finals"), params=params, timeout=35)
+    def finals(
+        self, key: str, color: str | None = None, *, allow_noncompliant: bool = False
+    ) -> requests.Response:
+        """POST /finals; ``allow_noncompliant``: pay for a preview that failed its compliance check."""
+        params = {"color": color} if color else {}
+        if allow_noncompliant:
+            params["allow_noncompliant"] = "true"
+        return self._http.post(self.photo_url(key, "finals"), params=params or None, timeout=35)
 
     def vendor_stats(self) -> dict[str, Any]:
         stats: dict[str, Any] = self._http.get(f"{self.vendor_url}/_admin/stats", timeout=5).json()

@@ -64,3 +64,25 @@ def test_the_stand_in_s_preview_passes_the_product_s_check(
     options = PhotoOptions(spec_id=spec.spec_id, ratios=spec.ratios, background=(WHITE,))
     report = compliance.measure(encode_jpeg(photo), options, "white")
     assert report.passed is True, [m.describe() for m in report.failed]
+
+
+BLUE = BackgroundColor("blue", 0x438EDB, 0x438EDB)
+
+
+@pytest.mark.parametrize("color", [WHITE, BLUE], ids=["white", "blue"])
+@pytest.mark.parametrize("sample", ["phone_sideways", "large_portrait", "astronaut"])
+def test_a_preview_without_framing_figures_passes_every_measure_it_is_held_to(
+    tools: tuple[FaceDetector, Segmenter], sources: dict[str, np.ndarray], sample: str, color: BackgroundColor
+) -> None:
+    """What ``make demo`` sends most (spec id 1, no ratios, 295 x 413): its watermark, tiled over the
+    face and the top corners at this size, fooled the face count and the background once."""
+    body = {"pic_url": "http://x", "spec_id": 1, "width_px": 295, "height_px": 413}
+    portrait = make_portrait(sources[sample], validate_make(body), *tools)
+    photo = watermark(composite(portrait.rgb, portrait.mask, color.top, color.bottom))
+    options = PhotoOptions(spec_id=1, background=(color,))
+    report = compliance.measure(encode_jpeg(photo), options, color.name)
+    assert report.passed is None  # no framing figures: reported, never refused
+    held = {m.measure: m.ok for m in report.measures if m.ok is not None}
+    assert held == dict.fromkeys(("faces", "centred", "eyes_level", "background"), True), [
+        m.describe() for m in report.measures
+    ]

@@ -14,6 +14,8 @@ from moto import mock_aws
 from idphoto.aws import CLIENT_CONFIG
 from idphoto.config import Settings
 from idphoto.errors import VendorError
+from idphoto.events import NO_EVENTS, PhotoEvents
+from idphoto.finals import PhotoFinals
 from idphoto.options import PhotoOptions
 from idphoto.records import PhotoRecords
 from idphoto.source import SourceObject
@@ -199,3 +201,27 @@ class FakeSession:
 def cli_history(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """The uploads `idphoto` remembers (for `idphoto list`) go to a test folder, never the home's."""
     monkeypatch.setenv("IDPHOTO_HISTORY", str(tmp_path_factory.mktemp("history") / "uploads.jsonl"))
+
+
+def quiet_finals(
+    settings: Settings,
+    storage: PhotoStorage,
+    records: PhotoRecords,
+    vendor: FakeVendor,
+    *,
+    events: PhotoEvents = NO_EVENTS,
+) -> PhotoFinals:
+    """The API's finals against the fake vendor and session: they never sleep and their clock stands
+    at 0, so a test's outcome follows from its calls alone."""
+    fake_vendor: Any = vendor
+    fake_session: Any = FakeSession()
+    return PhotoFinals(
+        settings,
+        storage,
+        records,
+        fake_vendor,
+        fake_session,
+        sleep=lambda _: None,
+        clock=lambda: 0.0,
+        events=events,
+    )

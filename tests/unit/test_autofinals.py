@@ -12,7 +12,6 @@ import pytest
 from idphoto.autofinals import AutoFinals
 from idphoto.config import Settings
 from idphoto.events import PHOTO_READY, SOURCE, outcome_event
-from idphoto.finals import PhotoFinals
 from idphoto.making import PhotoMaker
 from idphoto.options import wanted_colors
 from idphoto.records import PhotoRecords
@@ -21,7 +20,7 @@ from idphoto.storage import PhotoStorage
 from local.stack.eventbridge import read_rules
 from local.stack.naming import Pseudo
 from local.stack.template import load
-from tests.unit.conftest import BUCKET, FakeSession, FakeVendor, upload
+from tests.unit.conftest import BUCKET, FakeVendor, quiet_finals, upload
 
 OWNER = "AIDAOWNER"
 DEADLINE = 170.0
@@ -43,15 +42,7 @@ def settings(settings: Settings) -> Settings:
 
 
 def auto(settings: Settings, storage: PhotoStorage, records: PhotoRecords, vendor: FakeVendor) -> AutoFinals:
-    finals = PhotoFinals(
-        settings,
-        storage,
-        records,
-        as_any(vendor),
-        as_any(FakeSession()),
-        sleep=lambda _: None,
-        clock=lambda: 0.0,
-    )
+    finals = quiet_finals(settings, storage, records, vendor)
     return AutoFinals(settings, storage, records, finals)
 
 
@@ -118,15 +109,7 @@ def test_finals_the_api_already_bought_are_not_bought_again(
     aws: dict[str, Any], settings: Settings, storage: PhotoStorage, records: PhotoRecords, vendor: FakeVendor
 ) -> None:
     detail = ready_photo(aws, settings, storage, records, vendor, {"finals": "blue"})
-    api = PhotoFinals(
-        settings,
-        storage,
-        records,
-        as_any(vendor),
-        as_any(FakeSession()),
-        sleep=lambda _: None,
-        clock=lambda: 0.0,
-    )
+    api = quiet_finals(settings, storage, records, vendor)
     api.finals(detail["key"], "blue", caller=OWNER, request_id="api", deadline=DEADLINE)
 
     auto(settings, storage, records, vendor).on_ready(detail, request_id="e1", deadline=DEADLINE)

@@ -86,6 +86,34 @@ def test_the_watermark_does_not_move_any_measure(framing: Framing) -> None:
         assert marked[name] == pytest.approx(clean[name], abs=TRUE_WITHIN), name
 
 
+@pytest.mark.parametrize(("color", "name"), [(WHITE, "white"), (BLUE, "blue")])
+def test_the_watermark_over_the_top_corners_is_not_a_wrong_background(color: int, name: str) -> None:
+    # 295 x 413 (make demo's default size): the stand-in's "SAMPLE" crosses the top-right corner, and
+    # the finals' rule (a JPEG decoded at 1/8) read it 32 off white, 26 off blue.
+    options = PhotoOptions(spec_id=1, background=(BackgroundColor(name, color, color),))
+    body = preview(Framing(head=0.59, top=0.107, width=295, height=413), color, marked=True)
+    background = next(m for m in measure(body, options, name).measures if m.measure == "background")
+    assert background.ok is True and background.value is not None and background.value <= 4
+
+
+def test_an_object_in_a_top_corner_is_a_wrong_background_under_the_watermark_too() -> None:
+    import io
+
+    from PIL import Image, ImageDraw
+
+    body = preview(Framing(head=0.59, top=0.107, width=295, height=413), marked=True)
+    with Image.open(io.BytesIO(body)) as opened:
+        photo = opened.convert("RGB")
+    ImageDraw.Draw(photo).rectangle((0, 0, 22, 30), fill=(200, 200, 200))  # a grey lamp, 22 x 30 px
+    buffer = io.BytesIO()
+    photo.save(buffer, "JPEG", quality=92)
+    options = PhotoOptions(spec_id=1, background=WHITE_BG)
+    background = next(
+        m for m in measure(buffer.getvalue(), options, "white").measures if m.measure == "background"
+    )
+    assert background.ok is False and background.value == pytest.approx(55, abs=3)
+
+
 @pytest.mark.parametrize("index", range(4))
 def test_each_framing_measure_is_compared_with_its_range_inclusively(index: int) -> None:
     """A range that ends exactly at the measured value passes; one 0.001 beyond it fails."""

@@ -19,7 +19,7 @@ from idphoto.options import PhotoOptions
 from idphoto.records import PhotoRecords
 from idphoto.source import SourceObject
 from idphoto.storage import PhotoStorage
-from tests.unit.conftest import FakeSession, FakeVendor, upload
+from tests.unit.conftest import FakeVendor, quiet_finals, upload
 from tests.unit.test_autofinals import DEADLINE, OWNER, as_any, manifest
 
 FAILING = {
@@ -70,15 +70,7 @@ def vendor() -> FakeVendor:
 def finals(
     settings: Settings, storage: PhotoStorage, records: PhotoRecords, vendor: FakeVendor
 ) -> PhotoFinals:
-    return PhotoFinals(
-        settings,
-        storage,
-        records,
-        as_any(vendor),
-        as_any(FakeSession()),
-        sleep=lambda _: None,
-        clock=lambda: 0.0,
-    )
+    return quiet_finals(settings, storage, records, vendor)
 
 
 def make(

@@ -32,7 +32,7 @@ from idphoto.making import Delivery, Outcome, PhotoMaker
 from idphoto.records import RETRIES_EXHAUSTED, PhotoRecord, PhotoRecords, Status
 from idphoto.source import SourceObject
 from idphoto.storage import PhotoStorage
-from tests.unit.conftest import TABLE, FakeSession, FakeVendor, upload
+from tests.unit.conftest import TABLE, FakeVendor, quiet_finals, upload
 
 SCHEMAS = Path(__file__).parents[2] / "docs" / "events"
 SCHEMA_FILES = {
@@ -95,16 +95,7 @@ def photo_finals(
     settings: Settings, storage: PhotoStorage, records: PhotoRecords, vendor: FakeVendor, client: Any
 ) -> PhotoFinals:
     """The API's finals, announcing through ``client``, never sleeping."""
-    return PhotoFinals(
-        settings,
-        storage,
-        records,
-        as_any(vendor),
-        as_any(FakeSession()),
-        sleep=lambda _: None,
-        clock=lambda: 0.0,
-        events=photo_events(client, records),
-    )
+    return quiet_finals(settings, storage, records, vendor, events=photo_events(client, records))
 
 
 @pytest.fixture

@@ -8,7 +8,12 @@ Imported only by the compliance check (:mod:`idphoto.compliance`), itself import
    every face, for the "exactly one face" rule. The photo is padded to a square first (the model's
    ``keep_aspect_ratio``), anchors and decoding as MediaPipe's ``face_detection_short_range.pbtxt``
    (SsdAnchorsCalculator: 4 layers, strides 8/16/16/16, fixed anchor size; TensorsToDetections:
-   scale 128, sigmoid scores clipped at 100; weighted non-max suppression at IoU 0.3).
+   scale 128, sigmoid scores clipped at 100; weighted non-max suppression at IoU 0.3). It runs at
+   two paddings (``DETECT_PADDINGS``) and the boxes of both are merged by that suppression: at 128 px a
+   watermark's strokes across the face can pull one view's score under
+   :data:`idphoto.compliance.FACE_SCORE` (``make demo``'s
+   295 x 413 preview with its face at 0.59 of the height scored 0.73; the same preview in a 1.4 x
+   larger square scored 0.92).
 2. **Face landmarks** (192 x 192 RGB in [0, 1] -> 468 points): on a square crop 1.5 x the detector's
    box around its centre (MediaPipe's ``face_detection_front_detection_to_roi``). The vendor levels
    the head before it crops, so the crop is not rotated.
@@ -34,6 +39,8 @@ DETECTOR: Final = "face_detection_short_range.tflite"
 LANDMARKER: Final = "face_landmark.tflite"
 DEFAULT_DIR: Final = Path(__file__).parent / "models"
 DETECT_SIZE: Final = 128
+# The square the photo is padded into, as a multiple of its longer side: each is one detector run.
+DETECT_PADDINGS: Final = (1.0, 1.4)
 LANDMARK_SIZE: Final = 192
 MIN_SCORE: Final = 0.5
 NMS_IOU: Final = 0.3
@@ -119,11 +126,17 @@ class FaceModels:
         return [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
 
     def detect(self, rgb: Any) -> list[Box]:
-        """Every face scoring at least ``MIN_SCORE``, largest first."""
+        """Every face scoring at least ``MIN_SCORE`` in either padding, largest first."""
+        boxes = [box for padding in DETECT_PADDINGS for box in self._detect(rgb, padding)]
+        return [Box(x, y, w, h, s) for s, x, y, w, h in _suppress(boxes)]
+
+    def _detect(self, rgb: Any, padding: float) -> list[tuple[float, ...]]:
+        """(score, x, y, w, h) in photo pixels of one detector run, the photo centred in a square of
+        ``padding`` times its longer side."""
         from PIL import Image
 
         height, width = rgb.shape[:2]
-        side = max(width, height)
+        side = round(max(width, height) * padding)
         square = np.zeros((side, side, 3), dtype=np.uint8)
         left, top = (side - width) // 2, (side - height) // 2
         square[top : top + height, left : left + width] = rgb
@@ -144,7 +157,7 @@ class FaceModels:
             w, h = raw[i, 2] / DETECT_SIZE, raw[i, 3] / DETECT_SIZE
             box = ((cx - w / 2) * side - left, (cy - h / 2) * side - top, w * side, h * side)
             boxes.append((float(score[i]), *(float(v) for v in box)))
-        return [Box(x, y, w, h, s) for s, x, y, w, h in _suppress(boxes)]
+        return boxes
 
     def landmarks(self, rgb: Any, face: Box) -> Landmarks:
         """The measured points of ``face``: the landmark model on a square crop around it."""
