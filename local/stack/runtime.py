@@ -376,6 +376,11 @@ class _RuntimeApi(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _RuntimeApiHandler)
         self.environment = environment
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the runtime's process went away mid-request: killed (timeout, memory, crash)
+        super().handle_error(request, client_address)
+
 
 class _RuntimeApiHandler(BaseHTTPRequestHandler):
     """The four routes of the Runtime API (2018-06-01) the runtime client uses."""
