@@ -412,42 +412,17 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _forward(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-        """One request to moto over this client connection's own keep-alive connection to it (a new
-        connection per request costs moto's server a thread and the stack's process a handshake)."""
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-        headers["Content-Length"] = str(len(body))
-        connection = self._upstream()
+        target = self.server.target
+        connection = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=60)
         try:
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+            headers["Content-Length"] = str(len(body))
             connection.request(self.command, self.path, body=body, headers=headers)
-        except (ConnectionError, http.client.HTTPException):
-            # moto closed the idle connection before reading this request: send it on a new one.
-            connection.close()
-            connection.request(self.command, self.path, body=body, headers=headers)
-        try:
             answer = connection.getresponse()
             payload = answer.read()
-        except BaseException:
-            connection.close()  # its state is unknown: the next request opens a new one
-            raise
-        if answer.will_close:
-            connection.close()
-        return answer.status, answer.getheaders(), payload
-
-    def _upstream(self) -> http.client.HTTPConnection:
-        connection: http.client.HTTPConnection | None = getattr(self, "_moto", None)
-        if connection is None:
-            target = self.server.target
-            connection = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=60)
-            self._moto = connection
-        return connection
-
-    def finish(self) -> None:
-        try:
-            super().finish()
+            return answer.status, answer.getheaders(), payload
         finally:
-            connection: http.client.HTTPConnection | None = getattr(self, "_moto", None)
-            if connection is not None:
-                connection.close()
+            connection.close()
 
     def _send(
         self,
