@@ -38,7 +38,16 @@ from urllib.parse import urlsplit
 from bench.context import ROOT
 from bench.floor import Floor
 from bench.report import Row, Section, ratio
-from bench.stackrun import RETRY_DELAYS, VENDOR_CPU, BenchStack, Tap, children_cpu, event_key, s3_record
+from bench.stackrun import (
+    RETRY_DELAYS,
+    VENDOR_CPU,
+    BenchStack,
+    Tap,
+    children_cpu,
+    event_key,
+    functions_environment,
+    s3_record,
+)
 from local.stack import Ports, Stack, samples, start_stack
 from local.stack.webhook import WebhookReceiver
 
@@ -112,7 +121,10 @@ class Throughput:
 
 def throughput(n: int, *, auto_finals: bool = False, floor: bool = False) -> Throughput:
     parameters = {"MakePhotoConcurrency": str(CONCURRENCY), "AutoFinals": "auto" if auto_finals else "off"}
-    with start_stack(ports=Ports.ephemeral(), parameters=parameters, retry_delays=RETRY_DELAYS) as stack:
+    with (
+        start_stack(ports=Ports.ephemeral(), parameters=parameters, retry_delays=RETRY_DELAYS) as stack,
+        functions_environment(stack),
+    ):
         bench = BenchStack(stack)
         auto = Tap(stack.functions[AUTO])
         _thin(stack, LATENCY_MS)

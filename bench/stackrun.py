@@ -25,6 +25,7 @@ from bench.probe import Tally
 from local.stack import Ports, Stack, start_stack
 from local.stack.access import Call as FunctionCall
 from local.stack.apigateway import Request, compile_routes, find_route, proxy_event
+from local.stack.aws import FAKE_CREDENTIALS
 from local.stack.lambdas import LocalFunction
 
 MAKE: Final = "MakePhotoFunction"
@@ -177,7 +178,8 @@ class Attribution:
             yield
         finally:
             with self._lock:
-                self._active.remove(entry)
+                # By identity: two tallies with the same counts are equal, and are not the same one.
+                self._active = [e for e in self._active if e[1] is not tally]
 
     def tally(self, function: str | None) -> Tally | None:
         with self._lock:
@@ -343,9 +345,45 @@ class BenchStack:
 
 @contextmanager
 def bench_stack() -> Iterator[BenchStack]:
-    with start_stack(
-        ports=Ports.ephemeral(),
-        parameters={"MakePhotoConcurrency": str(CONCURRENCY)},
-        retry_delays=RETRY_DELAYS,
-    ) as stack:
+    with (
+        start_stack(
+            ports=Ports.ephemeral(),
+            parameters={"MakePhotoConcurrency": str(CONCURRENCY)},
+            retry_delays=RETRY_DELAYS,
+        ) as stack,
+        functions_environment(stack),
+    ):
         yield BenchStack(stack)
+
+
+@contextmanager
+def functions_environment(stack: Stack) -> Iterator[None]:
+    """The functions' own variables (bucket, table, vendor URL, ...), the region and their endpoint (the
+    front of moto), with the local user's fake credentials, in this process's environment while the
+    block runs: the floors and the bench's child processes (:mod:`bench.child`) work against the stack
+    as the functions do, from outside their environments."""
+    variables: dict[str, str] = {}
+    for spec in stack.template.functions:
+        variables.update(spec.environment)
+    variables |= {
+        "AWS_ENDPOINT_URL": stack.functions_aws_url,
+        "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
+        "AWS_REGION": stack.region,
+        "AWS_DEFAULT_REGION": stack.region,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    saved = {name: os.environ.get(name) for name in (*variables, "AWS_SESSION_TOKEN", "AWS_PROFILE")}
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        os.environ.pop(name, None)
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
