@@ -121,6 +121,9 @@ class Stack:
         # The event source mappings' pollers, by function logical id.
         self.queue_sources: dict[str, QueuePoller] = {}
         self._redelivered: set[str] = set()  # message ids sent by redeliver()
+        # Held from sending a redelivery to noting its id: a long-polling poller may receive the
+        # message before SendMessage has answered, and must still see it as the redelivery it is.
+        self._redelivering = threading.Lock()
         self.deliveries = DeliveryLog()  # every S3 event document handed to a function
         self.standin: Any = None  # the vendor stand-in's handle (local.standin.server.StandinHandle)
         self.calls = CallLog()  # every AWS call the functions made (and Lambda made for them)
@@ -210,11 +213,12 @@ class Stack:
         latest = deliveries[-1]
         source = self.queue_sources.get(latest.function)
         if source is not None:
-            sent = self.client("sqs").send_message(
-                QueueUrl=source.queue_url, MessageBody=json.dumps(latest.event)
-            )
-            message_id = str(sent["MessageId"])
-            self._redelivered.add(message_id)
+            with self._redelivering:
+                sent = self.client("sqs").send_message(
+                    QueueUrl=source.queue_url, MessageBody=json.dumps(latest.event)
+                )
+                message_id = str(sent["MessageId"])
+                self._redelivered.add(message_id)
             return message_id
         invoke = self.invokers[latest.function].invoke
         return self.deliveries.deliver(latest.function, invoke, latest.event, redelivered=True)
@@ -235,7 +239,8 @@ class Stack:
             if not received.key:
                 return  # S3's s3:TestEvent names no object
             event = json.loads(received.body)
-            redelivered = received.message_id in self._redelivered
+            with self._redelivering:
+                redelivered = received.message_id in self._redelivered
             self.deliveries.add(Delivery(function, received.key, event, received.message_id, redelivered))
 
         return add
