@@ -10,10 +10,9 @@ import secrets
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Final, TextIO
-from urllib.parse import urlsplit
 
 import requests
 
@@ -270,10 +269,9 @@ def upload(target: Target, path: Path, key: str, metadata: dict[str, str]) -> Up
     return Uploaded(str(answer.get("ETag", "")).strip('"'), answer.get("VersionId"))
 
 
-def upload_via_api(api: PhotoApi, path: Path, metadata: dict[str, str]) -> tuple[str, str]:
+def upload_via_api(api: PhotoApi, path: Path, metadata: dict[str, str]) -> str:
     """POST /uploads for a form (the API checks the options and picks the key), then the file with it
-    straight to S3: needs only ``execute-api:Invoke``, no access to the bucket. Returns the key and the
-    bucket the form posts to."""
+    straight to S3: needs only ``execute-api:Invoke``, no access to the bucket. Returns the key."""
     form = api.upload_form(IMAGE_TYPES[path.suffix.lower()], path.name, metadata)
     data = path.read_bytes()
     if len(data) > int(form["max_bytes"]):
@@ -293,17 +291,7 @@ def upload_via_api(api: PhotoApi, path: Path, metadata: dict[str, str]) -> tuple
             f"upload of {path} refused: HTTP {answer.status_code} {message.group(1) if message else ''}",
             Exit.USAGE,
         )
-    return str(form["key"]), form_bucket(str(form["upload"]["url"]))
-
-
-def form_bucket(url: str) -> str:
-    """The bucket a POST form's URL names: virtual-hosted (``https://<bucket>.s3...``) or path-style
-    (``http://127.0.0.1:4566/<bucket>``), as S3's presigned POST builds it."""
-    parts = urlsplit(url)
-    path = parts.path.strip("/")
-    if path:
-        return path.split("/", 1)[0]
-    return (parts.hostname or "").split(".s3", 1)[0]
+    return str(form["key"])
 
 
 def run_make(
@@ -329,13 +317,14 @@ def run_make(
     for path in paths:
         if via_api:
             # The API picks a fresh key for every form, so no earlier version of it can be shown.
-            photo_key, bucket = upload_via_api(api, path, metadata)
-            target = replace(target, bucket=bucket)  # what the API's form names: no S3 access needed
-            history.remember(photo_key, path, bucket)
+            photo_key = upload_via_api(api, path, metadata)
+            history.remember(photo_key, path, target.bucket)
+            # The bucket is the API's business: a caller of the API alone may not even learn its name.
+            out.note(f"uploaded {path} through the API -> {photo_key}")
         else:
             photo_key = upload_key(target, path, key)
             versions[photo_key] = upload(target, path, photo_key, metadata)
-        out.note(f"uploaded {path} -> s3://{target.bucket}/{photo_key}")
+            out.note(f"uploaded {path} -> s3://{target.bucket}/{photo_key}")
         keys.append(photo_key)
     if not wait:
         out.document([{"file": str(p), "key": k} for p, k in zip(paths, keys, strict=True)])

@@ -262,7 +262,7 @@ def make_options(args: argparse.Namespace) -> list[str]:
 def run(args: argparse.Namespace, out: Output) -> Exit:
     if args.command == "specs":
         return commands.run_specs(args.name, out, country=args.country, kind=args.kind)
-    where = target.resolve(args)
+    where = target.resolve(args, needs_bucket=not (args.command == "make" and args.via_api))
     api = PhotoApi(where)
     if args.command == "make":
         return commands.run_make(

@@ -66,13 +66,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--endpoint-url", help="S3 endpoint (local: http://127.0.0.1:4566)")
 
 
-def resolve(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> Target:
+def resolve(
+    args: argparse.Namespace, env: Mapping[str, str] = os.environ, *, needs_bucket: bool = True
+) -> Target:
+    """``needs_bucket=False`` (``make --via-api``): locally nothing is read from AWS, since a caller who
+    holds only ``execute-api:Invoke`` may read no stack outputs; the API's URL is known from its port."""
     if args.stack:
         target = deployed(args.stack, args.region, args.profile)
     else:
-        # `make --via-api` needs no bucket (the API's form names it): no S3 or CloudFormation call.
-        via_api = getattr(args, "via_api", False)
-        target = local(env, args.region, bucket=args.bucket, outputs=not via_api)
+        target = local(env, args.region, bucket=args.bucket, read_outputs=needs_bucket)
     if args.bucket:
         target = replace(target, bucket=args.bucket)
     if args.upload_prefix:
@@ -90,10 +92,10 @@ def is_loopback(url: str) -> bool:
 
 
 def local(
-    env: Mapping[str, str], region: str | None = None, bucket: str | None = None, *, outputs: bool = True
+    env: Mapping[str, str], region: str | None = None, bucket: str | None = None, *, read_outputs: bool = True
 ) -> Target:
-    """The local stack; its bucket from its outputs unless ``bucket`` is given or ``outputs`` is False
-    (then nothing is read)."""
+    """The local stack; its bucket from its outputs unless ``bucket`` is given or ``read_outputs`` is
+    False (then nothing is read)."""
     aws_port = env.get("IDPHOTO_AWS_PORT", "4566")
     api_port = env.get("IDPHOTO_API_PORT", "3000")
     region = region or LOCAL_REGION
@@ -105,7 +107,7 @@ def local(
         endpoint_url=f"http://127.0.0.1:{aws_port}",
         local=True,
     )
-    if bucket or not outputs:
+    if bucket or not read_outputs:
         return target
     bucket, prefix = _local_outputs(target)
     return replace(target, bucket=bucket, upload_prefix=prefix)

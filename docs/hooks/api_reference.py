@@ -70,6 +70,15 @@ def _operation(path: str, method: str, op: dict[str, Any]) -> list[str]:
                 f"| {_cell(schema_text(p.get('schema', {})))} | {_cell(p.get('description', ''))} |"
             )
         lines.append("")
+    if op.get("requestBody"):
+        body = op["requestBody"]
+        types = ", ".join(
+            f"{schema_text(c['schema'])} ({media})"
+            for media, c in body.get("content", {}).items()
+            if "schema" in c
+        )
+        required = "required" if body.get("required") else "optional"
+        lines += [f"Request body ({required}): {types}. {body.get('description', '')}".rstrip(), ""]
     lines += ["| status | meaning | body | headers |", "|---|---|---|---|"]
     for status, answer in op.get("responses", {}).items():
         body = ", ".join(
@@ -112,7 +121,7 @@ def render_reference(document: dict[str, Any]) -> str:
         for method in METHODS:
             if method in item:
                 lines += _operation(path, method, item[method])
-    lines += ["### Answer types", ""]
+    lines += ["### Request and answer types", ""]
     for name, schema in document.get("components", {}).get("schemas", {}).items():
         lines += _component(name, schema)
     return "\n".join(lines)

@@ -5,8 +5,8 @@
 
 ``key`` is the object key the client uploaded (with or without the upload prefix), percent-encoded in
 the URL; it is read from the request's raw path (:mod:`idphoto.api.keys`). The routes' signatures and
-return types are the API's contract (:mod:`idphoto.api.contract`, documented by
-:mod:`idphoto.api.openapi` in ``docs/openapi.json``); errors are answered by one table
+return types are the API's contract (:mod:`idphoto.api.contract`, documented with create-upload's
+``POST /uploads`` by :mod:`idphoto.api.openapi` in ``docs/openapi.json``); errors are answered by one table
 (:mod:`idphoto.api.http_errors`).
 
 **Validation is a switch** (``API_VALIDATION=on``). On, Powertools validates every request and answer
@@ -28,7 +28,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from idphoto import services
-from idphoto.api import http_errors, keys, openapi
+from idphoto.api import http_errors, keys
 from idphoto.api.contract import (
     COMMON_ERRORS,
     PATH_DECODING_HEADER,
@@ -300,8 +300,3 @@ def unexpected(_: Exception) -> Response[str]:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
-
-
-def openapi_document() -> dict[str, Any]:
-    """The API's OpenAPI document, as committed in ``docs/openapi.json`` (needs ``API_VALIDATION=on``)."""
-    return openapi.openapi_document(app, validation=VALIDATION)

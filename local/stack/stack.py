@@ -121,8 +121,8 @@ class Stack:
         # The event source mappings' pollers, by function logical id.
         self.queue_sources: dict[str, QueuePoller] = {}
         self._redelivered: set[str] = set()  # message ids sent by redeliver()
-        # Held from sending a redelivery to noting its id: a long-polling poller may receive the
-        # message before SendMessage has answered, and must still see it as the redelivery it is.
+        # Held from redeliver()'s send until its message id is known: a poller can receive the message
+        # before SendMessage has answered, and must not take the redelivery for a first delivery.
         self._redelivering = threading.Lock()
         self.deliveries = DeliveryLog()  # every S3 event document handed to a function
         self.standin: Any = None  # the vendor stand-in's handle (local.standin.server.StandinHandle)

@@ -39,7 +39,10 @@ TWO_OR_MORE_ATTEMPTS_S = 12.0
 # 40 s leaves 35 s: the client's five attempts always fit (its backoff pauses add up to at most
 # 1 + 2 + 4 + 8 = 15 s), however slow the machine, so exactly the first invocation runs out of them.
 EVERY_ATTEMPT_S = 40.0
-ONE_ATTEMPT_S = 11.0
+# 25 s leaves 20 s: one attempt whose read timeout (~17 s, the connect timeout kept back) a normal make
+# never outlasts on a loaded machine, and that a 20 s hang always does (11 s gave ~3 s, which a normal
+# make outlasted at load 12: a third call).
+ONE_LONG_ATTEMPT_S = 25.0
 
 
 @dataclass(frozen=True)
@@ -113,14 +116,14 @@ MAKE_ROWS = [
         # The read timeout fails the upload; its message's next receive takes over. The late answer still arrives at the vendor, which made the photo then too: free, and explained
         # by the recorded second attempt.
         "hang-past-read-timeout",
-        {"hang_next": {"count": 1, "seconds": 4, "call": "make"}},
+        {"hang_next": {"count": 1, "seconds": 20, "call": "make"}},
         "READY",
         make_calls=(2, 2),
         made=2,
         # On a slow machine the next receive may find the first's claim not handed back yet: it
         # comes back once more (never deleted while the photo is unfinished).
         failed_receives=(1, 2),
-        timeout_s=ONE_ATTEMPT_S,
+        timeout_s=ONE_LONG_ATTEMPT_S,
     ),
     MakeRow(
         "malformed-body-once",
@@ -220,7 +223,7 @@ def made_since(stack: Stack, before: dict[str, Any]) -> int:
     return int(stack.vendor_stats()["make_codes"].get("200", 0)) - int(before["make_codes"].get("200", 0))
 
 
-def wait_for_made(stack: Stack, before: dict[str, Any], expected: int, timeout_s: float = 15) -> int:
+def wait_for_made(stack: Stack, before: dict[str, Any], expected: int, timeout_s: float = 60) -> int:
     """A hung call completes at the vendor after the client gave up on it: wait for what it makes."""
     deadline = time.monotonic() + timeout_s
     while (made := made_since(stack, before)) < expected and time.monotonic() < deadline:

@@ -65,6 +65,10 @@ def test_the_api_page_shows_every_operation_parameter_answer_and_type() -> None:
             section = text[text.index(f"#### `{method.upper()} {path}`") :].split("#### ", 2)[1]
             for parameter in operation.get("parameters", []):
                 assert f"| `{parameter['name']}` |" in section
+            if "requestBody" in operation:
+                ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                body = ref.rsplit("/", 1)[1]
+                assert f"Request body (required): [{body}](#{body.lower()}) (application/json)" in section
             for status in operation["responses"]:
                 assert f"\n| {status} |" in section, (path, method, status)
     for name, schema in document["components"]["schemas"].items():

@@ -1,4 +1,5 @@
-"""The get-photo API's OpenAPI document: generated from the typed routes, committed, never drifting.
+"""The API's OpenAPI document: generated from the typed routes of get-photo and create-upload, committed,
+never drifting.
 
 After changing a route, a parameter or an answer type, re-generate and review the diff::
 
@@ -15,12 +16,17 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from openapi_spec_validator import validate
 
+from idphoto import aws as clients
 from idphoto import config
+from idphoto.api import openapi
+from idphoto.api.contract import ImageType
+from idphoto.api.query import REFUSAL_DOC
+from idphoto.uploads import IMAGE_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "docs" / "openapi.json"
@@ -33,11 +39,14 @@ ENV = {
 }
 
 
-def load_app(validation: str) -> ModuleType:
-    """A fresh get-photo module, as a cold start with ``API_VALIDATION=<validation>`` would load it."""
+FUNCTIONS = ("get_photo", "create_upload")  # every function behind the API, in the document's order
+
+
+def load_app(validation: str, function: str = "get_photo") -> ModuleType:
+    """A fresh function module, as a cold start with ``API_VALIDATION=<validation>`` would load it."""
     os.environ["API_VALIDATION"] = validation
     spec = importlib.util.spec_from_file_location(
-        f"get_photo_{validation}", ROOT / "functions" / "get_photo" / "app.py"
+        f"{function}_{validation}", ROOT / "functions" / function / "app.py"
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -47,10 +56,17 @@ def load_app(validation: str) -> ModuleType:
     return module
 
 
+def document_of(validation: str) -> dict[str, Any]:
+    """One document from every function's resolver."""
+    modules = [load_app(validation, function) for function in FUNCTIONS]
+    return openapi.openapi_document(
+        *(module.app for module in modules), validation=all(module.VALIDATION for module in modules)
+    )
+
+
 def generate() -> str:
-    """The document as committed: the resolver's, pretty-printed with a final newline."""
-    document: dict[str, Any] = load_app("on").openapi_document()
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    """The document as committed: the resolvers', pretty-printed with a final newline."""
+    return json.dumps(document_of("on"), indent=2, ensure_ascii=False) + "\n"
 
 
 @pytest.fixture
@@ -58,9 +74,12 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("API_VALIDATION", "off")  # restored by monkeypatch after load_app set it
-    config.get_settings.cache_clear()
+    caches = [config.get_settings, clients.s3_client]  # create-upload's client: no credentials here
+    for cached in caches:
+        cached.cache_clear()
     yield
-    config.get_settings.cache_clear()
+    for cached in caches:
+        cached.cache_clear()
 
 
 @pytest.fixture
@@ -82,8 +101,15 @@ def test_the_document_is_valid_openapi(document: dict[str, Any]) -> None:
     assert document["openapi"].startswith("3.1")
 
 
-def test_both_routes_with_the_greedy_key_as_a_path_parameter(document: dict[str, Any]) -> None:
-    assert set(document["paths"]) == {"/photos/{key}", "/finals/{key}"}
+def test_every_route_of_both_functions_is_in_the_document_once(document: dict[str, Any]) -> None:
+    operations = {(path, method) for path, item in document["paths"].items() for method in item}
+
+    assert operations == {("/photos/{key}", "get"), ("/finals/{key}", "post"), ("/uploads", "post")}
+    assert document["info"]["title"] == "idphoto API"
+    assert [s["url"] for s in document["servers"]][1] == "http://127.0.0.1:3000/v1"
+
+
+def test_the_get_photo_routes_take_the_greedy_key_as_a_path_parameter(document: dict[str, Any]) -> None:
     status = document["paths"]["/photos/{key}"]["get"]
     finals = document["paths"]["/finals/{key}"]["post"]
     assert [(p["name"], p["in"], p["required"]) for p in status["parameters"]] == [("key", "path", True)]
@@ -117,17 +143,60 @@ def test_every_error_is_documented_in_the_apis_own_shape_and_422_is_not(document
     assert "HTTPValidationError" not in document["components"]["schemas"]
 
 
+def test_post_uploads_takes_its_typed_body_and_answers_201_with_the_form(document: dict[str, Any]) -> None:
+    uploads = document["paths"]["/uploads"]["post"]
+    schemas = document["components"]["schemas"]
+
+    body = uploads["requestBody"]
+    assert body["required"] is True
+    assert body["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/NewUpload"
+    assert "parameters" not in uploads  # neither a path nor a query parameter
+    assert uploads["responses"]["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/UploadAnswer"
+    }
+    new = schemas["NewUpload"]
+    assert new["required"] == ["content_type"] and new["additionalProperties"] is False
+    assert new["properties"]["content_type"]["enum"] == list(IMAGE_TYPES)
+    answer = "key upload content_type max_bytes expires_at expires_in status_path status_url"
+    assert set(schemas["UploadAnswer"]["required"]) == set(answer.split())
+    assert set(schemas["PresignedPost"]["required"]) == {"url", "fields"}
+
+
+def test_post_uploads_documents_the_errors_it_really_answers(document: dict[str, Any]) -> None:
+    answers = document["paths"]["/uploads"]["post"]["responses"]
+
+    assert set(answers) == {"201", "400", "403", "429", "500", "504"}  # no record read, no AWS call
+    for status in ("400", "500"):
+        assert answers[status]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/ErrorAnswer"
+        }
+    assert "INVALID_OPTIONS" in answers["400"]["description"]
+
+
+def test_every_route_documents_that_an_unknown_query_parameter_is_refused(document: dict[str, Any]) -> None:
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            assert REFUSAL_DOC in operation["description"], (method, path)
+            assert "query parameter" in operation["responses"]["400"]["description"], (method, path)
+
+
+def test_the_documented_image_types_are_the_ones_uploads_take() -> None:
+    assert get_args(ImageType) == tuple(IMAGE_TYPES)
+
+
 def test_the_api_is_documented_as_sigv4_signed(document: dict[str, Any]) -> None:
     assert document["security"] == [{"sigv4": []}]
     assert document["components"]["securitySchemes"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
 
 
-def test_the_deployed_mode_never_imports_pydantic() -> None:
-    """Powertools' validation imports pydantic, which costs more cold start than the rest of get-photo."""
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_the_deployed_mode_never_imports_pydantic(function: str) -> None:
+    """Powertools' validation imports pydantic, which costs more cold start than the rest of get-photo
+    (and doubles create-upload's import time); the layer does not ship it."""
     code = (
         "import importlib.util, sys\n"
         "sys.path.insert(0, 'layers/idphoto')\n"
-        "spec = importlib.util.spec_from_file_location('app', 'functions/get_photo/app.py')\n"
+        f"spec = importlib.util.spec_from_file_location('app', 'functions/{function}/app.py')\n"
         "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
         "print(module.VALIDATION, sorted(n for n in sys.modules if n.split('.')[0] == 'pydantic'))\n"
     )
@@ -141,7 +210,7 @@ def test_the_deployed_mode_never_imports_pydantic() -> None:
 
 def test_the_document_needs_the_validated_mode(env: None) -> None:
     with pytest.raises(RuntimeError, match="API_VALIDATION=on"):
-        load_app("off").openapi_document()
+        document_of("off")
 
 
 if __name__ == "__main__":

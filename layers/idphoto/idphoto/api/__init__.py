@@ -1,2 +1,3 @@
-"""The get-photo API's edge: its contract (answer types, OpenAPI), how a request names a photo, how
-errors become HTTP answers. The handler (``functions/get_photo/app.py``) only wires routes to these."""
+"""The API's edge: its contract (request and answer types, OpenAPI), how a request names a photo, how
+errors become HTTP answers. The handlers (``functions/get_photo/app.py``, ``functions/create_upload/app.py``)
+only wire routes to these."""

@@ -1,11 +1,16 @@
-"""The get-photo API's contract: its answer types and documented error answers.
+"""The API's contract: its request and answer types and documented error answers, for both functions
+(get-photo's two routes, create-upload's ``POST /uploads``).
 
-The routes' return types are these TypedDicts; :mod:`idphoto.api.openapi` derives the committed
-``docs/openapi.json`` from the routes, and ``tests/unit/test_openapi.py`` fails when the two drift apart.
-Field docstrings become the fields' descriptions in the document.
+The routes' body and return types are these TypedDicts; :mod:`idphoto.api.openapi` derives the
+committed ``docs/openapi.json`` from the routes, and ``tests/unit/test_openapi.py`` fails when the two
+drift apart. Field docstrings become the fields' descriptions in the document. TypedDicts, not pydantic
+models: pydantic reads them as models when validating or documenting, and a deployed function (which
+has no pydantic) defines them for nothing.
 """
 
 from typing import Any, Final, Literal, NotRequired, TypedDict
+
+from idphoto.uploads import parse_request
 
 PATH_DECODING_HEADER: Final = "X-IdPhoto-Path-Decoding"
 """A route's successful answer says how API Gateway delivered ``pathParameters``: decoded, encoded, plain
@@ -208,6 +213,62 @@ class Finals(TypedDict):
     pending: list[PendingFinal]
 
 
+ImageType = Literal[
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/heic",
+    "image/heif",
+    "image/avif",
+    "image/bmp",
+    "image/tiff",
+]
+"""The types ``POST /uploads`` takes: :data:`idphoto.uploads.IMAGE_TYPES` (a unit test keeps them equal)."""
+
+
+class NewUpload(TypedDict):
+    """``POST /uploads``' JSON body: the file to be uploaded and the photo's options. A field not listed
+    here is refused (400 BAD_REQUEST naming it)."""
+
+    content_type: ImageType
+    """the file's type (case and surrounding spaces do not matter)"""
+    filename: NotRequired[str]
+    """only names the key (sanitised; the suffix follows content_type)"""
+    options: NotRequired[dict[str, str]]
+    """the upload options (spec, spec-id, background, print-type, ..., finals), each a string, checked
+    as make-photo will check them and merged over the deployment's defaults: a bad one is 400
+    INVALID_OPTIONS naming it. owner is refused (the API sets it)"""
+
+
+class PresignedPost(TypedDict):
+    """S3's browser POST form: a multipart/form-data POST to ``url`` with every field of ``fields``, then
+    the file as the last field, ``file``. S3 refuses a changed field, another type or size, or an
+    expired form."""
+
+    url: str
+    fields: dict[str, str]
+    """every field to post as it is (key, policy, signature, Content-Type, x-amz-meta-*)"""
+
+
+class UploadAnswer(TypedDict):
+    """An upload form for one portrait, and where its photo's status will be."""
+
+    key: str
+    """the object key the form uploads to (in the caller's folder); the photo's key"""
+    upload: PresignedPost
+    content_type: ImageType
+    max_bytes: int
+    """the largest file the form takes"""
+    expires_at: int
+    """Unix time the form expires"""
+    expires_in: int
+    """seconds until then"""
+    status_path: str
+    """the photo's status route, GET /photos/{key}, its key percent-encoded"""
+    status_url: str
+    """status_path under the API's base URL as this request called it"""
+
+
 class ErrorDetail(TypedDict):
     code: str
     """machine-readable, e.g. PHOTO_NOT_FOUND"""
@@ -238,22 +299,27 @@ CONTRACT_TYPES: Final = (
     FinalLink,
     PendingFinal,
     Finals,
+    NewUpload,
+    PresignedPost,
+    UploadAnswer,
     ErrorDetail,
     ErrorAnswer,
     GatewayError,
 )
 
 
-def responses(success: str, *statuses: tuple[int, str]) -> dict[int, Any]:
-    """OpenAPI responses: 200 is the route's return type; errors are the function's ErrorAnswer, or
-    the gateway's own answer."""
-    decoding = {
-        PATH_DECODING_HEADER: {
-            "description": "how API Gateway delivered pathParameters for this request",
-            "schema": {"type": "string", "enum": ["decoded", "encoded", "plain", "mismatch"]},
+def responses(success: str, *statuses: tuple[int, str], created: bool = False) -> dict[int, Any]:
+    """OpenAPI responses: 200 (get-photo's, with its path-decoding header) or 201 (``created``) is the
+    route's return type; errors are the function's ErrorAnswer, or the gateway's own answer."""
+    answers: dict[int, Any] = {201: {"description": success}}
+    if not created:
+        decoding = {
+            PATH_DECODING_HEADER: {
+                "description": "how API Gateway delivered pathParameters for this request",
+                "schema": {"type": "string", "enum": ["decoded", "encoded", "plain", "mismatch"]},
+            }
         }
-    }
-    answers: dict[int, Any] = {200: {"description": success, "headers": decoding}}
+        answers = {200: {"description": success, "headers": decoding}}
     for status, description in statuses:
         model = GatewayError if status in (403, 429, 504) else ErrorAnswer
         answers[status] = {"description": description, "content": {"application/json": {"model": model}}}
@@ -269,12 +335,46 @@ COMMON_ERRORS: Final = (
     (504, "API Gateway: the function did not answer within 29 s"),
 )
 
+# POST /uploads reads no record (no 404: API Gateway answers an unknown route itself, 403) and calls no
+# AWS service (the form is signed in the function: no 503).
+UPLOAD_ERRORS: Final = (
+    (
+        400,
+        "BAD_REQUEST: the body is no JSON object, has a field it does not take, a content_type that is no "
+        "image type it takes, or the request has a query parameter (the route takes none): each named; "
+        "INVALID_OPTIONS: an option make-photo would refuse, named",
+    ),
+    (403, "API Gateway: missing or invalid SigV4 signature, or no such route"),
+    (429, "API Gateway: throttled"),
+    (500, "INTERNAL: a bug, or a caller API Gateway did not name; the request id is in the logs"),
+    (504, "API Gateway: the function did not answer within 29 s"),
+)
 
-def param(validation: bool, kind: Literal["Path", "Query"], **constraints: Any) -> Any:
-    """Powertools' ``Path(...)``/``Query(...)`` when validating; nothing otherwise (they import pydantic,
-    which costs more cold start than the rest of the function)."""
+
+def param(validation: bool, kind: Literal["Path", "Query", "Body"], **constraints: Any) -> Any:
+    """Powertools' ``Path(...)``/``Query(...)``/``Body(...)`` when validating; nothing otherwise (they
+    import pydantic, which costs more cold start than the rest of the function)."""
     if not validation:
         return None
     from aws_lambda_powertools.event_handler.openapi import params
 
     return getattr(params, kind)(**constraints)
+
+
+def checked_upload(body: Any) -> dict[str, Any]:
+    """``POST /uploads``' body as :func:`idphoto.uploads.parse_request` takes it, normalised: the
+    same parser decides with validation on or off, and its refusal (an
+    :class:`~idphoto.uploads.UploadRequestError`, not a ``ValueError``) goes through pydantic untouched
+    to the handler's error table, the same 400 naming the problem."""
+    request = parse_request(body, None)
+    return {"content_type": request.content_type, "filename": request.filename, "options": request.options}
+
+
+def upload_check(validation: bool) -> Any:
+    """pydantic's ``BeforeValidator(checked_upload)`` when validating (it runs before the
+    :class:`NewUpload` schema, which then finds nothing left to refuse); nothing otherwise."""
+    if not validation:
+        return None
+    from pydantic import BeforeValidator
+
+    return BeforeValidator(checked_upload)

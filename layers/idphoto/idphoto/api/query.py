@@ -18,6 +18,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
+BODY_PARAMETER: Final = "body"
+"""A route's JSON body is its parameter of this name (Powertools' ``Body``), never a query parameter."""
 REFUSAL_DOC: Final = (
     "A query parameter the route does not declare, or a declared one given twice, is refused with "
     "400 BAD_REQUEST naming it (and the closest known name for a near miss); none is ever ignored."
@@ -30,13 +32,14 @@ def path_parameters(rule: str) -> frozenset[str]:
 
 
 def declared(rule: str, func: Callable[..., Any]) -> frozenset[str]:
-    """The query parameters a route function declares: its keyword parameters that are not in the path."""
+    """The query parameters a route function declares: its keyword parameters that are neither in the
+    path nor its body."""
     names = {
         name
         for name, p in inspect.signature(func).parameters.items()
         if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
     }
-    return frozenset(names - path_parameters(rule))
+    return frozenset(names - path_parameters(rule) - {BODY_PARAMETER})
 
 
 def problem(query: Mapping[str, Sequence[str]] | None, known: frozenset[str]) -> str | None:
