@@ -92,6 +92,11 @@ $(CHROMEDRIVER):
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
 
 setup: .venv/.synced $(SAM) $(AWSCLI) $(MODEL) $(FACE_MODELS) $(IAM_EVALUATOR) $(CHROMEDRIVER)  ## install everything (venv, SAM CLI, AWS CLI, the stand-in's and the compliance check's models, the IAM evaluator, Chromium)
+	@# Bytecode for the venv, the layer and the functions, whatever PYTHONDONTWRITEBYTECODE says (compileall
+	@# writes it anyway; up-to-date files are skipped): each local execution environment is a fresh process
+	@# (local/stack/runtime.py) and loads it, as Lambda's runtime ships boto3 compiled. Without it a cold
+	@# start compiles everything it imports (make-photo: 1.4 s instead of 0.4 s).
+	.venv/bin/python -m compileall -q -j 0 $$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') layers/idphoto/idphoto functions > /dev/null || true
 
 requirements: $(UV)  ## export the layer's requirements.txt from uv.lock
 	$(UV) export --locked --no-default-groups --no-hashes --no-emit-project --no-header \

@@ -1,7 +1,9 @@
 """get-photo: the status answer, the kept-finals answer and the first (billed) finals fetch.
 
 Each answer is the handler's, given the proxy event the local API Gateway builds for that request
-(:meth:`bench.stackrun.BenchStack.api_event`) and invoked on the bench's thread, warm; the floor
+(:meth:`bench.stackrun.BenchStack.api_event`) and invoked from the bench's thread in a warm execution
+environment (a process of its own; its AWS calls and vendor exchanges are tallied at the front of moto
+and at the stand-in, :class:`bench.stackrun.Attribution`); the floor
 (:mod:`bench.floor`) runs right beside it on the same thread against the same moto server, alternating
 which goes first. The API Gateway hop is left out of both: it is the same for any implementation.
 

@@ -12,9 +12,10 @@ The scenario of one photo, run for real through the local stack (ours) and by th
 Billed vendor calls are counted by the stand-in for that scenario and again with the two finals
 requests sent at once (pay-once under concurrency: the floor, without a claim, pays twice).
 
-Everything countable is counted while it runs (:mod:`bench.probe`): AWS calls by operation, the size of
-the photo record before and after each DynamoDB call (it decides the request units), the bytes the
-functions log, the vendor's billed calls at the stand-in. Lambda time is each invocation's measured
+Everything countable is counted while it runs (:mod:`bench.probe`; our functions' calls, made in
+their own processes, as the front of moto and the stand-in see them: :class:`bench.stackrun.Attribution`):
+AWS calls by operation, the size of the photo record before and after each DynamoDB call (it decides
+the request units), the bytes the functions log, the vendor's billed calls at the stand-in. Lambda time is each invocation's measured
 time with the vendor's share replaced by 3 s per vendor API call (its usual answer time; result
 downloads are included in that share), billed per ms at the template's memory on arm64.
 

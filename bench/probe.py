@@ -141,6 +141,29 @@ def install(vendor_url: str) -> None:
     requests.Session.send = timed_send  # type: ignore[method-assign]
 
 
+def add_aws_call(
+    tally: Tally, service: str, operation: str, params: dict[str, Any], seconds: float, body_bytes: int
+) -> None:
+    """One AWS call seen from outside the caller (the front of moto, for a function's process): the
+    same accounting as the in-process wrap above."""
+    name = f"{service}:{operation}"
+    tally.aws[name] += 1
+    if operation == "PutObject":
+        tally.bytes_to_s3 += body_bytes
+    tally.aws_s += seconds
+    tally.aws_op_s[name] = tally.aws_op_s.get(name, 0.0) + seconds
+    if service == "dynamodb" and _dynamo_observer is not None:
+        with paused():
+            _dynamo_observer(operation, params, tally)
+
+
+def add_vendor_exchange(tally: Tally, path: str, seconds: float, body_bytes: int) -> None:
+    """One HTTP exchange with the vendor seen from the stand-in's side (for a function's process)."""
+    tally.vendor_s += seconds
+    tally.vendor_calls[path if path in VENDOR_API_PATHS else "result download"] += 1
+    tally.bytes_from_vendor += body_bytes
+
+
 def per_operation(tallies: list[Tally]) -> str:
     """Median time of each AWS operation over ``tallies`` (per call): ``GetObject 9.1 ms, ...``."""
     samples: dict[str, list[float]] = {}

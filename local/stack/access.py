@@ -1,48 +1,39 @@
-"""Each in-process function runs with ITS OWN role's credentials, and every AWS call it makes is recorded.
+"""Every AWS call a function makes, recorded outside the function: at the front of the local AWS.
 
-Lambda gives each function its execution role's temporary credentials (AssumeRole with the function
-name as session name). Here both functions share one process, one ``idphoto`` layer module and its
-cached clients, so credentials are looked up per call: the SDK's credential chain gets a first provider
-(:class:`ThreadRoleProvider`) whose credentials resolve, each time a request is signed, to the role of
-the function the current thread runs (the local invoker says which, :func:`running_as`; threads a
-function starts inherit it). Threads that run no function (tests, the demo) sign as the local user.
-Powertools' parameter cache is kept per function too (:class:`PerFunctionProviders`).
+Each function's processes hold its execution role's temporary credentials (AssumeRole with the
+function's name as the session name, as Lambda does), and reach AWS only through the front in
+:mod:`local.stack.faultproxy`. The front hands each request to :meth:`Recorder.record`, which names
+the calling function by the access key of the request's SigV4 signature (the ``Authorization``
+header's ``Credential``, or a presigned URL's ``X-Amz-Credential``) and turns the request back into
+the API call it is (service, operation, the parameters IAM needs), so that
+:mod:`local.stack.least_privilege` can check the session's calls against the roles afterwards.
 
-Every call signed that way is also recorded by a botocore ``before-parameter-build`` hook (the SDK's
-documented extension point; it fires for API calls and for ``generate_presigned_url``), so that
-:mod:`local.stack.least_privilege` can check the whole session's calls against the roles afterwards.
+What the SDK sends, per protocol (botocore's serialisers):
+
+* JSON protocols (DynamoDB, Secrets Manager, EventBridge, SQS): ``X-Amz-Target: <prefix>.<Operation>``
+  and the parameters as the JSON body, named as in the API;
+* SQS's older query protocol: ``Action=<Operation>`` and the parameters form-encoded;
+* S3's REST protocol: the operation is the method, the path (``/bucket`` or ``/bucket/key``, path
+  style against a local endpoint) and sub-resources of the query; the parameters IAM needs are in the
+  path, the query (``versionId``, ``prefix``) and ``x-amz-*`` headers.
+
+A presigned URL is recorded when it is used (the vendor fetching ``pic_url``), as AWS authorises it:
+at the request, with the signer's identity. Requests signed by anyone else (tests, the demo, the
+stack itself) are not recorded.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib
+import json
+import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import parse_qs, unquote, urlsplit
 
-import botocore.credentials
-from botocore.credentials import CredentialProvider, Credentials, ReadOnlyCredentials
-
-_current = threading.local()
-_INSTALLED: Final[dict[str, Any]] = {}
-
-
-def current_function() -> str | None:
-    """The logical id of the function this thread runs for, if any."""
-    owner: str | None = getattr(_current, "function", None)
-    return owner
-
-
-@contextlib.contextmanager
-def running_as(function: str) -> Iterator[None]:
-    previous = current_function()
-    _current.function = function
-    try:
-        yield
-    finally:
-        _current.function = previous
+_CREDENTIAL: Final = re.compile(r"Credential=([^/,\s]+)/\d{8}/[^/]+/([^/]+)/aws4_request")
+_DROPPED: Final = ("Body", "Item", "ExpressionAttributeValues", "SecretString", "SecretBinary")
 
 
 @dataclass(frozen=True)
@@ -77,162 +68,103 @@ class CallLog:
             self.calls[:] = [call for call in self.calls if id(call) not in ids]
 
 
-class ThreadCredentials(Credentials):
-    """Credentials whose value is the current thread's function's role (or the local user's)."""
+class Recorder:
+    """Names the function behind a request by its access key, and records the call in ``log``."""
 
-    def __init__(self, roles: Mapping[str, ReadOnlyCredentials], fallback: ReadOnlyCredentials) -> None:
-        self._roles = roles
-        self._fallback = fallback
-        super().__init__(str(fallback.access_key), str(fallback.secret_key), fallback.token)
-        self.method = "local-function-role"
+    def __init__(self, log: CallLog) -> None:
+        self.log = log
+        self._functions: dict[str, str] = {}  # access key id -> function logical id
 
-    def get_frozen_credentials(self) -> ReadOnlyCredentials:
-        owner = current_function()
-        return self._roles.get(owner, self._fallback) if owner else self._fallback
+    def register(self, access_key: str, function: str) -> None:
+        self._functions[access_key] = function
 
-    # botocore also reads the attributes directly in a few places (presigning among them).
-    @property
-    def access_key(self) -> str:
-        return str(self.get_frozen_credentials().access_key)
-
-    @access_key.setter
-    def access_key(self, value: str) -> None:
-        pass
-
-    @property
-    def secret_key(self) -> str:
-        return str(self.get_frozen_credentials().secret_key)
-
-    @secret_key.setter
-    def secret_key(self, value: str) -> None:
-        pass
-
-    @property
-    def token(self) -> str | None:
-        token = self.get_frozen_credentials().token
-        return None if token is None else str(token)
-
-    @token.setter
-    def token(self, value: str | None) -> None:
-        pass
+    def record(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Call | None:
+        """``headers`` with lower-case names; ``target`` is the path and query as sent."""
+        call = request_call(method, target, headers, body, self._functions)
+        if call is not None:
+            self.log.add(call)
+        return call
 
 
-class ThreadRoleProvider(CredentialProvider):
-    METHOD = "local-function-role"
-    CANONICAL_NAME = "local-function-role"
-
-    def __init__(self, credentials: ThreadCredentials) -> None:
-        super().__init__()
-        self._credentials = credentials
-
-    def load(self) -> ThreadCredentials:
-        return self._credentials
-
-
-class PerFunctionProviders(dict[str, Any]):
-    """Powertools' ``DEFAULT_PROVIDERS`` (the parameter providers and their cached values), one set
-    per function: in Lambda each function has its own process, so get-photo's first GetSecretValue is
-    its own call, never hidden by make-photo's cached answer (the IAM check must see it)."""
-
-    def _key(self, key: str) -> str:
-        return f"{current_function() or '-'}/{key}"
-
-    def __contains__(self, key: object) -> bool:
-        return super().__contains__(self._key(str(key)))
-
-    def __getitem__(self, key: str) -> Any:
-        return super().__getitem__(self._key(key))
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        super().__setitem__(self._key(key), value)
+def request_call(
+    method: str, target: str, headers: Mapping[str, str], body: bytes, functions: Mapping[str, str]
+) -> Call | None:
+    """The API call a request is, if one of ``functions`` (access key -> logical id) signed it."""
+    parts = urlsplit(target)
+    query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+    signed = _CREDENTIAL.search(headers.get("authorization", ""))
+    presigned = signed is None and "X-Amz-Credential" in query
+    if presigned:
+        signed = _CREDENTIAL.search("Credential=" + query["X-Amz-Credential"])
+    if signed is None or signed.group(1) not in functions:
+        return None
+    function, service = functions[signed.group(1)], signed.group(2)
+    target_header = headers.get("x-amz-target", "")
+    if target_header:
+        params = _json(body)
+        operation = target_header.rpartition(".")[2]
+    elif service == "s3":
+        operation, params = _s3(method, parts.path, query, headers)
+    else:  # the query protocol
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        operation, params = form.pop("Action", method), dict(form)
+    return Call(function, service, operation, _plain(params), presigned)
 
 
-_POWERTOOLS_PROVIDER_MODULES: Final = (
-    "aws_lambda_powertools.utilities.parameters.constants",
-    "aws_lambda_powertools.utilities.parameters.base",
-    "aws_lambda_powertools.utilities.parameters.secrets",
-    "aws_lambda_powertools.utilities.parameters.ssm",
-    "aws_lambda_powertools.utilities.parameters.appconfig",
-)
+def _json(body: bytes) -> dict[str, Any]:
+    try:
+        decoded = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return decoded if isinstance(decoded, dict) else {}
 
 
-def _separate_parameter_caches() -> None:
-    providers = PerFunctionProviders()
-    saved: dict[str, Any] = {}
-    for name in _POWERTOOLS_PROVIDER_MODULES:
-        module = importlib.import_module(name)
-        saved[name] = getattr(module, "DEFAULT_PROVIDERS")  # noqa: B009 - untyped module attribute
-        setattr(module, "DEFAULT_PROVIDERS", providers)  # noqa: B010
-    _INSTALLED["providers"] = saved
+def _s3(
+    method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str]
+) -> tuple[str, dict[str, Any]]:
+    """S3's operation and the parameters IAM needs, from a path-style REST request (S3 API reference,
+    each operation's "Request Syntax")."""
+    bucket, _, key = unquote(path).lstrip("/").partition("/")
+    params: dict[str, Any] = {"Bucket": bucket}
+    if key:
+        params["Key"] = key
+    for name, header in (
+        ("ServerSideEncryption", "x-amz-server-side-encryption"),
+        ("SSEKMSKeyId", "x-amz-server-side-encryption-aws-kms-key-id"),
+        ("Tagging", "x-amz-tagging"),
+        ("CopySource", "x-amz-copy-source"),
+    ):
+        if headers.get(header):
+            params[name] = headers[header]
+    if query.get("versionId"):
+        params["VersionId"] = query["versionId"]
+    if "prefix" in query:
+        params["Prefix"] = query["prefix"]
+    return _s3_operation(method, bool(key), query, params), params
 
 
-def install(
-    roles: Mapping[str, ReadOnlyCredentials],
-    fallback: ReadOnlyCredentials,
-    log: CallLog,
-    handlers: Sequence[tuple[str, Callable[..., None]]] = (),
-) -> None:
-    """From now on every new SDK session resolves to :class:`ThreadCredentials` and records calls;
-    ``handlers`` are more botocore event handlers for every such session (AWS's answers to functions,
-    e.g. :mod:`local.stack.missing_keys`)."""
-    uninstall()
-    _separate_parameter_caches()
-    credentials = ThreadCredentials(roles, fallback)
-    original_resolver: Callable[..., Any] = botocore.credentials.create_credential_resolver
-
-    def create_credential_resolver(session: Any, *args: Any, **kwargs: Any) -> Any:
-        resolver = original_resolver(session, *args, **kwargs)
-        resolver.insert_before("env", ThreadRoleProvider(credentials))
-        session.register("before-parameter-build", _recorder(log))
-        for event, handler in handlers:
-            session.register(event, handler)
-        return resolver
-
-    _INSTALLED["resolver"] = original_resolver
-    botocore.credentials.create_credential_resolver = create_credential_resolver
-    _INSTALLED["start"] = threading.Thread.start
-    threading.Thread.start = _inheriting_start(threading.Thread.start)  # type: ignore[method-assign,assignment]
-
-
-def uninstall() -> None:
-    for name, providers in _INSTALLED.pop("providers", {}).items():
-        setattr(importlib.import_module(name), "DEFAULT_PROVIDERS", providers)  # noqa: B010
-    if "resolver" in _INSTALLED:
-        botocore.credentials.create_credential_resolver = _INSTALLED.pop("resolver")
-    if "start" in _INSTALLED:
-        threading.Thread.start = _INSTALLED.pop("start")  # type: ignore[method-assign]
-
-
-def _recorder(log: CallLog) -> Callable[..., None]:
-    def record(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        owner = current_function()
-        if owner is None:
-            return  # the local user's call (a test, the demo): not a function's
-        service = str(model.service_model.signing_name)
-        presigned = bool(context.get("is_presign_request"))
-        log.add(Call(owner, service, str(model.name), _plain(params), presigned))
-
-    return record
+def _s3_operation(method: str, has_key: bool, query: Mapping[str, str], params: Mapping[str, Any]) -> str:
+    if "tagging" in query:
+        return {"GET": "GetObjectTagging", "PUT": "PutObjectTagging"}.get(method, "DeleteObjectTagging")
+    if has_key:
+        if method == "POST" and "uploads" in query:
+            return "CreateMultipartUpload"
+        if method == "POST" and "uploadId" in query:
+            return "CompleteMultipartUpload"
+        if method == "PUT" and "uploadId" in query:
+            return "UploadPart"
+        if method == "PUT" and "CopySource" in params:
+            return "CopyObject"
+        return {"GET": "GetObject", "HEAD": "HeadObject", "PUT": "PutObject", "DELETE": "DeleteObject"}.get(
+            method, method
+        )
+    if method == "GET":
+        if "versions" in query:
+            return "ListObjectVersions"
+        return "ListObjectsV2" if query.get("list-type") == "2" else "ListObjects"
+    return {"HEAD": "HeadBucket", "PUT": "CreateBucket", "DELETE": "DeleteBucket"}.get(method, method)
 
 
 def _plain(params: Mapping[str, Any]) -> dict[str, Any]:
     """What the mapping to IAM needs; bodies are dropped (they can be large, and say nothing to IAM)."""
-    return {k: v for k, v in params.items() if k not in ("Body", "Item", "ExpressionAttributeValues")}
-
-
-def _inheriting_start(start: Callable[[threading.Thread], None]) -> Callable[[threading.Thread], None]:
-    """A thread started by a function (a pool inside the handler) runs for that function too."""
-
-    def inheriting(thread: threading.Thread) -> None:
-        owner = current_function()
-        if owner is not None:
-            run = thread.run
-
-            def attributed() -> None:
-                with running_as(owner):
-                    run()
-
-            thread.run = attributed  # type: ignore[method-assign]
-        start(thread)
-
-    return inheriting
+    return {k: v for k, v in params.items() if k not in _DROPPED}

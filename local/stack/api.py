@@ -49,7 +49,7 @@ from local.stack.apigateway import (
 )
 from local.stack.aws import check_port_free
 from local.stack.invoke_access import InvokeAccess
-from local.stack.lambdas import LocalFunction
+from local.stack.lambdas import Invocable
 from local.stack.template import ApiSpec
 from local.stack.webpage import page_answer
 
@@ -68,7 +68,7 @@ class LocalApi:
     def __init__(
         self,
         api: ApiSpec,
-        functions: Mapping[str, LocalFunction],
+        functions: Mapping[str, Invocable],
         *,
         account_id: str,
         access: InvokeAccess,

@@ -10,7 +10,11 @@ real HTTP, each requester retrying ``409 FINALS_IN_PROGRESS``, ``503`` and the c
 lists as ``pending`` until it has every colour. On top, 5 % of the functions' DynamoDB, S3 and Secrets
 Manager calls fail (``--aws-fault-rate``, seeded) through the AWS fault proxy
 (:mod:`local.stack.faultproxy`): throttling, 500s and "applied, then the connection dropped", in AWS's
-own shapes; botocore's standard retries meet them first.
+own shapes; botocore's standard retries meet them first. And 5 % of all invocations, of every function
+(``--crash-rate``, seeded), are killed with SIGKILL at a random instant of their first
+``CRASH_WITHIN_S`` seconds (:class:`CrashFaults`), wherever the handler is then: between the billed
+fetch and the copy, between the copy and the record. Lambda reports each as ``Runtime.ExitError``;
+the asynchronous invoker retries it, a requester of finals sees API Gateway's 502 and asks again.
 
 Then the **quota outage** case (:func:`run_quota_outage`, ``--quota-uploads``, 0 skips it): that many
 good uploads; once ``--quota-out-after`` photos are made the vendor's quota runs out (the stand-in's
@@ -50,9 +54,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import itertools
 import json
 import logging
-import os
 import random
 import sys
 import threading
@@ -64,11 +68,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TextIO
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, unquote_plus, urlsplit
 
 import requests
 
 from local.stack import samples
+from local.stack.lambdas import Kill
 from local.stack.stack import Ports, Stack, start_stack
 
 MAKE_PHOTO: Final = "MakePhotoFunction"
@@ -92,7 +97,9 @@ EXPECTED: Final = {
     "truncated-jpeg": "FAILED:UNSUPPORTED_OBJECT",
     "bad-metadata": "FAILED:INVALID_OPTIONS",
 }
-RETRYABLE_FINALS: Final = (409, 503, 504)  # in progress / vendor unavailable / local gateway timeout
+# In progress / the function crashed (API Gateway's 502) / vendor unavailable / local gateway timeout.
+RETRYABLE_FINALS: Final = (409, 502, 503, 504)
+CRASH_WITHIN_S: Final = 2.0  # a crash fault strikes this early in an invocation, or not at all
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,7 @@ class ChaosConfig:
     concurrency: int | None = None  # overrides the template's MakePhotoConcurrency
     retry_delays: tuple[float, ...] = (0.5, 1.0)  # Lambda's async retry delays (AWS: ~60 s, ~120 s)
     timeout_s: float = 600.0  # for everything to settle after the uploads
+    crash_rate: float = 0.05  # of all invocations, killed (SIGKILL) at a random instant
     quota: QuotaConfig | None = None  # the quota outage case, after the run
 
 
@@ -163,6 +171,9 @@ class MakeCounter:
         self._bucket = stack.bucket
         self._lock = threading.Lock()
         self.made: Counter[str] = Counter()
+        # When each successful make call came in (monotonic), per key: the call log that tells a remake
+        # after a killed invocation from a real duplicate (:func:`remade_after_kills`).
+        self.made_at: dict[str, list[float]] = {}
         self._original: Callable[..., dict[str, Any]] = self._vendor.make
 
     def __enter__(self) -> MakeCounter:
@@ -170,10 +181,13 @@ class MakeCounter:
         # a wrapper narrower than the method made every make call a 500 (issue 27's burst stalled).
         @functools.wraps(self._original)
         def make(raw_body: bytes, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            called = time.monotonic()
             answer = self._original(raw_body, *args, **kwargs)
             if answer.get("code") == 200:
+                key = self.source_key(raw_body)
                 with self._lock:
-                    self.made[self.source_key(raw_body)] += 1
+                    self.made[key] += 1
+                    self.made_at.setdefault(key, []).append(called)
             return answer
 
         self._vendor.make = make
@@ -191,6 +205,10 @@ class MakeCounter:
         with self._lock:
             return {key: n for key, n in self.made.items() if n > 1}
 
+    def calls(self) -> dict[str, list[float]]:
+        with self._lock:
+            return {key: sorted(times) for key, times in self.made_at.items()}
+
     def per_key(self) -> dict[str, int]:
         with self._lock:
             return dict(self.made)
@@ -198,6 +216,48 @@ class MakeCounter:
     def total(self) -> int:
         with self._lock:
             return sum(self.made.values())
+
+
+def event_keys(event: dict[str, Any]) -> set[str]:
+    """The S3 keys of make-photo's event: the upload queue's records, each an S3 event in its body."""
+    keys: set[str] = set()
+    for record in event.get("Records", []):
+        try:
+            inner = json.loads(record["body"]) if "body" in record else {"Records": [record]}
+            keys |= {unquote_plus(r["s3"]["object"]["key"]) for r in inner.get("Records", [])}
+        except (KeyError, TypeError, ValueError):
+            continue  # S3's test event, or anything else without an object: no key
+    return keys
+
+
+def remade_after_kills(
+    made_at: dict[str, list[float]], kills: Sequence[Kill]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """(remade after a kill, made twice otherwise): the keys the vendor made more than once, split by
+    whether every extra make is proved to follow a killed make-photo invocation for that key.
+
+    A make call at ``t`` is followed by a kill when an invocation for its key received its event before
+    ``t`` (``handed_at <= t``), was killed after ``t`` (``t <= killed_at``: the vendor had the call,
+    the record was not written), and the next make of that key came after the kill. Nothing can avoid
+    that remake without an idempotency key at the vendor (making is not billed; ``get_pic_3`` is)."""
+    by_key: dict[str, list[Kill]] = {}
+    for kill in kills:
+        for key in event_keys(kill.event):
+            by_key.setdefault(key, []).append(kill)
+    remade: dict[str, int] = {}
+    twice: dict[str, int] = {}
+    for key, times in made_at.items():
+        if len(times) < 2:
+            continue
+        explained = all(
+            any(
+                k.handed_at is not None and k.handed_at <= made <= k.killed_at <= following
+                for k in by_key.get(key, [])
+            )
+            for made, following in itertools.pairwise(times)
+        )
+        (remade if explained else twice)[key] = len(times)
+    return remade, twice
 
 
 # --- the plan --------------------------------------------------------------------------------------
@@ -265,6 +325,7 @@ def burst_config(
         concurrency=base.concurrency,
         retry_delays=base.retry_delays,
         timeout_s=base.timeout_s,
+        crash_rate=base.crash_rate,
     )
 
 
@@ -275,7 +336,7 @@ def burst_config(
 class Report:
     config: ChaosConfig
     outcomes: list[Outcome]
-    made_twice: dict[str, int]
+    made_twice: dict[str, int]  # made more than once, not explained by a kill
     made: int
     made_per_key: dict[str, int]
     vendor: dict[str, Any]
@@ -287,6 +348,8 @@ class Report:
     seconds: dict[str, float]
     aws: dict[str, Any] = field(default_factory=dict)  # the fault proxy's stats (calls, injected)
     uncertain_accepted: int = 0  # finals fetched again with retry_uncertain=1
+    crashes: dict[str, int] = field(default_factory=dict)  # planned, and killed per function
+    remade_after_kill: dict[str, int] = field(default_factory=dict)  # proved: each remake followed a kill
     quota: QuotaReport | None = None  # the quota outage case, when it ran
 
     @property
@@ -348,6 +411,7 @@ def run(config: ChaosConfig, stack: Stack) -> Report:
         stack.aws_faults.reset()
         stack.aws_faults.set({"rate": {"rate": config.aws_fault_rate, "seed": config.seed}})
     uncertain: list[int] = []
+    crashes = _arm_crashes(stack, config)
     try:
         with MakeCounter(stack) as counter:
             _upload_all(stack, uploads)
@@ -374,8 +438,11 @@ def run(config: ChaosConfig, stack: Stack) -> Report:
                     before = outcomes[after.upload.key]
                     if (after.status, after.code) != (before.status, before.code):
                         before.status, before.code = "CHANGED", f"{before.label}->{after.label}"
-            made_twice, made, made_per_key = counter.twice(), counter.total(), counter.per_key()
+            made, made_per_key = counter.total(), counter.per_key()
+            kills = list(stack.functions[MAKE_PHOTO].kills)
+            remade, made_twice = remade_after_kills(counter.calls(), kills)
     finally:
+        _disarm_crashes(stack)
         stack.vendor_faults({"transient_rate": None, "rate_limit_per_s": None, "throttle_every": None})
         aws = stack.aws_faults.stats() if stack.aws_faults is not None else {}
         if stack.aws_faults is not None:
@@ -388,6 +455,7 @@ def run(config: ChaosConfig, stack: Stack) -> Report:
         made_twice=made_twice,
         made=made,
         made_per_key=made_per_key,
+        remade_after_kill=remade,
         vendor=_delta(vendor_before, vendor_after),
         invoker={
             "invocations": source.stats.invocations - source_before["invocations"],
@@ -400,6 +468,7 @@ def run(config: ChaosConfig, stack: Stack) -> Report:
         seconds=seconds,
         aws=aws,
         uncertain_accepted=len(uncertain),
+        crashes=crashes.counts(stack) if crashes is not None else {},
     )
 
 
@@ -458,6 +527,10 @@ def _outcomes(stack: Stack, uploads: Sequence[Upload]) -> list[Outcome]:
     def outcome(upload: Upload) -> Outcome:
         found = Outcome(upload)
         answer = _session().get(stack.photo_url(upload.key), timeout=35)
+        for _ in range(20):  # API Gateway's 502: get-photo was killed (a crash fault); ask again
+            if answer.status_code != 502:
+                break
+            answer = _session().get(stack.photo_url(upload.key), timeout=35)
         if answer.status_code == 200:
             body = answer.json()
             if body["status"] in ("READY", "FAILED", "PROCESSING"):
@@ -703,6 +776,11 @@ def table(report: Report) -> str:
         ("**lost**", f"**{len(report.lost)}**"),
         ("**left PROCESSING**", f"**{len(report.stuck)}**"),
         ("**made twice**", f"**{len(report.made_twice)}**"),
+        (
+            "remade after a kill",
+            f"{len(report.remade_after_kill)} (make-photo killed after the vendor's make, before the"
+            " record; not billed)",
+        ),
         ("unexpected outcome", str(len(report.unexpected))),
         (
             "vendor make calls",
@@ -729,6 +807,8 @@ def table(report: Report) -> str:
         ]
     if report.aws:
         rows += _aws_rows(report.aws)
+    if report.crashes:
+        rows += _crash_rows(report.crashes)
     if report.quota is not None:
         rows += quota_rows(report.quota)
     rows.append(("wall time", ", ".join(f"{k} {v:.0f} s" for k, v in report.seconds.items())))
@@ -779,6 +859,66 @@ def problems(report: Report) -> list[str]:
     return lines
 
 
+# --- crash faults ----------------------------------------------------------------------------------
+
+
+class CrashFaults:
+    """A seeded share of invocations is killed: for each, the instant after the runtime received the
+    event at which its process gets SIGKILL (:attr:`local.stack.lambdas.LocalFunction.crash`). An
+    invocation that ends before its instant is not killed; only real kills are counted."""
+
+    def __init__(self, rate: float, seed: int, within_s: float = CRASH_WITHIN_S) -> None:
+        self._dice = random.Random(seed)  # noqa: S311 - fault dice, not crypto
+        self._rate = rate
+        self._within_s = within_s
+        self._lock = threading.Lock()
+        self.planned = 0
+        self._killed_before: dict[str, int] = {}
+
+    def __call__(self, request_id: str) -> float | None:  # noqa: ARG002 - every invocation alike
+        with self._lock:
+            if self._dice.random() >= self._rate:
+                return None
+            self.planned += 1
+            return self._dice.uniform(0.0, self._within_s)
+
+    def arm(self, stack: Stack) -> None:
+        for logical_id, function in stack.functions.items():
+            self._killed_before[logical_id] = function.stats.killed["chaos"]
+            function.crash = self
+
+    def counts(self, stack: Stack) -> dict[str, int]:
+        killed = {
+            function.spec.name: function.stats.killed["chaos"] - self._killed_before.get(logical_id, 0)
+            for logical_id, function in stack.functions.items()
+        }
+        return {"planned": self.planned, **killed}
+
+
+def _arm_crashes(stack: Stack, config: ChaosConfig) -> CrashFaults | None:
+    if not config.crash_rate:
+        return None
+    crashes = CrashFaults(config.crash_rate, config.seed)
+    crashes.arm(stack)
+    return crashes
+
+
+def _disarm_crashes(stack: Stack) -> None:
+    for function in stack.functions.values():
+        function.crash = None
+
+
+def _crash_rows(crashes: dict[str, int]) -> list[tuple[str, str]]:
+    killed = {name: n for name, n in crashes.items() if name != "planned"}
+    return [
+        (
+            "**crash faults (SIGKILL mid-invocation)**",
+            f"**{sum(killed.values())}** killed ({_codes(killed) or 'none'}); {crashes.get('planned', 0)}"
+            f" planned, the rest ended before their instant",
+        )
+    ]
+
+
 # --- command line ----------------------------------------------------------------------------------
 
 
@@ -803,6 +943,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, help=f"override the template's {CONCURRENCY_PARAMETER}")
     parser.add_argument(
         "--retry-delays", default="0.5,1", help="Lambda's async retry delays, s (AWS: ~60,120)"
+    )
+    parser.add_argument(
+        "--crash-rate", type=float, default=0.05, help="share of invocations killed with SIGKILL"
     )
     parser.add_argument("--timeout", type=float, default=600, help="seconds for everything to settle")
     parser.add_argument(
@@ -830,6 +973,7 @@ def config_from(args: argparse.Namespace) -> ChaosConfig:
         concurrency=args.concurrency,
         retry_delays=tuple(float(d) for d in args.retry_delays.split(",") if d.strip()),
         timeout_s=args.timeout,
+        crash_rate=args.crash_rate,
         quota=QuotaConfig(args.quota_uploads, args.quota_out_after, args.quota_outage)
         if args.quota_uploads
         else None,
@@ -842,23 +986,7 @@ def config_from(args: argparse.Namespace) -> ChaosConfig:
 CHAOS_APPCODE_CACHE_S: Final = "2"
 
 
-@contextlib.contextmanager
-def _short_secret_cache(enabled: bool) -> Iterator[None]:
-    """``APPCODE_CACHE_SECONDS`` for the in-process functions (their settings read the process
-    environment at cold start); the previous value comes back afterwards."""
-    previous = os.environ.get("APPCODE_CACHE_SECONDS")
-    if enabled:
-        os.environ["APPCODE_CACHE_SECONDS"] = CHAOS_APPCODE_CACHE_S
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("APPCODE_CACHE_SECONDS", None)
-        else:
-            os.environ["APPCODE_CACHE_SECONDS"] = previous
-
-
-# make-photo's back-off of a failed upload (AWS: 30 s doubling to 15 min), for the in-process functions.
+# make-photo's back-off of a failed upload (AWS: 30 s doubling to 15 min).
 CHAOS_BACKOFF: Final = {"BACKOFF_SECONDS": "1", "BACKOFF_CAP_SECONDS": "2"}
 # A waiting upload tried about every second: the refusal wait (10 min) spread over 1000 receives.
 CHAOS_QUEUE_PARAMETERS: Final = {"UploadMaxReceiveCount": "1000", "VendorRefusalWaitMinutes": "10"}
@@ -867,27 +995,8 @@ CHAOS_VISIBILITY_TIMEOUT_S: Final = 60
 
 
 @contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """Settings the in-process functions read at cold start from the process environment."""
-    previous = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-@contextlib.contextmanager
 def chaos_stack(config: ChaosConfig, log: TextIO) -> Iterator[Stack]:
-    with (
-        _short_secret_cache(config.aws_fault_rate > 0),
-        _environment(dict(CHAOS_BACKOFF)),
-        _chaos_stack(config, log) as stack,
-    ):
+    with _chaos_stack(config, log) as stack:
         yield stack
 
 
@@ -901,7 +1010,11 @@ def _chaos_stack(config: ChaosConfig, log: TextIO) -> Iterator[Stack]:
             ports=Ports.ephemeral(),
             parameters=parameters,
             retry_delays=config.retry_delays,
-            aws_faults=config.aws_fault_rate > 0,
+            # Like `sam local --env-vars`: the functions' own variables, for this run only.
+            environment={
+                **CHAOS_BACKOFF,
+                **({"APPCODE_CACHE_SECONDS": CHAOS_APPCODE_CACHE_S} if config.aws_fault_rate else {}),
+            },
             visibility_timeout_s=CHAOS_VISIBILITY_TIMEOUT_S,
         )
     try:

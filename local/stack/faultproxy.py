@@ -1,7 +1,9 @@
-"""A fault proxy in front of the local AWS endpoint (moto): AWS failing the way AWS fails.
+"""The functions' front to the local AWS (moto): every call recorded, and AWS failing the way AWS fails.
 
-The functions talk to this proxy (their ``AWS_ENDPOINT_URL``); it forwards every request to moto and,
-when told to, answers instead with AWS's own error for the service, or lets moto apply the request and
+The functions talk to this proxy (their ``AWS_ENDPOINT_URL``); it hands every request to the recorder
+(:class:`local.stack.access.Recorder`: which function, which call, for the least-privilege check),
+forwards it to moto, hands moto's answer to a function's call to ``answers`` where AWS answers
+otherwise (S3's 403 for a missing key, :mod:`local.stack.missing_keys`) and, when told to, answers instead with AWS's own error for the service, or lets moto apply the request and
 then drops the connection, so botocore's standard retries meet real-looking failures. Configured like
 the vendor stand-in's faults (:mod:`local.standin.faults`): counted faults per service and operation,
 and a seeded rate over every call; ``GET/POST /_admin/faults``, ``GET /_admin/stats``,
@@ -46,14 +48,26 @@ import random
 import re
 import socket
 import struct
+import sys
 import threading
+import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 from urllib.parse import urlsplit
+
+from local.stack.access import Call as FunctionCall
+from local.stack.access import Recorder
+
+# Told of each function's call once moto answered it: the call, the request's body, the seconds moto took.
+Observer = Callable[[FunctionCall, bytes, float], None]
+# Given a function's call and moto's answer (status, headers, body), the answer AWS would give.
+Answers = Callable[
+    [FunctionCall, str, int, list[tuple[str, str]], bytes], tuple[int, list[tuple[str, str]], bytes]
+]
 
 SERVICES: Final = ("dynamodb", "s3", "secretsmanager")
 KINDS: Final = ("throttle", "internal", "dropped")
@@ -359,7 +373,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/_admin/"):
             self._admin(body)
             return
-        call = classify(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+        sent = {k.lower(): v for k, v in self.headers.items()}
+        recorded = None
+        if self.server.recorder is not None:
+            recorded = self.server.recorder.record(self.command, self.path, sent, body)
+        call = classify(self.command, self.path, sent, body)
         kind = self.server.faults.decide(call)
         if kind in ("throttle", "internal"):
             status, error_headers, payload = error_answer(
@@ -367,10 +385,16 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._send(status, error_headers, payload)
             return
+        started = time.perf_counter()
         status, headers, payload = self._forward(body)
+        if recorded is not None:
+            for observer in self.server.observers:
+                observer(recorded, body, time.perf_counter() - started)
         if kind == "dropped":  # applied by moto; the client never hears of it
             self._reset()
             return
+        if recorded is not None and self.server.answers is not None:  # AWS's answer where moto's differs
+            status, headers, payload = self.server.answers(recorded, self.command, status, headers, payload)
         self._send(status, headers, payload, keep_length=self.command == "HEAD")
 
     def _read_body(self) -> bytes:
@@ -462,24 +486,48 @@ class _ProxyServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], target: str, faults: AwsFaults) -> None:
+    def __init__(
+        self, address: tuple[str, int], target: str, faults: AwsFaults, recorder: Recorder | None
+    ) -> None:
         super().__init__(address, _Handler)
         self.target = urlsplit(target)
         self.faults = faults
+        self.recorder = recorder
+        self.answers: Answers | None = None
+        self.observers: list[Observer] = []  # the bench's tallies of each invocation's calls
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the caller went away: a function's process killed mid-call (timeout, crash)
+        super().handle_error(request, client_address)
 
 
 class FaultProxy:
     """The proxy on ``host:port`` (0: a free one) in front of ``target`` (moto's URL)."""
 
-    def __init__(self, target: str, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, target: str, host: str = "127.0.0.1", port: int = 0, recorder: Recorder | None = None
+    ) -> None:
         self.faults = AwsFaults()
-        self._server = _ProxyServer((host, port), target, self.faults)
+        self._server = _ProxyServer((host, port), target, self.faults, recorder)
         bound_host, bound_port = self._server.server_address[:2]
         self.url = f"http://{bound_host!s}:{bound_port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="aws-fault-proxy", daemon=True
         )
         self._thread.start()
+
+    def observe(self, observer: Observer) -> None:
+        """Tell ``observer`` of every function's call once moto answered it."""
+        self._server.observers.append(observer)
+
+    @property
+    def answers(self) -> Answers | None:
+        return self._server.answers
+
+    @answers.setter
+    def answers(self, answers: Answers | None) -> None:
+        self._server.answers = answers
 
     def set(self, changes: dict[str, Any]) -> None:
         self.faults.update(changes)

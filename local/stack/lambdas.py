@@ -1,101 +1,189 @@
-"""Invoking the handlers like Lambda does: a context object, and asynchronous invocation semantics.
+"""Invoking functions like Lambda does: a pool of execution environments, and asynchronous invocation.
 
-Asynchronous invocation (how S3 invokes a function), as AWS documents it:
+A function's environments (:class:`local.stack.runtime.Environment`, one process each) are kept by
+:class:`LocalFunction`: an invocation takes a free (warm) environment, or starts a new one when none
+is free (a cold start), up to the function's concurrency, then waits for one to come free. Lambda
+would throttle a synchronous invocation beyond the concurrency (429); here it waits. An environment
+that died (timeout, memory, crash) is dropped and never reused.
 
-* events wait in a queue and run on at most ``ReservedConcurrentExecutions`` environments at a time
-  (here: a thread pool of that size; without a reservation, the size the stack gives, else
-  ``DEFAULT_CONCURRENCY``);
-* an invocation that raises (or overruns its ``Timeout``) is retried up to ``MaximumRetryAttempts``
+Asynchronous invocation (how S3 and EventBridge invoke a function), as AWS documents it:
+
+* events wait in a queue and run on at most the function's concurrency at a time;
+* an invocation that fails (an error, a timeout, a crash) is retried up to ``MaximumRetryAttempts``
   times **with the same request id** (the handlers rely on that to take over their own claim); Lambda
   waits about 1 and then 2 minutes, here ``retry_delays`` (default 1 s, 2 s);
 * events older than ``MaximumEventAgeInSeconds`` are dropped;
 * when retries are exhausted (or the event is too old) the ``OnFailure`` destination receives AWS's
   invocation record (``version``, ``timestamp``, ``requestContext``, ``requestPayload``,
   ``responseContext``, ``responsePayload``).
-
-A thread cannot be killed, so an invocation that overruns its timeout runs to its end, but its result
-is discarded and it counts as failed, as Lambda would have killed it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 import time
 import traceback
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
-from local.stack.access import running_as
-from local.stack.runtime import Handler
+from local.stack.runtime import Environment, EnvironmentConfig, FunctionError, FunctionTimeout
 from local.stack.template import FunctionSpec
+
+__all__ = ["AsyncInvoker", "FunctionError", "FunctionTimeout", "Invocable", "Kill", "LocalFunction"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY: Final = 10
 DEFAULT_RETRY_DELAYS: Final = (1.0, 2.0)
 
+# A crash fault: given the request id, how long after the runtime receives the event to SIGKILL its
+# environment, or None to leave it alone (local.stack.chaos).
+CrashPlan = Callable[[str], float | None]
+
+
+class Invocable(Protocol):
+    """What the event sources and the local API need of a function."""
+
+    spec: FunctionSpec
+
+    def invoke(self, event: dict[str, Any], request_id: str | None = None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Kill:
+    """An invocation whose environment the stack killed (timeout, memory, a chaos crash fault)."""
+
+    request_id: str
+    reason: str
+    handed_at: float | None  # when its runtime received the event (monotonic), if it did
+    killed_at: float  # monotonic
+    event: dict[str, Any]
+
 
 @dataclass
-class LambdaContext:
-    """The attributes and method of the Python runtime's context object that handlers use."""
-
-    function_name: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int
-    aws_request_id: str
-    timeout_s: float
-    function_version: str = "$LATEST"
-    identity: Any = None
-    client_context: Any = None
-    started: float = field(default_factory=time.monotonic)
-    log_group_name: str = ""
-
-    @property
-    def log_stream_name(self) -> str:
-        return f"{datetime.now(UTC):%Y/%m/%d}/[{self.function_version}]{self.aws_request_id.replace('-', '')}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.started + self.timeout_s - time.monotonic()) * 1000))
-
-
-class FunctionTimeout(Exception):
-    """The invocation ran longer than the function's Timeout (Lambda would have stopped it)."""
+class FunctionStats:
+    cold_starts: int = 0
+    init_s: list[float] = field(default_factory=list)  # each environment's Init: start to first next
+    invocations: int = 0
+    killed: Counter[str] = field(default_factory=Counter)  # by reason: timeout, memory, chaos
 
 
 class LocalFunction:
-    """One function: its configuration (timeout may be changed, like UpdateFunctionConfiguration)."""
+    """One function: its environments, and its configuration (``timeout_s`` may be changed, as
+    UpdateFunctionConfiguration does; :meth:`cold_start` then retires every environment)."""
 
-    def __init__(self, spec: FunctionSpec, handler: Handler) -> None:
-        self.spec = spec
-        self.handler = handler
-        self.timeout_s: float = spec.timeout_s
-
-    def context(self, request_id: str | None = None) -> LambdaContext:
-        return LambdaContext(
-            function_name=self.spec.name,
-            invoked_function_arn=self.spec.arn,
-            memory_limit_in_mb=self.spec.memory_mb,
-            aws_request_id=request_id or str(uuid.uuid4()),
-            timeout_s=self.timeout_s,
-            log_group_name=self.spec.log_group,
-        )
+    def __init__(self, config: EnvironmentConfig, concurrency: int | None = None) -> None:
+        self.config = config
+        self.spec = config.spec
+        self.timeout_s: float = config.spec.timeout_s
+        self.concurrency = concurrency or config.spec.reserved_concurrency or DEFAULT_CONCURRENCY
+        self.crash: CrashPlan | None = None
+        self.stats = FunctionStats()
+        self.kills: deque[Kill] = deque(maxlen=10_000)  # the latest invocations killed, with their event
+        # The latest lines its environments wrote (tests, debugging); each also goes to stdout.
+        self.logs: deque[str] = deque(maxlen=2000)
+        self._free: list[Environment] = []
+        self._live: set[Environment] = set()
+        self._retired: set[Environment] = set()  # still running an invocation; stopped when it ends
+        self._changed = threading.Condition()
+        self._stopped = False
 
     def invoke(self, event: dict[str, Any], request_id: str | None = None) -> Any:
-        """Run the handler once; raises what it raises, or FunctionTimeout when it overran."""
-        context = self.context(request_id)
-        with running_as(self.spec.logical_id):  # its calls sign with its own role's credentials
-            result = self.handler(event, context)
-        elapsed = time.monotonic() - context.started
-        if elapsed > context.timeout_s:
-            raise FunctionTimeout(f"Task timed out after {context.timeout_s:.2f} seconds")
-        return result
+        """Run the function once; its result, or raises :class:`FunctionError` (a
+        :class:`FunctionTimeout` past its Timeout) with Lambda's error document."""
+        request_id = request_id or str(uuid.uuid4())
+        environment = self._acquire()
+        kill_after = self.crash(request_id) if self.crash is not None else None
+        try:
+            body = environment.invoke(json.dumps(event).encode(), request_id, self.timeout_s, kill_after)
+        finally:
+            self._note_kill(environment, request_id, event)
+            self._release(environment)
+        return json.loads(body) if body else None
+
+    def _note_kill(self, environment: Environment, request_id: str, event: dict[str, Any]) -> None:
+        during = environment.killed_during
+        if environment.killed_for is None or environment.killed_at is None or during is None:
+            return
+        if during[0] == request_id:
+            kill = Kill(request_id, environment.killed_for, during[1], environment.killed_at, event)
+            self.kills.append(kill)
+
+    def cold_start(self) -> None:
+        """Every environment retires: idle ones now, busy ones when their invocation ends."""
+        with self._changed:
+            idle, self._free = self._free, []
+            self._retired |= self._live - set(idle)
+            self._live.clear()
+            self._changed.notify_all()
+        for environment in idle:
+            environment.stop()
+
+    def stop(self) -> None:
+        with self._changed:
+            self._stopped = True
+            everything = [*self._live, *self._retired]
+            self._free, self._live, self._retired = [], set(), set()
+            self._changed.notify_all()
+        for environment in everything:
+            environment.stop()
+
+    def _log_line(self, line: str) -> None:
+        self.logs.append(line)
+        sys.stdout.write(line + "\n")  # looked up per line: redirect_stdout (demo, chaos, bench) applies
+
+    @property
+    def environments(self) -> int:
+        with self._changed:
+            return len(self._live)
+
+    @property
+    def pids(self) -> set[int]:
+        """The processes of its environments now."""
+        with self._changed:
+            return {environment.process.pid for environment in self._live}
+
+    def _acquire(self) -> Environment:
+        with self._changed:
+            while True:
+                if self._stopped:
+                    raise RuntimeError(f"{self.spec.name} is stopped")
+                while self._free:
+                    environment = self._free.pop()
+                    if environment.alive:
+                        return environment
+                    self._live.discard(environment)
+                if len(self._live) < self.concurrency:
+                    environment = Environment(self.config, self._log_line)  # a cold start
+                    self._live.add(environment)
+                    self.stats.cold_starts += 1
+                    return environment
+                self._changed.wait()
+
+    def _release(self, environment: Environment) -> None:
+        with self._changed:
+            self.stats.invocations += 1
+            if environment.stats.init_s is not None and environment.stats.invocations == 1:
+                self.stats.init_s.append(environment.stats.init_s)
+            keep = environment in self._live and environment.alive and not self._stopped
+            if environment.killed_for is not None:
+                self.stats.killed[environment.killed_for] += 1
+            if keep:
+                self._free.append(environment)
+            else:
+                self._live.discard(environment)
+                self._retired.discard(environment)
+            self._changed.notify_all()
+        if not keep:
+            environment.stop()
 
 
 @dataclass
@@ -121,12 +209,11 @@ class AsyncInvoker:
         self,
         function: LocalFunction,
         *,
-        concurrency: int | None = None,
         retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
         on_failure: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.function = function
-        self.concurrency = concurrency or function.spec.reserved_concurrency or DEFAULT_CONCURRENCY
+        self.concurrency = function.concurrency
         self._delays = tuple(retry_delays) or (0.0,)
         self._on_failure = on_failure
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"lambda-{function.spec.name}")
@@ -200,7 +287,7 @@ class AsyncInvoker:
                 self.function.spec.name,
                 event.attempts,
                 event.request_id,
-                type(exc).__name__,
+                exc.error_type if isinstance(exc, FunctionError) else type(exc).__name__,
                 exc,
             )
             return exc
@@ -258,18 +345,21 @@ def failure_record(
         "requestPayload": event.payload,
     }
     if error is not None:
-        error_type = "Sandbox.Timedout" if isinstance(error, FunctionTimeout) else type(error).__name__
+        document = (
+            error.payload
+            if isinstance(error, FunctionError)
+            else {
+                "errorMessage": str(error),
+                "errorType": type(error).__name__,
+                "stackTrace": traceback.format_list(traceback.extract_tb(error.__traceback__)),
+            }
+        )
         record["responseContext"] = {
             "statusCode": 200,
             "executedVersion": "$LATEST",
             "functionError": "Unhandled",
         }
-        record["responsePayload"] = {
-            "errorMessage": str(error),
-            "errorType": error_type,
-            "requestId": event.request_id,
-            "stackTrace": traceback.format_list(traceback.extract_tb(error.__traceback__)),
-        }
+        record["responsePayload"] = {**document, "requestId": event.request_id}
     return record
 
 

@@ -1,159 +1,439 @@
-"""The execution environment of the in-process functions: environment variables, code, caches.
+"""Execution environments as Lambda runs them: one OS process each, AWS's runtime client inside.
 
-Lambda gives each function its own process; here every function shares this one, which has three
-consequences, each handled here:
+An :class:`Environment` is one process started as AWS's Python base images start it,
+``python -m awslambdaric <Handler>`` (the runtime interface client, package ``awslambdaric``), with
 
-* **Environment variables** are process-wide. The functions' resolved ``Environment`` must agree on
-  every name they share (a conflict is an error, never a silent pick); the SDK settings a Lambda
-  environment would have are added (endpoint of moto, fake credentials, region; no profile or config
-  file of the person running it). The previous values come back on :meth:`ProcessEnvironment.restore`.
-* **Code**: each handler file is imported under its own module name (both are ``app.py``), with the
-  template's layer folders on ``sys.path`` like ``/opt/python``. A (re)load is a cold start: the layer
-  package's ``functools`` caches (clients, settings) and Powertools' parameter cache are emptied, so
-  the new environment variables and endpoints are picked up.
-* **Shared Powertools state**: the metric set of ``Metrics`` is a class attribute, and flushing
-  iterates it; two invocations in two threads can break each other's flush ("dictionary changed size",
-  "Must contain at least one metric"). One lock serialises Powertools' metric calls; nothing else of
-  the handler is serialised. Powertools' ``Logger`` keys (``inject_lambda_context``, ``append_keys``)
-  are shared the same way, so under concurrency a log line may carry another invocation's request id
-  or photo key: cosmetic, and accepted rather than changing the handlers.
+* the function's code folder as the working directory and first on the path, as ``/var/task`` is,
+  and each layer folder after it, as a layer's ``python/`` is at ``/opt/python`` (Lambda developer
+  guide, "Working with layers for Python Lambda functions": the layer paths follow the function's);
+* only the variables Lambda gives a function (:func:`lambda_variables`): the function's own
+  resolved ``Environment``, its execution role's temporary credentials, and the variables Lambda
+  defines (developer guide, "Defined runtime environment variables"). Nothing of the parent's
+  environment is inherited;
+* its own local Lambda Runtime API (:class:`_RuntimeApi`, version 2018-06-01, developer guide "Using
+  the Lambda runtime API for custom runtimes"): ``GET /runtime/invocation/next`` hands over one event
+  with the ``Lambda-Runtime-*`` headers, ``POST /runtime/invocation/{id}/response`` and ``.../error``
+  end it, ``POST /runtime/init/error`` reports a failed init.
+
+One invocation at a time per environment, as in Lambda. The limits are enforced as Lambda enforces
+them, by killing the process (SIGKILL) and reporting what Lambda reports:
+
+* **Timeout**: counted from the moment the runtime receives the event; past it the process is killed
+  and the invocation fails with ``Sandbox.Timedout`` "Task timed out after N.NN seconds".
+* **MemorySize**: a watchdog reads the process's resident set size (``VmRSS`` of ``/proc/<pid>/status``:
+  the memory the process really occupies, which is what Lambda's cgroup limit and its "Max Memory
+  Used" count) every :data:`WATCHDOG_S`; above ``MemorySize`` MiB the process is killed and the
+  invocation fails with ``Runtime.OutOfMemory``. An address-space limit (``RLIMIT_AS``) was not used:
+  it counts reserved, never-touched address space (each thread's 8 MiB stack, glibc's 64 MiB malloc
+  arenas), so a 256 MB function could not even import its SDK. A spike shorter than the poll
+  interval can escape the watchdog.
+* **A crash** (the process exits or is killed during an invocation): ``Runtime.ExitError``
+  "RequestId: <id> Error: Runtime exited with error: exit status N" (or "signal: killed").
+
+A dead environment is never reused; the function's pool (:class:`local.stack.lambdas.LocalFunction`)
+starts a new one for the next invocation, a cold start.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.util
+import contextlib
+import json
+import logging
 import os
+import signal
+import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Final
 
-import boto3
-from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.utilities import parameters
+from botocore.credentials import ReadOnlyCredentials
 
 from local.stack.template import FunctionSpec
 
-Handler = Callable[[dict[str, Any], Any], Any]
-# Unset while the stack runs: a person's own AWS setup must never leak into the local functions.
-_UNSET: Final = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ROLE_ARN")
-_METRICS_LOCK: Final = threading.RLock()
-_LOCKED_METRIC_CALLS: Final = (
-    "add_metric",
-    "add_dimension",
-    "add_metadata",
-    "flush_metrics",
-    "clear_metrics",
-)
+log = logging.getLogger(__name__)
+
+RUNTIME_API_VERSION: Final = "2018-06-01"
+# The Init phase gets 10 s; past it Lambda retries the init within the first invocation's timeout
+# (developer guide, "Understanding the Lambda execution environment lifecycle").
+INIT_TIMEOUT_S: Final = 10.0
+WATCHDOG_S: Final = 0.05
+_PAGE: Final = os.sysconf("SC_PAGE_SIZE")
 
 
-class EnvironmentConflict(ValueError):
-    pass
+class FunctionError(Exception):
+    """The invocation failed; ``payload`` is Lambda's error document (errorMessage, errorType, ...)."""
+
+    def __init__(self, payload: Mapping[str, Any]) -> None:
+        self.payload = dict(payload)
+        self.error_type = str(self.payload.get("errorType", "Unhandled"))
+        super().__init__(str(self.payload.get("errorMessage", self.error_type)))
 
 
-def sdk_environment(endpoint: str, region: str) -> dict[str, str]:
-    """What the Lambda runtime and the local endpoint add to a function's own variables."""
+class FunctionTimeout(FunctionError):
+    """The invocation ran past the function's Timeout: its environment was killed."""
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    """What every environment of one function starts with."""
+
+    spec: FunctionSpec
+    credentials: ReadOnlyCredentials
+    aws_endpoint: str  # where the function's SDK calls go (the recording front of moto)
+    region: str
+    python: str = sys.executable
+
+
+def lambda_variables(config: EnvironmentConfig, runtime_api: str, log_stream: str) -> dict[str, str]:
+    """The process's whole environment: the function's own variables, then what Lambda sets.
+
+    Lambda's reserved names win over the function's (Lambda refuses a function that sets them).
+    Developer guide, "Defined runtime environment variables"."""
+    spec = config.spec
+    layer_paths = [str(d) for d in spec.layer_dirs]
     return {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
+        **spec.environment,
+        "_HANDLER": spec.handler,
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group or f"/aws/lambda/{spec.name}",  # LoggingConfig
+        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+        "AWS_LAMBDA_RUNTIME_API": runtime_api,
+        "AWS_REGION": config.region,
+        "AWS_DEFAULT_REGION": config.region,
+        "AWS_ACCESS_KEY_ID": str(config.credentials.access_key),
+        "AWS_SECRET_ACCESS_KEY": str(config.credentials.secret_key),
+        "AWS_SESSION_TOKEN": str(config.credentials.token or ""),
+        "LAMBDA_TASK_ROOT": str(spec.code_dir),
+        "LAMBDA_RUNTIME_DIR": str(Path(config.python).parent),
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "PATH": os.pathsep.join((str(Path(config.python).parent), "/usr/local/bin", "/usr/bin", "/bin")),
+        # /var/task first, then /opt/python: the order Lambda's sys.path has.
+        "PYTHONPATH": os.pathsep.join((str(spec.code_dir), *layer_paths)),
+        # Local only: the endpoint, and no config file or instance metadata of the person running it.
+        "AWS_ENDPOINT_URL": config.aws_endpoint,
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "AWS_EC2_METADATA_DISABLED": "true",
     }
 
 
-def merged_environment(functions: Iterable[FunctionSpec], extra: Mapping[str, str]) -> dict[str, str]:
-    merged: dict[str, str] = {}
-    owners: dict[str, str] = {}
-    for function in functions:
-        for name, value in function.environment.items():
-            if name in merged and merged[name] != value:
-                raise EnvironmentConflict(
-                    f"{name} is {merged[name]!r} in {owners[name]} but {value!r} in {function.logical_id}: "
-                    "in-process functions share one environment"
-                )
-            merged[name], owners[name] = value, function.logical_id
-    return merged | dict(extra)
+@dataclass
+class _Invocation:
+    request_id: str
+    payload: bytes
+    timeout_s: float
+    handed_at: float | None = None  # monotonic time the runtime received it
+    outcome: tuple[bool, bytes] | None = None  # (succeeded, body)
 
 
-class ProcessEnvironment:
-    def __init__(self, variables: Mapping[str, str]) -> None:
-        self._saved = {name: os.environ.get(name) for name in (*variables, *_UNSET)}
-        for name in _UNSET:
-            os.environ.pop(name, None)
-        os.environ.update(variables)
+@dataclass
+class EnvironmentStats:
+    started: float = field(default_factory=time.monotonic)
+    init_s: float | None = None  # process start to its first invocation/next: Lambda's Init duration
+    invocations: int = 0
+    max_rss_mb: float = 0.0
 
-    def restore(self) -> None:
-        for name, value in self._saved.items():
-            if value is None:
-                os.environ.pop(name, None)
+
+class Environment:
+    """One execution environment: a process of the runtime client and its Runtime API."""
+
+    def __init__(self, config: EnvironmentConfig, sink: Callable[[str], None] | None = None) -> None:
+        """``sink`` receives each line the process writes (default: this process's stdout)."""
+        self.config = config
+        self.stats = EnvironmentStats()
+        self.killed_for: str | None = None  # why the stack killed it: timeout, memory, chaos, stop
+        self.killed_at: float | None = None  # when (monotonic)
+        # The invocation it was running then: (request id, when the runtime received it), if any.
+        self.killed_during: tuple[str, float | None] | None = None
+        self._changed = threading.Condition()
+        self._current: _Invocation | None = None
+        self._init_error: bytes | None = None
+        self._exit: int | None = None
+        self._sink = sink or _stdout
+        self._api = _RuntimeApi(self)
+        self._api_thread = threading.Thread(
+            target=self._api.serve_forever, name=f"runtime-api-{config.spec.name}", daemon=True
+        )
+        self._api_thread.start()
+        stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+        host, port = self._api.server_address[:2]
+        variables = lambda_variables(config, f"{host!s}:{port}", stream)
+        self.process = subprocess.Popen(  # noqa: S603 - our interpreter, AWS's runtime client, the template's handler
+            [config.python, "-m", "awslambdaric", config.spec.handler],
+            cwd=config.spec.code_dir,
+            env=variables,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for target, name in ((self._watch, "watchdog"), (self._pump_logs, "logs")):
+            threading.Thread(target=target, name=f"{name}-{config.spec.name}", daemon=True).start()
+
+    @property
+    def alive(self) -> bool:
+        with self._changed:
+            return self._exit is None and self._init_error is None and self.killed_for is None
+
+    # --- the invoker's side -----------------------------------------------------------------------
+
+    def invoke(
+        self, payload: bytes, request_id: str, timeout_s: float, kill_after_s: float | None = None
+    ) -> bytes:
+        """Run one invocation; its answer's body, or raises :class:`FunctionError`.
+
+        ``kill_after_s``: SIGKILL the process that long after the runtime received the event (a
+        crash fault); the invocation then fails as any crash does."""
+        invocation = _Invocation(request_id, payload, timeout_s)
+        with self._changed:
+            if self._current is not None:
+                raise RuntimeError("an environment runs one invocation at a time")
+            self._current = invocation
+            self.stats.invocations += 1
+            self._changed.notify_all()
+            try:
+                return self._await(invocation, kill_after_s)
+            finally:
+                self._current = None
+
+    def _await(self, invocation: _Invocation, kill_after_s: float | None) -> bytes:
+        # Until the runtime takes the event: the init's allowance (a cold start), or the timeout (warm).
+        waiting_deadline = max(self.stats.started + INIT_TIMEOUT_S, time.monotonic()) + invocation.timeout_s
+        while True:
+            if invocation.outcome is not None:
+                succeeded, body = invocation.outcome
+                if succeeded:
+                    return body
+                raise FunctionError(_error_document(body, invocation.request_id))
+            if (
+                self._init_error is not None
+            ):  # the runtime client's own errorType (Runtime.ImportModuleError, ...)
+                raise FunctionError(_error_document(self._init_error, invocation.request_id))
+            if self._exit is not None:
+                raise FunctionError(self._exit_error(invocation.request_id))
+            now = time.monotonic()
+            if invocation.handed_at is None:
+                deadline = waiting_deadline
             else:
-                os.environ[name] = value
+                deadline = invocation.handed_at + invocation.timeout_s
+                if kill_after_s is not None and now >= invocation.handed_at + kill_after_s:
+                    self._kill("chaos")
+                    kill_after_s = None
+                    continue
+            if now >= deadline:
+                self._kill("timeout")
+                raise FunctionTimeout(
+                    {
+                        "errorMessage": f"Task timed out after {invocation.timeout_s:.2f} seconds",
+                        "errorType": "Sandbox.Timedout",
+                        "requestId": invocation.request_id,
+                    }
+                )
+            wake = deadline
+            if kill_after_s is not None and invocation.handed_at is not None:
+                wake = min(wake, invocation.handed_at + kill_after_s)
+            self._changed.wait(max(0.0, wake - now))
+
+    def _exit_error(self, request_id: str) -> dict[str, str]:
+        code = self._exit or 0
+        how = f"signal: {_signal_name(-code)}" if code < 0 else f"exit status {code}"
+        kind = "Runtime.OutOfMemory" if self.killed_for == "memory" else "Runtime.ExitError"
+        return {
+            "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: {how}",
+            "errorType": kind,
+            "requestId": request_id,
+        }
+
+    def stop(self) -> None:
+        """Shut the environment down (Lambda's Shutdown phase ends in SIGKILL too)."""
+        self._kill("stop")
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(5)
+        self._api.shutdown()
+        self._api.server_close()
+
+    def _kill(self, reason: str) -> None:
+        with self._changed:
+            if self._exit is not None:
+                return
+            if self.killed_for is None:
+                self.killed_for, self.killed_at = reason, time.monotonic()
+                current = self._current
+                self.killed_during = None if current is None else (current.request_id, current.handed_at)
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()  # SIGKILL, to this process only: the one we started
+
+    # --- the runtime's side (the Runtime API's handlers) -----------------------------------------
+
+    def next_invocation(self) -> _Invocation | None:
+        """Blocks until an event is there; None once the environment is dead."""
+        with self._changed:
+            if self.stats.init_s is None:
+                self.stats.init_s = time.monotonic() - self.stats.started
+            while True:
+                current = self._current
+                if current is not None and current.handed_at is None:
+                    current.handed_at = time.monotonic()
+                    self._changed.notify_all()
+                    return current
+                if self._exit is not None:
+                    return None
+                self._changed.wait(1.0)
+
+    def finish(self, request_id: str, succeeded: bool, body: bytes) -> bool:
+        with self._changed:
+            current = self._current
+            if current is None or current.request_id != request_id or current.handed_at is None:
+                return False
+            if current.outcome is None:
+                current.outcome = (succeeded, body)
+                self._changed.notify_all()
+            return True
+
+    def init_failed(self, body: bytes) -> None:
+        with self._changed:
+            self._init_error = body or b"{}"
+            self._changed.notify_all()
+
+    # --- watching the process ---------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        limit = self.config.spec.memory_mb
+        status = Path(f"/proc/{self.process.pid}/statm")
+        while True:
+            try:
+                code = self.process.wait(WATCHDOG_S)
+            except subprocess.TimeoutExpired:
+                rss_mb = _rss_mb(status)
+                self.stats.max_rss_mb = max(self.stats.max_rss_mb, rss_mb)
+                if rss_mb > limit:
+                    log.warning(
+                        "%s: %.0f MB resident, above MemorySize %d MB", self.config.spec.name, rss_mb, limit
+                    )
+                    self._kill("memory")
+                continue
+            with self._changed:
+                self._exit = code
+                self._changed.notify_all()
+            return
+
+    def _pump_logs(self) -> None:
+        """Every line the process writes goes to the sink, whole (Lambda sends each line of stdout and
+        stderr to the function's own log stream); lines of two environments never mix."""
+        assert self.process.stdout is not None  # noqa: S101 - Popen was given stdout=PIPE
+        for line in self.process.stdout:
+            self._sink(line.decode("utf-8", "replace").rstrip("\n"))
 
 
-def load_handler(function: FunctionSpec) -> tuple[Handler, ModuleType]:
-    """Import the function's handler file as a fresh module (a cold start) and return the handler."""
-    for layer in function.layer_dirs:
-        if str(layer) not in sys.path:
-            sys.path.insert(0, str(layer))
-    cold_start(function.layer_dirs)
-    module_path, _, attribute = function.handler.rpartition(".")
-    source = function.code_dir / (module_path.replace(".", "/") + ".py")
-    name = f"_local_lambda_{function.logical_id}"
-    spec = importlib.util.spec_from_file_location(name, source)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {source}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses and pickling look modules up by name
-    spec.loader.exec_module(module)
-    _lock_metrics([module, *_layer_modules(function.layer_dirs)])
-    handler: Handler = getattr(module, attribute)
-    return handler, module
+def _stdout(line: str) -> None:
+    sys.stdout.write(line + "\n")  # looked up per line: redirect_stdout (demo, chaos, bench) applies
 
 
-def unload(module: ModuleType) -> None:
-    sys.modules.pop(module.__name__, None)
+def _rss_mb(statm: Path) -> float:
+    try:
+        resident_pages = int(statm.read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0.0  # the process is gone: the watcher's wait() sees it next
+    return resident_pages * _PAGE / (1 << 20)
 
 
-def cold_start(layer_dirs: Iterable[Path]) -> None:
-    """Forget what warm execution environments keep: cached clients, settings, secrets, SDK session."""
-    for module in _layer_modules(layer_dirs):
-        for value in list(vars(module).values()):
-            if isinstance(value, functools._lru_cache_wrapper):
-                value.cache_clear()
-    # Powertools' parameter providers hold a client of the previous endpoint, and the cached secret.
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
-    boto3.DEFAULT_SESSION = None  # the default session caches credentials and settings
+def _signal_name(number: int) -> str:
+    """As Lambda words it ("signal: killed", "signal: aborted")."""
+    names = {signal.SIGKILL: "killed", signal.SIGABRT: "aborted", signal.SIGSEGV: "segmentation fault"}
+    with contextlib.suppress(ValueError):
+        return names.get(signal.Signals(number), signal.Signals(number).name.lower())
+    return str(number)
 
 
-def _layer_modules(layer_dirs: Iterable[Path]) -> list[ModuleType]:
-    roots = tuple(str(Path(d).resolve()) + os.sep for d in layer_dirs)
-    if not roots:
-        return []
-    return [m for m in list(sys.modules.values()) if (getattr(m, "__file__", None) or "").startswith(roots)]
+def _error_document(body: bytes, request_id: str) -> dict[str, Any]:
+    try:
+        document = json.loads(body or b"{}")
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        document = {"errorMessage": body.decode("utf-8", "replace"), "errorType": "Unhandled"}
+    return {**document, "requestId": request_id}
 
 
-def _lock_metrics(modules: Iterable[ModuleType]) -> None:
-    """Serialise Powertools' metric calls (see the module docstring) on every Metrics the code holds."""
-    for metrics in {id(v): v for m in modules for v in vars(m).values() if isinstance(v, Metrics)}.values():
-        provider = metrics.provider
-        for name in _LOCKED_METRIC_CALLS:
-            method = getattr(provider, name)
-            if not getattr(method, "_locked", False):
-                setattr(provider, name, _locked(method))
+# --- the local Lambda Runtime API -----------------------------------------------------------------
 
 
-def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def call(*args: Any, **kwargs: Any) -> Any:
-        with _METRICS_LOCK:
-            return method(*args, **kwargs)
+class _RuntimeApi(ThreadingHTTPServer):
+    daemon_threads = True
 
-    call._locked = True  # type: ignore[attr-defined]
-    return call
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(("127.0.0.1", 0), _RuntimeApiHandler)
+        self.environment = environment
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the runtime's process went away mid-request: killed (timeout, memory, crash)
+        super().handle_error(request, client_address)
+
+
+class _RuntimeApiHandler(BaseHTTPRequestHandler):
+    """The four routes of the Runtime API (2018-06-01) the runtime client uses."""
+
+    protocol_version = "HTTP/1.1"
+    server: _RuntimeApi
+    _PREFIX: Final = f"/{RUNTIME_API_VERSION}/runtime"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: ARG002
+        return
+
+    def do_GET(self) -> None:
+        if self.path != f"{self._PREFIX}/invocation/next":
+            self._answer(404, {"errorMessage": "no such route", "errorType": "NotFound"})
+            return
+        invocation = self.server.environment.next_invocation()
+        if invocation is None:
+            self._answer(500, {"errorMessage": "environment shut down", "errorType": "Shutdown"})
+            return
+        spec = self.server.environment.config.spec
+        deadline_ms = int((time.time() + invocation.timeout_s) * 1000)
+        self.send_response_only(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Lambda-Runtime-Aws-Request-Id", invocation.request_id)
+        self.send_header("Lambda-Runtime-Deadline-Ms", str(deadline_ms))
+        self.send_header("Lambda-Runtime-Invoked-Function-Arn", spec.arn)
+        self.send_header("Content-Length", str(len(invocation.payload)))
+        self.end_headers()
+        self.wfile.write(invocation.payload)
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        environment = self.server.environment
+        path = self.path
+        if path == f"{self._PREFIX}/init/error":
+            environment.init_failed(body)
+            self._answer(202, {"status": "OK"})
+            return
+        prefix = f"{self._PREFIX}/invocation/"
+        request_id, _, outcome = path.removeprefix(prefix).partition("/")
+        if not path.startswith(prefix) or outcome not in ("response", "error"):
+            self._answer(404, {"errorMessage": "no such route", "errorType": "NotFound"})
+            return
+        if not environment.finish(request_id, outcome == "response", body):
+            self._answer(400, {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"})
+            return
+        self._answer(202, {"status": "OK"})
+
+    def _answer(self, status: int, document: dict[str, str]) -> None:
+        body = json.dumps(document).encode()
+        self.send_response_only(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        with contextlib.suppress(OSError):  # the runtime is gone (killed): nobody to answer
+            self.wfile.write(body)

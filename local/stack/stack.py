@@ -2,14 +2,16 @@
 
 Order matters: moto and the vendor stand-in first (their URLs are parameters of the template), then
 the template is resolved with ``VendorBaseUrl`` overridden to the stand-in (an ordinary parameter
-override, as ``sam deploy --parameter-overrides`` would do), its resources are created, the handlers are
-loaded with the resolved environment, and only then do events flow and the API listen. ``stop()`` undoes
+override, as ``sam deploy --parameter-overrides`` would do), its resources are created, each function
+gets its role's credentials and its pool of execution environments (processes, started on demand:
+:mod:`local.stack.runtime`), and only then do events flow and the API listen. ``stop()`` undoes
 it in reverse; a failure half-way stops what was already started.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import socket
@@ -18,15 +20,15 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import ModuleType, TracebackType
+from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import quote
 
 import requests
 from botocore.credentials import ReadOnlyCredentials
 
-from local.stack import access, eventbridge, identity, redrive, s3_events, s3_post
-from local.stack.access import Call, CallLog
+from local.stack import eventbridge, identity, redrive, s3_events, s3_post
+from local.stack.access import Call, CallLog, Recorder
 from local.stack.account import NEW_ACCOUNT, Account, check_deploy
 from local.stack.api import LocalApi
 from local.stack.aws import (
@@ -39,13 +41,20 @@ from local.stack.aws import (
     record_stack,
 )
 from local.stack.events import Delivery, DeliveryLog, EventPump, subscribe
+from local.stack.faultproxy import FaultProxy
 from local.stack.iam import Evaluator
 from local.stack.invoke_access import InvokeAccess, check_s3_may_invoke, check_s3_may_send
-from local.stack.lambdas import DEFAULT_RETRY_DELAYS, AsyncInvoker, LocalFunction, sqs_destination
+from local.stack.lambdas import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_RETRY_DELAYS,
+    AsyncInvoker,
+    LocalFunction,
+    sqs_destination,
+)
 from local.stack.least_privilege import Report, check
 from local.stack.missing_keys import MissingKeys
 from local.stack.naming import Pseudo
-from local.stack.runtime import ProcessEnvironment, load_handler, merged_environment, sdk_environment, unload
+from local.stack.runtime import EnvironmentConfig
 from local.stack.sqs_source import QueuePoller, Received
 from local.stack.template import TEMPLATE_PATH, StackTemplate, load
 
@@ -88,12 +97,13 @@ class Stack:
         vendor_url: str,
         appcode: str,
         cleanup: contextlib.ExitStack,
+        front: FaultProxy,
     ) -> None:
         self.template = template
         self.aws_url = aws_url
-        # Where the functions reach AWS: moto, or the fault proxy in front of it (``aws_faults``).
-        self.functions_aws_url = aws_url
-        self.aws_faults: Any = None  # local.stack.faultproxy.FaultProxy, when started with aws_faults
+        # Where the functions reach AWS: the front of moto that records their calls and injects faults.
+        self.functions_aws_url = front.url
+        self.aws_faults = front
         self.vendor_url = vendor_url
         self.appcode = appcode
         self.api_url = ""
@@ -114,7 +124,6 @@ class Stack:
         # Held from redeliver()'s send until its message id is known: a poller can receive the message
         # before SendMessage has answered, and must not take the redelivery for a first delivery.
         self._redelivering = threading.Lock()
-        self.modules: list[ModuleType] = []
         self.deliveries = DeliveryLog()  # every S3 event document handed to a function
         self.standin: Any = None  # the vendor stand-in's handle (local.standin.server.StandinHandle)
         self.calls = CallLog()  # every AWS call the functions made (and Lambda made for them)
@@ -122,6 +131,7 @@ class Stack:
         self.secret_arns: dict[str, str] = {}
         self.eventbridge: eventbridge.EventBridge | None = None  # the template's rules, delivered
         self.missing_keys: MissingKeys | None = None  # S3's 403 for a missing key without ListBucket
+        self.credentials: Mapping[str, ReadOnlyCredentials] = {}  # each function's role session
         self._cleanup = cleanup
         self._http = requests.Session()
         self._uploads: Any = None  # the S3 client of upload(), made once (a client costs ~10 ms of CPU)
@@ -235,22 +245,26 @@ class Stack:
 
         return add
 
-    def update_function(self, logical_id: str, *, timeout_s: float) -> None:
-        """Like UpdateFunctionConfiguration: new settings, and every environment starts cold."""
-        self.functions[logical_id].timeout_s = timeout_s
-        self.cold_start()
+    def update_function(
+        self, logical_id: str, *, timeout_s: float | None = None, environment: Mapping[str, str] | None = None
+    ) -> None:
+        """Like UpdateFunctionConfiguration: new settings (``environment`` replaces the named
+        variables), and its environments start cold."""
+        function = self.functions[logical_id]
+        if timeout_s is not None:
+            function.timeout_s = timeout_s
+        if environment is not None:
+            spec = dataclasses.replace(
+                function.spec, environment={**function.spec.environment, **environment}
+            )
+            function.config = dataclasses.replace(function.config, spec=spec)
+            function.spec = spec
+        function.cold_start()
 
     def cold_start(self) -> None:
-        """Reload every handler: cached clients, settings and the secret are read afresh."""
-        self.unload()
+        """Retire every environment: the next invocations read clients, settings and the secret afresh."""
         for function in self.functions.values():
-            function.handler, module = load_handler(function.spec)
-            self.modules.append(module)
-
-    def unload(self) -> None:
-        for module in self.modules:
-            unload(module)
-        self.modules.clear()
+            function.cold_start()
 
     def least_privilege(self) -> Report:
         """The functions' calls so far against their roles (denied and unused grants)."""
@@ -279,17 +293,20 @@ def start_stack(
     appcode: str = DEFAULT_APPCODE,
     template_path: Path = TEMPLATE_PATH,
     host: str = "127.0.0.1",
-    aws_faults: bool = False,
+    environment: Mapping[str, str] | None = None,
     account: Account = NEW_ACCOUNT,
     visibility_timeout_s: int | None = None,
 ) -> Stack:
     """Start moto, the vendor stand-in, the functions and the API; ``stop()`` (or ``with``) ends it.
 
     ``parameters`` override the template's (``VendorBaseUrl`` is always the stand-in's URL);
-    ``concurrency`` overrides how many asynchronous invocations of a function run at once, by logical
-    id (a queue's pollers follow its event source mapping's MaximumConcurrency).
-    ``aws_faults`` puts the fault proxy (:mod:`local.stack.faultproxy`) between the functions and
-    moto; ``stack.aws_faults`` configures it. Tests' own clients (``stack.client``) still reach moto.
+    ``concurrency`` overrides how many environments of a function run at once, by logical id (its
+    ReservedConcurrentExecutions; a queue's pollers follow its event source mapping's
+    MaximumConcurrency); ``environment`` adds to every function's variables (as
+    ``sam local --env-vars`` does).
+    The functions reach moto through the front (:mod:`local.stack.faultproxy`), which records their
+    calls and answers S3's 403 for a missing key (:mod:`local.stack.missing_keys`);
+    ``stack.aws_faults`` configures its faults. Tests' own clients (``stack.client``) reach moto.
     ``account`` is the AWS account deployed into (default: a new one, :mod:`local.stack.account`); a
     template it would refuse raises :class:`local.stack.account.DeployRefused` before anything runs.
     ``visibility_timeout_s`` shortens the visibility timeout of the queues event source mappings read
@@ -322,15 +339,14 @@ def start_stack(
         overrides = {CORS_PARAMETER: page_origins, **(parameters or {}), VENDOR_PARAMETER: vendor.url}
         pseudo = Pseudo(stack_name=stack_name)
         template = load(template_path, overrides=overrides, pseudo=pseudo, sqs_endpoint=moto.url)
-        stack = Stack(template, moto.url, vendor.url, appcode, cleanup)
+        calls = CallLog()
+        recorder = Recorder(calls)
+        front = FaultProxy(moto.url, host, recorder=recorder)
+        cleanup.callback(front.stop)
+        stack = Stack(template, moto.url, vendor.url, appcode, cleanup, front)
+        stack.calls = calls
         stack.standin = vendor
         cleanup.callback(stack.evaluator.close)
-        if aws_faults:
-            from local.stack.faultproxy import FaultProxy
-
-            stack.aws_faults = FaultProxy(moto.url, host)
-            cleanup.callback(stack.aws_faults.stop)
-            stack.functions_aws_url = stack.aws_faults.url
         s3_events.install()
         redrive.install()
         cleanup.callback(redrive.forget_tasks)
@@ -338,16 +354,15 @@ def start_stack(
             template, moto.url, (template.parameters[APPCODE_PARAMETER], appcode)
         )
         record_stack(template, moto.url)
-        fallback = ReadOnlyCredentials(
-            FAKE_CREDENTIALS["aws_access_key_id"], FAKE_CREDENTIALS["aws_secret_access_key"], None
-        )
-        stack.missing_keys = MissingKeys(template, stack.evaluator, stack.calls)
         roles = function_credentials(template, moto.url)
-        access.install(roles, fallback, stack.calls, stack.missing_keys.handlers())
-        cleanup.callback(access.uninstall)
+        stack.credentials = roles
+        for logical_id, issued in roles.items():
+            recorder.register(str(issued.access_key), logical_id)
+        stack.missing_keys = MissingKeys(template, stack.evaluator, stack.calls)
+        front.answers = stack.missing_keys.answer
         form_signers = _form_signers(template, roles)
         s3_post.install(lambda: form_signers, stack.calls.add)
-        _start_functions(stack, cleanup, retry_delays, concurrency or {})
+        _start_functions(stack, cleanup, roles, retry_delays, concurrency or {}, environment or {})
         _start_events(stack, cleanup)
         _start_queue_sources(stack, cleanup, visibility_timeout_s)
         invoke_access = InvokeAccess(
@@ -405,29 +420,34 @@ def _start_vendor(host: str, port: int, appcode: str) -> Any:
 
 
 def _start_functions(
-    stack: Stack, cleanup: contextlib.ExitStack, delays: Sequence[float], concurrency: Mapping[str, int]
+    stack: Stack,
+    cleanup: contextlib.ExitStack,
+    credentials: Mapping[str, ReadOnlyCredentials],
+    delays: Sequence[float],
+    concurrency: Mapping[str, int],
+    environment: Mapping[str, str],
 ) -> None:
     template = stack.template
-    variables = merged_environment(template.functions, sdk_environment(stack.functions_aws_url, stack.region))
-    cleanup.callback(ProcessEnvironment(variables).restore)
-    cleanup.callback(stack.unload)
+    # An event source mapping's MaximumConcurrency is how many environments its pollers keep busy
+    # ("Configuring maximum concurrency for Amazon SQS event sources"): an unreserved function gets
+    # as many, beside the stack's default for its other sources.
+    mapped = {m.function_logical_id: m.maximum_concurrency or 0 for m in template.event_source_mappings}
     sqs = stack.client("sqs")
-    for spec in template.functions:
-        handler, module = load_handler(spec)
-        stack.modules.append(module)
-        function = LocalFunction(spec, handler)
+    for declared in template.functions:
+        spec = dataclasses.replace(declared, environment={**declared.environment, **environment})
+        config = EnvironmentConfig(spec, credentials[spec.logical_id], stack.functions_aws_url, stack.region)
+        cap = concurrency.get(spec.logical_id) or spec.reserved_concurrency
+        if cap is None and mapped.get(spec.logical_id):
+            cap = max(DEFAULT_CONCURRENCY, mapped[spec.logical_id])
+        function = LocalFunction(config, cap)
         stack.functions[spec.logical_id] = function
+        cleanup.callback(function.stop)
         on_failure = None
         if spec.on_failure is not None and spec.on_failure.kind == "SQS":
             queue = template.queue_by_arn(spec.on_failure.arn)
             url = sqs.get_queue_url(QueueName=queue.name)["QueueUrl"]
             on_failure = _recorded(stack.calls, spec.logical_id, url, sqs_destination(sqs, url))
-        invoker = AsyncInvoker(
-            function,
-            concurrency=concurrency.get(spec.logical_id),
-            retry_delays=delays,
-            on_failure=on_failure,
-        )
+        invoker = AsyncInvoker(function, retry_delays=delays, on_failure=on_failure)
         stack.invokers[spec.logical_id] = invoker
         cleanup.callback(invoker.stop)
 

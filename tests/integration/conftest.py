@@ -13,7 +13,6 @@ import contextlib
 import io
 import itertools
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -75,16 +74,13 @@ def stack(webhook: WebhookReceiver) -> Iterator[Stack]:
         # Uploaders may opt into automatic finals here (the suite tests that path; the default forbids it).
         "AllowUploaderAutoFinals": "true",
     }
-    with (
-        short_refusal_backoff(),
-        start_stack(
-            ports=Ports.ephemeral(),
-            retry_delays=RETRY_DELAYS,
-            parameters=parameters,
-            aws_faults=True,
-            visibility_timeout_s=VISIBILITY_TIMEOUT_S,
-        ) as running,
-    ):
+    with start_stack(
+        ports=Ports.ephemeral(),
+        retry_delays=RETRY_DELAYS,
+        parameters=parameters,
+        visibility_timeout_s=VISIBILITY_TIMEOUT_S,
+        environment=REFUSAL_BACKOFF,  # every function's, as `sam local invoke --env-vars` adds them
+    ) as running:
         assert running.eventbridge is not None
         running.eventbridge.trust(webhook.ca_file)
         yield running
@@ -111,33 +107,17 @@ def max_receives(stack: Stack, count: int) -> Iterator[None]:
         "Attributes"
     ]["RedrivePolicy"]
     policy = {**json.loads(original), "maxReceiveCount": count}
-    previous = os.environ["UPLOAD_MAX_RECEIVE_COUNT"]
+    make = next(m.function_logical_id for m in stack.template.event_source_mappings)
+    previous = stack.functions[make].spec.environment["UPLOAD_MAX_RECEIVE_COUNT"]
     sqs.set_queue_attributes(
         QueueUrl=stack.upload_queue_url, Attributes={"RedrivePolicy": json.dumps(policy)}
     )
-    os.environ["UPLOAD_MAX_RECEIVE_COUNT"] = str(count)
-    stack.cold_start()
+    stack.update_function(make, environment={"UPLOAD_MAX_RECEIVE_COUNT": str(count)})
     try:
         yield
     finally:
         sqs.set_queue_attributes(QueueUrl=stack.upload_queue_url, Attributes={"RedrivePolicy": original})
-        os.environ["UPLOAD_MAX_RECEIVE_COUNT"] = previous
-        stack.cold_start()
-
-
-@contextlib.contextmanager
-def short_refusal_backoff() -> Iterator[None]:
-    """The in-process functions read these at cold start from the process environment."""
-    previous = {name: os.environ.get(name) for name in REFUSAL_BACKOFF}
-    os.environ.update(REFUSAL_BACKOFF)
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        stack.update_function(make, environment={"UPLOAD_MAX_RECEIVE_COUNT": previous})
 
 
 _numbers = itertools.count(1)

@@ -26,8 +26,7 @@ from local.stack.invoke_access import (
     InvokeAccess,
     check_s3_may_send,
 )
-from local.stack.lambdas import LocalFunction
-from local.stack.template import CALLER_CREDENTIALS, TEMPLATE_PATH, StackTemplate, load
+from local.stack.template import CALLER_CREDENTIALS, TEMPLATE_PATH, FunctionSpec, StackTemplate, load
 
 pytestmark = pytest.mark.integration
 
@@ -42,10 +41,14 @@ def without_invoke_role(tmp_path: Path) -> StackTemplate:
 
 
 class Called:
+    """A stand-in for get-photo (what the local API invokes: a spec and ``invoke``)."""
+
+    spec: FunctionSpec
+
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
 
-    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def invoke(self, event: dict[str, Any], request_id: str | None = None) -> dict[str, Any]:
         self.events.append(event)
         return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": '{"ok":true}'}
 
@@ -66,7 +69,8 @@ def serve(template: StackTemplate, evaluator: Evaluator, handler: Called) -> Loc
         account_id=template.pseudo.account_id,
         roles={r.logical_id: r for r in template.roles},
     )
-    functions = {get_photo.logical_id: LocalFunction(get_photo, handler)}
+    handler.spec = get_photo
+    functions = {get_photo.logical_id: handler}
     return LocalApi(api, functions, account_id=template.pseudo.account_id, access=access, port=0)
 
 

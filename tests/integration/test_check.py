@@ -20,8 +20,7 @@ from local.stack import Stack
 from local.stack.api import LocalApi
 from local.stack.apigateway import PATH_PARAMETERS_ENV
 from local.stack.invoke_access import InvokeAccess
-from local.stack.lambdas import LocalFunction
-from local.stack.template import CALLER_CREDENTIALS
+from local.stack.template import CALLER_CREDENTIALS, FunctionSpec
 
 pytestmark = pytest.mark.integration
 
@@ -110,18 +109,18 @@ GET_PHOTO = "GetPhotoFunction"
 
 
 class CountedGetPhoto:
-    """The running stack's own get-photo handler, counted. It is looked up on every call, so a cold
-    start (which reloads the handlers) is followed."""
+    """The running stack's own get-photo, its invocations counted."""
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, spec: FunctionSpec) -> None:
         self._stack = stack
         self._lock = threading.Lock()
+        self.spec = spec
         self.calls = 0
 
-    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+    def invoke(self, event: dict[str, Any], request_id: str | None = None) -> Any:
         with self._lock:
             self.calls += 1
-        return self._stack.functions[GET_PHOTO].handler(event, context)
+        return self._stack.functions[GET_PHOTO].invoke(event, request_id)
 
 
 @dataclasses.dataclass
@@ -163,10 +162,10 @@ def broken_api(
         account_id=pseudo.account_id,
         roles={role.logical_id: role for role in stack.template.roles},
     )
-    get_photo = CountedGetPhoto(stack)
+    get_photo = CountedGetPhoto(stack, spec)
     api = LocalApi(
         api_spec,
-        {GET_PHOTO: LocalFunction(spec, get_photo)},
+        {GET_PHOTO: get_photo},
         account_id=pseudo.account_id,
         access=access,
         port=0,

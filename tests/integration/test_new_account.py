@@ -6,7 +6,6 @@ concurrency quota 10, no API Gateway CloudWatch role): that it started at all is
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local.stack import Ports, Stack, start_stack
-from local.stack.access import Call, running_as
+from local.stack.access import Call
 from local.stack.account import NEW_ACCOUNT, DeployRefused
 from local.stack.least_privilege import MISSING_KEY_CHECK
 from local.stack.missing_keys import MissingKeys
@@ -72,13 +71,21 @@ def test_a_template_a_new_account_refuses_does_not_deploy(change: Any, refused: 
 def _head_as(stack: Stack, function: str | None, key: str, made: list[Call] | None = None) -> str:
     """HEAD of ``key`` signed as ``function``'s role (None: the local user): the error code S3 answers.
 
-    The client is made like the functions' own (credentials from the SDK's chain, not given), so it
-    signs with the running function's role and has the stack's handlers."""
-    s3 = boto3.session.Session(region_name=stack.region).client("s3", endpoint_url=stack.aws_url)
+    The client is made as the function's process makes its own: its role's temporary credentials,
+    through the front of moto its calls go through (which names it by the access key)."""
+    if function is None:
+        s3 = stack.client("s3")
+    else:
+        issued = stack.credentials[function]
+        s3 = boto3.session.Session(
+            aws_access_key_id=issued.access_key,
+            aws_secret_access_key=issued.secret_key,
+            aws_session_token=issued.token,
+            region_name=stack.region,
+        ).client("s3", endpoint_url=stack.functions_aws_url)
     before = len(stack.calls.snapshot())
     try:
-        with running_as(function) if function else contextlib.nullcontext():
-            s3.head_object(Bucket=stack.bucket, Key=key)
+        s3.head_object(Bucket=stack.bucket, Key=key)
     except ClientError as exc:
         return str(exc.response["Error"]["Code"])
     finally:

@@ -207,3 +207,44 @@ def test_admin_routes_set_and_report_faults(proxy: FaultProxy) -> None:
         "rules": [],
         "rate": None,
     }
+
+
+def test_a_functions_call_is_observed_and_answered_as_aws_would(
+    proxied: tuple[MotoServer, FaultProxy],
+) -> None:
+    """The front names the function by its access key, tells observers (the bench's tallies) of its
+    call with the request's body, and lets ``answers`` replace moto's answer (S3's 403 for a missing
+    key); the local user's calls are neither observed nor changed."""
+    from local.stack.access import Call as FunctionCall
+    from local.stack.access import CallLog, Recorder
+
+    recorder = Recorder(CallLog())
+    recorder.register("AKIDFUNCTION", "MakePhotoFunction")
+    front = FaultProxy(proxied[0].url, recorder=recorder)
+    seen: list[tuple[str, str, int]] = []
+    front.observe(lambda call, body, seconds: seen.append((call.function, call.operation, len(body))))
+
+    def forbidden(
+        call: FunctionCall, method: str, status: int, headers: list[tuple[str, str]], body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        return (403, [("Content-Length", "0")], b"") if status == 404 else (status, headers, body)
+
+    front.answers = forbidden
+    try:
+
+        def s3(key: str) -> Any:
+            return boto3.session.Session(
+                aws_access_key_id=key, aws_secret_access_key="secret", region_name=REGION
+            ).client("s3", endpoint_url=front.url, config=Config(retries={"max_attempts": 1}))
+
+        s3("AKIDFUNCTION").put_object(Bucket=BUCKET, Key="observed", Body=b"12345")
+        with pytest.raises(ClientError) as as_function:
+            s3("AKIDFUNCTION").head_object(Bucket=BUCKET, Key="missing")
+        with pytest.raises(ClientError) as as_user:
+            s3("testing").head_object(Bucket=BUCKET, Key="missing")
+    finally:
+        front.stop()
+
+    assert seen == [("MakePhotoFunction", "PutObject", 5), ("MakePhotoFunction", "HeadObject", 0)]
+    assert as_function.value.response["Error"]["Code"] == "403"
+    assert as_user.value.response["Error"]["Code"] == "404"
