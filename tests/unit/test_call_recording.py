@@ -128,7 +128,7 @@ def test_json_protocol_calls_carry_their_parameters_without_values() -> None:
     assert (secret.service, secret.operation, secret.params) == (
         "secretsmanager",
         "GetSecretValue",
-        {"SecretId": "appcode"},
+        {"SecretId": "appcode"},  # pragma: allowlist secret
     )
 
 
