@@ -143,12 +143,10 @@ def domain_error(exc: IdPhotoError) -> Response[str]:
 def invalid_request(exc: RequestValidationError) -> Response[str]:
     """(Validation on.) A request the contract refuses is the caller's 400, in the API's error shape;
     an answer it refuses is our bug: 500."""
-    problems = [(tuple(str(part) for part in e["loc"]), str(e.get("msg") or e["type"])) for e in exc.errors()]
-    if any(loc[:1] == ("response",) for loc, _ in problems):
-        logger.error("answer does not match the API contract", extra={"errors": problems})
-        return _answer(http_errors.internal())
-    text = "; ".join(f"{'.'.join(loc[1:]) or loc[0]}: {message}" for loc, message in problems)
-    return _answer(http_errors.reply_for(UploadRequestError(f"invalid request: {text}")))
+    reply, ours = http_errors.contract_refusal(exc.errors(), UploadRequestError)
+    if ours:
+        logger.error("answer does not match the API contract", extra={"errors": ours})
+    return _answer(reply)
 
 
 @app.not_found

@@ -8,8 +8,9 @@ one missing here.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from idphoto.errors import (
     AwsUnavailable,
@@ -94,3 +95,19 @@ def reply_for(exc: IdPhotoError) -> ErrorReply:
     elif isinstance(exc, PhotoNotReady):
         headers["Retry-After"] = str(NOT_READY_RETRY_S)
     return ErrorReply(status, exc.code, exc.message, headers)
+
+
+Problems = list[tuple[tuple[str, ...], str]]
+
+
+def contract_refusal(
+    errors: Iterable[Mapping[str, Any]], refusal: Callable[[str], IdPhotoError]
+) -> tuple[ErrorReply, Problems]:
+    """(API validation on.) The answer to Powertools' ``RequestValidationError``, and the problems to
+    log when they are ours: a request the contract refuses is the caller's 400 (``refusal`` makes the
+    route's error), in the API's error shape; an answer the contract refuses is our bug, a 500."""
+    problems = [(tuple(str(part) for part in e["loc"]), str(e.get("msg") or e["type"])) for e in errors]
+    if any(loc[:1] == ("response",) for loc, _ in problems):
+        return internal(), problems
+    text = "; ".join(f"{'.'.join(loc[1:]) or loc[0]}: {message}" for loc, message in problems)
+    return reply_for(refusal(f"invalid request: {text}")), []
