@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 import requests
 
+from idphoto import compliance
 from local.stack import samples
 from local.stack.contact_sheet import Mark, Row, Tile, render
 from local.stack.stack import Stack, start_stack
@@ -311,13 +312,10 @@ def _number(value: Any) -> str:
 
 def span(measure: Mapping[str, Any]) -> str:
     low, high = measure.get("low"), measure.get("high")
-    if low is None and high is None:
-        return "any"
-    if low is None:
-        return f"<= {_number(high)}"
-    if high is None:
-        return f">= {_number(low)}"
-    return _number(low) if float(low) == float(high) else f"{_number(low)}-{_number(high)}"
+    shown = compliance.span(
+        None if low is None else float(low), None if high is None else float(high), _number
+    )
+    return shown or "any"
 
 
 def outside(measure: Mapping[str, Any]) -> str:

@@ -39,7 +39,7 @@ counts only when at least ``CROWN_COVER`` of the band differs there and in the r
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -79,7 +79,7 @@ class Measure:
     def describe(self) -> str:
         """'head_height 0.52 (allowed 0.71-0.80 of the photo height)'."""
         value = "not measured" if self.value is None else f"{self.value:g}"
-        allowed = _span(self.low, self.high)
+        allowed = span(self.low, self.high)
         return f"{self.measure} {value}" + (f" (allowed {allowed} {self.unit})" if allowed else "")
 
     def to_record(self) -> dict[str, Any]:
@@ -128,14 +128,13 @@ def _text(value: float | None) -> str | None:
     return None if value is None else f"{value:.4f}".rstrip("0").rstrip(".")
 
 
-def _span(low: float | None, high: float | None) -> str:
-    if low is None and high is None:
-        return ""
+def span(low: float | None, high: float | None, number: Callable[[float], str] = "{:g}".format) -> str:
+    """An allowed range as the report and the demo show it: '0.6-0.75', '<= 5', '>= 0.1', '' for none."""
     if low is None:
-        return f"<= {high:g}"
+        return "" if high is None else f"<= {number(high)}"
     if high is None:
-        return f">= {low:g}"
-    return f"{low:g}" if low == high else f"{low:g}-{high:g}"
+        return f">= {number(low)}"
+    return number(low) if low == high else f"{number(low)}-{number(high)}"
 
 
 # --- what is required --------------------------------------------------------------------------------
