@@ -359,6 +359,7 @@ def error_answer(service: str, kind: str, method: str, pick: Any) -> tuple[int, 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, and 100-continue for S3 uploads like S3 does
     server: _ProxyServer
+    _upstream: http.client.HTTPConnection | None = None  # to moto, one per connection of a caller
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: ARG002
         return  # thousands of lines for one run otherwise
@@ -412,17 +413,45 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _forward(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-        target = self.server.target
-        connection = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=60)
+        """moto's answer, over a connection kept for as long as the caller keeps its own to us (a new
+        connection per call cost the stack's process a connect and a server thread each time)."""
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+        headers["Content-Length"] = str(len(body))
+        reused = self._upstream is not None
         try:
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-            headers["Content-Length"] = str(len(body))
-            connection.request(self.command, self.path, body=body, headers=headers)
-            answer = connection.getresponse()
+            return self._exchange(body, headers)
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            self._close_upstream()
+            if not reused:
+                raise
+            # moto closed the kept connection while it was idle: the request never reached it.
+            return self._exchange(body, headers)
+
+    def _exchange(self, body: bytes, headers: dict[str, str]) -> tuple[int, list[tuple[str, str]], bytes]:
+        if self._upstream is None:
+            target = self.server.target
+            self._upstream = http.client.HTTPConnection(
+                target.hostname or "127.0.0.1", target.port, timeout=60
+            )
+        try:
+            self._upstream.request(self.command, self.path, body=body, headers=headers)
+            answer = self._upstream.getresponse()
             payload = answer.read()
-            return answer.status, answer.getheaders(), payload
-        finally:
-            connection.close()
+        except BaseException:
+            self._close_upstream()
+            raise
+        if answer.will_close:
+            self._close_upstream()
+        return answer.status, answer.getheaders(), payload
+
+    def _close_upstream(self) -> None:
+        if self._upstream is not None:
+            self._upstream.close()
+            self._upstream = None
+
+    def finish(self) -> None:
+        self._close_upstream()
+        super().finish()
 
     def _send(
         self,

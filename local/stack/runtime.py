@@ -20,9 +20,9 @@ them, by killing the process (SIGKILL) and reporting what Lambda reports:
 
 * **Timeout**: counted from the moment the runtime receives the event; past it the process is killed
   and the invocation fails with ``Sandbox.Timedout`` "Task timed out after N.NN seconds".
-* **MemorySize**: a watchdog reads the process's resident set size (``VmRSS`` of ``/proc/<pid>/status``:
-  the memory the process really occupies, which is what Lambda's cgroup limit and its "Max Memory
-  Used" count) every :data:`WATCHDOG_S`; above ``MemorySize`` MiB the process is killed and the
+* **MemorySize**: one watchdog thread reads every environment's resident set size (the resident
+  pages of ``/proc/<pid>/statm``: the memory the process really occupies, which is what Lambda's
+  cgroup limit and its "Max Memory Used" count) every :data:`WATCHDOG_S`; above ``MemorySize`` MiB the process is killed and the
   invocation fails with ``Runtime.OutOfMemory``. An address-space limit (``RLIMIT_AS``) was not used:
   it counts reserved, never-touched address space (each thread's 8 MiB stack, glibc's 64 MiB malloc
   arenas), so a 256 MB function could not even import its SDK. A spike shorter than the poll
@@ -178,7 +178,8 @@ class Environment:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
-        for target, name in ((self._watch, "watchdog"), (self._pump_logs, "logs")):
+        self._statm = Path(f"/proc/{self.process.pid}/statm")
+        for target, name in ((self._watch, "exit"), (self._pump_logs, "logs")):
             threading.Thread(target=target, name=f"{name}-{config.spec.name}", daemon=True).start()
 
     @property
@@ -309,24 +310,28 @@ class Environment:
     # --- watching the process ---------------------------------------------------------------------
 
     def _watch(self) -> None:
-        limit = self.config.spec.memory_mb
-        status = Path(f"/proc/{self.process.pid}/statm")
-        while True:
-            try:
-                code = self.process.wait(WATCHDOG_S)
-            except subprocess.TimeoutExpired:
-                rss_mb = _rss_mb(status)
-                self.stats.max_rss_mb = max(self.stats.max_rss_mb, rss_mb)
-                if rss_mb > limit:
-                    log.warning(
-                        "%s: %.0f MB resident, above MemorySize %d MB", self.config.spec.name, rss_mb, limit
-                    )
-                    self._kill("memory")
-                continue
-            with self._changed:
-                self._exit = code
-                self._changed.notify_all()
-            return
+        """Wait for the process to end (a blocking wait: no polling while it lives)."""
+        _MEMORY.add(self)
+        try:
+            code = self.process.wait()
+        finally:
+            _MEMORY.discard(self)
+        with self._changed:
+            self._exit = code
+            self._changed.notify_all()
+
+    def check_memory(self) -> None:
+        """Kill the process if it occupies more than its MemorySize (called by the memory watchdog)."""
+        rss_mb = _rss_mb(self._statm)
+        self.stats.max_rss_mb = max(self.stats.max_rss_mb, rss_mb)
+        if rss_mb > self.config.spec.memory_mb:
+            log.warning(
+                "%s: %.0f MB resident, above MemorySize %d MB",
+                self.config.spec.name,
+                rss_mb,
+                self.config.spec.memory_mb,
+            )
+            self._kill("memory")
 
     def _pump_logs(self) -> None:
         """Every line the process writes goes to the sink, whole (Lambda sends each line of stdout and
@@ -346,6 +351,43 @@ def _rss_mb(statm: Path) -> float:
     except (OSError, IndexError, ValueError):
         return 0.0  # the process is gone: the watcher's wait() sees it next
     return resident_pages * _PAGE / (1 << 20)
+
+
+class _MemoryWatchdog:
+    """One thread that reads every live environment's resident set every :data:`WATCHDOG_S`.
+
+    One thread for all of them, not one each: twenty environments polling on their own threads cost
+    the stack's process more CPU (and interpreter-lock hand-overs) than some AWS calls."""
+
+    def __init__(self) -> None:
+        self._watched: set[Environment] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, environment: Environment) -> None:
+        with self._lock:
+            self._watched.add(environment)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="memory-watchdog", daemon=True)
+                self._thread.start()
+
+    def discard(self, environment: Environment) -> None:
+        with self._lock:
+            self._watched.discard(environment)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                watched = list(self._watched)
+                if not watched:
+                    self._thread = None
+                    return
+            for environment in watched:
+                environment.check_memory()
+            time.sleep(WATCHDOG_S)
+
+
+_MEMORY: Final = _MemoryWatchdog()
 
 
 def _signal_name(number: int) -> str:

@@ -170,6 +170,14 @@ class Stack:
     def photo(self, key: str) -> requests.Response:
         return self._http.get(self.photo_url(key), timeout=35)
 
+    def photo_body(self, key: str) -> dict[str, Any]:
+        """GET /photos/{key}'s body, which must be a 200's: any other answer fails with what it was."""
+        answer = self.photo(key)
+        if answer.status_code != 200:
+            raise AssertionError(f"GET {key}: HTTP {answer.status_code} {answer.text}")
+        body: dict[str, Any] = answer.json()
+        return body
+
     def wait_for_photo(self, key: str, timeout: float = 90.0, poll_s: float = 0.2) -> dict[str, Any]:
         """GET /photos/{key} until READY or FAILED (404 and PROCESSING mean "not yet")."""
         deadline = time.monotonic() + timeout

@@ -245,7 +245,7 @@ def test_make_photo_fault(stack: Stack, failure_queue: None, key: str, portrait:
         settle(stack, full_key)
         made = wait_for_made(stack, before, row.made)
         during = stack.vendor_stats()
-        status = stack.photo(full_key).json()
+        status = stack.photo_body(full_key)
         finals = stack.finals(full_key)
         stack.vendor_faults(dict.fromkeys(row.faults))
         after = stack.vendor_stats()
@@ -285,7 +285,7 @@ def test_make_photo_fault(stack: Stack, failure_queue: None, key: str, portrait:
     # The runbook's redrive: SQS sends the message back to the upload queue, which makes the photo.
     redrive(stack)
     assert stack.wait_idle(60)
-    assert stack.photo(full_key).json()["status"] == "READY"
+    assert stack.photo_body(full_key)["status"] == "READY"
     assert made_since(stack, after) == 1
     assert dead_letters(stack) == []
 
@@ -317,7 +317,7 @@ def test_duplicate_delivery_makes_the_photo_once(
     assert all(d.event == first.event for d in deliveries)  # the same document
     assert len({d.request_id for d in deliveries}) == 2  # a second message
     assert vendor_delta(before, stack.vendor_stats(), "make_calls") == 1
-    assert stack.photo(full_key).json()["status"] == "READY"
+    assert stack.photo_body(full_key)["status"] == "READY"
     if made_record:
         assert failed_receives(stack) == failures  # acknowledged at once
         assert record_item(stack, full_key) == made_record  # nothing was written
@@ -485,7 +485,7 @@ def test_finals_fault(stack: Stack, key: str, portrait: bytes, row: FinalsRow) -
     if row.accept_uncertain:
         refused = stack.finals(full_key)  # no automatic retry: the same answer, no vendor call
         assert (refused.status_code, refused.json()["error"]["code"]) == (409, "FINAL_UNCERTAIN")
-        assert stack.photo(full_key).json()["finals_uncertain"] == ["white"]
+        assert stack.photo_body(full_key)["finals_uncertain"] == ["white"]
         second = requests.post(
             stack.photo_url(full_key, "finals"), params={"retry_uncertain": "1"}, timeout=35
         )
@@ -509,7 +509,7 @@ def test_finals_fault(stack: Stack, key: str, portrait: bytes, row: FinalsRow) -
     assert second.json()["finals"][0]["color"] == "white"
     assert vendor_delta(before, after, "billed_calls") == 1  # once, whatever went wrong before
     assert vendor_delta(before, after, "get_calls") == row.get_calls
-    assert stack.photo(full_key).json()["finals_kept"] == ["white"]
+    assert stack.photo_body(full_key)["finals_kept"] == ["white"]
     assert len(kept_objects(stack, full_key)) == 2  # photo and print sheet
 
 
@@ -595,7 +595,7 @@ def test_make_photo_aws_fault(
     stack.upload(key, portrait)
     settle(stack, full_key)
     made = made_since(stack, before)
-    status = stack.photo(full_key).json()
+    status = stack.photo_body(full_key)
     finals = stack.finals(full_key)
     after = stack.vendor_stats()
 

@@ -102,5 +102,5 @@ def test_a_named_specs_final_is_framed_to_its_rule_and_passes_every_check(
     )
     outside = {k: (round(measured[k], 3), r) for k, r in ranges.items() if not within(measured[k], *r)}
     assert outside == {}, outside
-    status = stack.photo(full_key).json()
+    status = stack.photo_body(full_key)
     assert status["checks"][final["color"]] == final["checks"]

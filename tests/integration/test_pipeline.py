@@ -117,7 +117,7 @@ def test_finals_asked_twice_are_billed_once(stack: Stack, key: str, portrait: by
     assert vendor_delta(before, stack.vendor_stats(), "billed_calls") == 1
     assert [f["color"] for f in first["finals"]] == [f["color"] for f in second["finals"]] == ["white"]
     assert download(first["finals"][0]["photo_url"]) == download(second["finals"][0]["photo_url"])
-    status = stack.photo(full_key).json()
+    status = stack.photo_body(full_key)
     assert status["finals_kept"] == ["white"]
 
 

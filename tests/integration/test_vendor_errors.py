@@ -155,7 +155,7 @@ def test_account_refusal_keeps_the_uploads_waiting_and_makes_them_once_the_vendo
         assert gateway_code in reason["reason"]
     for full_key in keys:
         assert stack.wait_for_photo(full_key, timeout=60)["status"] == "READY"
-    assert "waiting" not in stack.photo(keys[0]).json()
+    assert "waiting" not in stack.photo_body(keys[0])
 
 
 def test_finals_vendor_error_is_502_and_nothing_is_billed(stack: Stack, key: str, portrait: bytes) -> None:
@@ -204,7 +204,7 @@ def test_an_upload_failing_every_receive_goes_to_the_dlq_and_sqs_redrive_makes_i
     while dead_letters(stack) == 0:
         assert time.monotonic() < deadline, "the message never reached the dead-letter queue"
         time.sleep(0.5)
-    parked = stack.photo(full_key).json()
+    parked = stack.photo_body(full_key)
     # ... and, the vendor back, an operator starts SQS's DLQ redrive (as `aws sqs start-message-move-task`)
     stack.vendor_reset()
     sqs = stack.client("sqs")

@@ -1,5 +1,6 @@
 """The emulation must give DynamoDB's guarantees that pay-once rests on: one conditional write wins,
-and a read sees a write all or none."""
+and a read sees a write all or none; and SQS's: no message lost or handed out twice, none kept past
+its retention period."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from local.stack.aws import make_dynamodb_requests_whole, make_dynamodb_writes_atomic, make_sqs_queues_whole
+from local.stack.aws import (
+    make_dynamodb_requests_whole,
+    make_dynamodb_writes_atomic,
+    make_sqs_queues_whole,
+    make_sqs_receives_linear,
+)
 
 
 @pytest.fixture
@@ -182,6 +188,7 @@ def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     make_sqs_queues_whole()
+    make_sqs_receives_linear()
     with mock_aws():
         client = boto3.client("sqs")
         yield client, client.create_queue(QueueName="uploads")["QueueUrl"]
@@ -213,11 +220,7 @@ def test_a_message_sent_while_another_is_deleted_is_kept(
             sender = threading.Thread(target=sqs.send_message, kwargs={"QueueUrl": url, "MessageBody": "new"})
             sent.append(sender)
             sender.start()
-            import time
-
-            t = time.monotonic()
             sender.join(2)
-            print("JOIN", time.monotonic() - t, sender.is_alive())
         return bool(checked(self, receipt_handle))
 
     monkeypatch.setattr(Message, "had_receipt_handle", send_during_the_rebuild)
@@ -267,3 +270,45 @@ def test_two_receives_never_take_the_same_visible_message(
     second.join(30)
 
     assert sorted(got) == [[], ["one"]]
+
+
+def test_a_message_is_received_until_its_retention_period_ends(queue: tuple[Any, str]) -> None:
+    """The retention check reads the queue's period itself (moto asked for every attribute of the queue,
+    scanning it three times, for each message it handed out); a message older than the period is not
+    handed out, a younger one is."""
+    from moto.sqs.models import sqs_backends
+
+    sqs, url = queue
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"MessageRetentionPeriod": "60"})
+    sqs.send_message(QueueUrl=url, MessageBody="old")
+    stored: Any
+    (stored,) = sqs_backends["123456789012"]["us-east-1"].get_queue("uploads")._messages
+    stored.sent_timestamp -= 61_000  # sent 61 s ago: past the 60 s period
+    assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0, VisibilityTimeout=0).get("Messages", []) == []
+
+    stored.sent_timestamp += 2_000  # 59 s ago
+    (received,) = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)["Messages"]
+    assert received["Body"] == "old"
+
+
+def test_a_receive_does_not_compute_the_queue_s_attributes(
+    queue: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each computation of a queue's attributes scans all its messages; a receive needs none of them."""
+    from moto.sqs.models import Queue
+
+    sqs, url = queue
+    for i in range(5):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
+    computed: list[str] = []
+    attributes = Queue.attributes
+
+    def counted(self: Any) -> Any:
+        computed.append(self.name)
+        return attributes.fget(self)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(Queue, "attributes", property(counted))
+    answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+
+    assert len(answer["Messages"]) == 5
+    assert computed == []

@@ -6,7 +6,9 @@ then boto3 clients see exactly what AWS would send, and "applied, then dropped" 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -248,3 +250,58 @@ def test_a_functions_call_is_observed_and_answered_as_aws_would(
     assert seen == [("MakePhotoFunction", "PutObject", 5), ("MakePhotoFunction", "HeadObject", 0)]
     assert as_function.value.response["Error"]["Code"] == "403"
     assert as_user.value.response["Error"]["Code"] == "404"
+
+
+class _Upstream(ThreadingHTTPServer):
+    """moto's place: counts connections and requests; ``drop_kept`` closes each connection after its
+    answer without saying so (what a server closing an idle keep-alive connection looks like)."""
+
+    daemon_threads = True
+
+    def __init__(self, drop_kept: bool) -> None:
+        self.connections = 0
+        self.requests = 0
+        self.drop_kept = drop_kept
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                upstream.connections += 1
+                super().setup()
+
+            def do_GET(self) -> None:
+                upstream.requests += 1
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+                self.close_connection = upstream.drop_kept
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+@pytest.mark.parametrize("drop_kept", [False, True], ids=["kept", "closed-by-moto"])
+def test_one_callers_connection_keeps_one_connection_to_moto(drop_kept: bool) -> None:
+    """Calls arriving over one connection reach moto over one connection (a new one per call cost the
+    stack's process a connect and a server thread each time); if moto closed it meanwhile, the next
+    call opens a new one and is answered."""
+    upstream = _Upstream(drop_kept)
+    serving = threading.Thread(target=upstream.serve_forever, daemon=True)
+    serving.start()
+    front = FaultProxy(f"http://127.0.0.1:{upstream.server_address[1]}")
+    try:
+        with requests.Session() as session:
+            answers = [session.get(f"{front.url}/bucket/key{i}", timeout=10) for i in range(3)]
+    finally:
+        front.stop()
+        upstream.shutdown()
+        upstream.server_close()
+
+    assert [(a.status_code, a.content) for a in answers] == [(200, b"ok")] * 3
+    assert upstream.requests == 3
+    assert upstream.connections == (3 if drop_kept else 1)
