@@ -175,6 +175,60 @@ def make_sqs_receives_linear() -> None:
     SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
 
 
+def make_sqs_counts_consistent() -> None:
+    """Count a queue's messages at one instant: each stored message in at least one of the counts.
+
+    moto computes ``ApproximateNumberOfMessages``, ``...Delayed`` and ``...NotVisible`` each with its
+    own clock readings, and a GetQueueAttributes naming them computes every attribute of the queue
+    again for each name. A message whose visibility timeout ends between two readings is counted in
+    neither: the queue of one message waiting to come back answered 0, 0, 0, and the stack's
+    ``wait_idle`` returned while the upload still had a receive to come (a test then read a photo
+    that was not made yet). SQS's counts are approximate, but a message it stores is never missing
+    from all three. Here the three come from one reading of the clock, and a GetQueueAttributes
+    from one computation of the attributes. Idempotent.
+    """
+    from moto.sqs import models
+    from moto.sqs.exceptions import InvalidAttributeName
+    from moto.sqs.models import Queue, SQSBackend
+
+    attributes: Any = Queue.__dict__["attributes"]  # the property itself
+    if getattr(attributes.fget, "_idphoto_consistent", False):
+        return
+
+    def counted_at_once(self: Any) -> dict[str, Any]:
+        result: dict[str, Any] = attributes.fget(self)
+        now = getattr(models, "unix_time_millis")()  # noqa: B009 - moto imports it without exporting it
+        visible = delayed = not_visible = 0
+        for message in list(self._messages):
+            is_delayed = now < message.delayed_until
+            delayed += is_delayed
+            if not now > message.visible_at:
+                not_visible += 1
+            elif not is_delayed:
+                visible += 1
+        result["ApproximateNumberOfMessages"] = visible
+        result["ApproximateNumberOfMessagesDelayed"] = delayed
+        result["ApproximateNumberOfMessagesNotVisible"] = not_visible
+        return result
+
+    def get_queue_attributes(self: Any, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
+        queue = self.get_queue(queue_name)
+        if not attribute_names:
+            return {}
+        valid = ["All", *queue.BASE_ATTRIBUTES, *queue.FIFO_ATTRIBUTES, *queue.KMS_ATTRIBUTES]
+        invalid = next((name for name in attribute_names if name not in valid), None)
+        if invalid or invalid == "":
+            raise InvalidAttributeName(invalid)
+        everything: dict[str, Any] = queue.attributes
+        if "All" in attribute_names:
+            return everything
+        return {name: everything[name] for name in attribute_names if everything.get(name) is not None}
+
+    counted_at_once._idphoto_consistent = True  # type: ignore[attr-defined]
+    Queue.attributes = property(counted_at_once)  # type: ignore[method-assign,assignment]
+    SQSBackend.get_queue_attributes = get_queue_attributes  # type: ignore[method-assign]
+
+
 def make_moto_dispatch_cheap() -> None:
     """Remember which moto backend serves a host, once per host.
 
@@ -209,6 +263,7 @@ class MotoServer:
         make_dynamodb_requests_whole()
         make_sqs_queues_whole()
         make_sqs_receives_linear()
+        make_sqs_counts_consistent()
         make_moto_dispatch_cheap()
         # werkzeug logs every request at INFO: thousands of lines for one demo.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
