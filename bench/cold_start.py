@@ -8,15 +8,25 @@ client. Each figure is the median of N fresh interpreter processes; the three ki
 so machine noise hits them alike. One extra process per kind runs with ``-X importtime`` to say which
 imports make the difference (that flag inflates times, so only the shares are used).
 
+And as Lambda counts its Init: each function of the template started as the local stack starts it
+(:class:`local.stack.runtime.Environment`: ``python -m awslambdaric app.lambda_handler`` with the
+function's code folder, the layer and its resolved variables), timed from the process's start to its
+first ``GET /runtime/invocation/next``; against a floor handler that does the floor's imports and
+clients at import, started the same way (Lambda developer guide, "Understanding the Lambda execution
+environment lifecycle": the Init phase ends when the runtime asks for its first event).
+
     .venv/bin/python -m bench.cold_start [--runs 20]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import subprocess
 import sys
+import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +36,7 @@ from bench.report import Row, Section, median, ratio, table
 
 if TYPE_CHECKING:
     from bench.context import Context
+    from local.stack.template import FunctionSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYER = ROOT / "layers" / "idphoto"
@@ -162,6 +173,82 @@ def extra_imports(kind: str) -> str:
     return f"{kind}: {sum(extra.values()) / total:.0%} of its import time is beyond the floor's ({listed})"
 
 
+FLOOR_HANDLER = """
+import boto3, requests
+boto3.client("s3"); boto3.client("dynamodb"); requests.Session()
+
+
+def handler(event, context):
+    return None
+"""
+INIT_FLOOR = "floor"
+
+
+def lambda_inits(runs: int) -> dict[str, list[float]]:
+    """Init seconds per function (by logical id) and for the floor, the kinds interleaved; a first
+    round warms the page cache and is dropped."""
+    from local.stack import template
+
+    specs: dict[str, FunctionSpec] = {f.logical_id: f for f in template.load().functions}
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "floor.py").write_text(FLOOR_HANDLER, encoding="utf-8")
+        specs[INIT_FLOOR] = dataclasses.replace(
+            next(iter(specs.values())),
+            logical_id=INIT_FLOOR,
+            code_dir=Path(folder),
+            handler="floor.handler",
+            layer_dirs=(),
+            environment={},
+        )
+        samples: dict[str, list[float]] = {name: [] for name in specs}
+        for _ in range(runs + 1):
+            for name, spec in specs.items():
+                samples[name].append(init_s(spec))
+    return {name: values[1:] for name, values in samples.items()}
+
+
+def init_s(spec: FunctionSpec) -> float:
+    """One environment's Init: its process started to its first ``invocation/next``."""
+    from botocore.credentials import ReadOnlyCredentials
+
+    from local.stack.runtime import Environment, EnvironmentConfig
+
+    config = EnvironmentConfig(
+        spec, ReadOnlyCredentials("testing", "testing", None), "http://127.0.0.1:9", "us-east-1"
+    )
+    environment = Environment(config, sink=lambda _line: None)
+    try:
+        deadline = time.monotonic() + 60
+        while (seconds := environment.stats.init_s) is None:
+            if not environment.alive or time.monotonic() > deadline:
+                raise RuntimeError(f"{spec.logical_id} never asked for its first event")
+            time.sleep(0.005)  # the figure is taken by the Runtime API itself, not by this loop
+        return seconds
+    finally:
+        environment.stop()
+
+
+def init_rows(samples: dict[str, list[float]]) -> list[Row]:
+    floor = median(samples[INIT_FLOOR])
+    out = []
+    for name, values in samples.items():
+        if name == INIT_FLOOR:
+            continue
+        ours = median(values)
+        out.append(
+            Row(
+                f"Lambda Init {name}: awslambdaric's start to its first invocation/next "
+                f"(median of {len(values)} environments)",
+                f"{ours * 1000:.0f} ms",
+                f"{floor * 1000:.0f} ms",
+                ratio(ours, floor),
+                f"<= {TARGET}",
+                ours / floor <= TARGET,
+            )
+        )
+    return out
+
+
 def rows(samples: dict[str, list[float]], failed: dict[str, str]) -> list[Row]:
     runs = len(samples["floor"])
     out = []
@@ -189,7 +276,8 @@ def run(ctx: Context) -> Section:
     runs = 2 if ctx.quick else 20
     ctx.progress(f"cold start: {runs} fresh processes per kind, interleaved")
     samples, failed = measure(runs)
-    section = Section(rows(samples, failed))
+    ctx.progress(f"cold start: Lambda's Init of each function, {runs} environments each, interleaved")
+    section = Section(rows(samples, failed) + init_rows(lambda_inits(runs)))
     built = (
         '"as built": the `sam build` output (`.aws-sam/build`), layer on `sys.path` with only the bytecode '
         "the build shipped, as Lambda's read-only /opt runs it (the floor's requests from the same build)"
@@ -207,7 +295,11 @@ def run(ctx: Context) -> Section:
     section.notes.append(
         "Cold start: fresh `python -c` processes, timed inside from the first import to the clients "
         "built (interpreter start-up excluded, same for both); floor = `import boto3, requests` + S3 and "
-        f"DynamoDB clients + a session; {built}.{shares}"
+        f"DynamoDB clients + a session; {built}.{shares} Lambda Init: each function started as the "
+        "local stack starts it (`python -m awslambdaric app.lambda_handler`, its code folder, the layer, "
+        "its resolved variables), timed by the local Runtime API from the process's start to its first "
+        "`invocation/next`; the floor: a handler file doing the floor's imports and clients at import, "
+        "started the same way."
     )
     return section
 
@@ -216,7 +308,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
-    print(table(rows(*measure(args.runs))))
+    print(table(rows(*measure(args.runs)) + init_rows(lambda_inits(args.runs))))
 
 
 if __name__ == "__main__":
