@@ -234,19 +234,21 @@ def init_rows(samples: dict[str, list[float]]) -> list[Row]:
     for name, values in samples.items():
         if name == INIT_FLOOR:
             continue
-        ours = median(values)
-        out.append(
-            Row(
-                f"Lambda Init {name}: awslambdaric's start to its first invocation/next "
-                f"(median of {len(values)} environments)",
-                f"{ours * 1000:.0f} ms",
-                f"{floor * 1000:.0f} ms",
-                ratio(ours, floor),
-                f"<= {TARGET}",
-                ours / floor <= TARGET,
-            )
-        )
+        what = f"Lambda Init {name}: awslambdaric's start to its first invocation/next"
+        out.append(against_floor(f"{what} (median of {len(values)} environments)", median(values), floor))
     return out
+
+
+def against_floor(what: str, ours: float, floor: float) -> Row:
+    """A row of seconds against the floor's, with the cold-start target."""
+    return Row(
+        what,
+        f"{ours * 1000:.0f} ms",
+        f"{floor * 1000:.0f} ms",
+        ratio(ours, floor),
+        f"<= {TARGET}",
+        ours / floor <= TARGET,
+    )
 
 
 def rows(samples: dict[str, list[float]], failed: dict[str, str]) -> list[Row]:
@@ -258,17 +260,8 @@ def rows(samples: dict[str, list[float]], failed: dict[str, str]) -> list[Row]:
         if kind not in samples:
             continue
         floor_kind = "floor as built" if "built" in kind else "floor"
-        ours, floor = median(samples[kind]), median(samples[floor_kind])
-        out.append(
-            Row(
-                f"cold start {kind}: import + init (median of {runs} processes)",
-                f"{ours * 1000:.0f} ms",
-                f"{floor * 1000:.0f} ms",
-                ratio(ours, floor),
-                f"<= {TARGET}",
-                ours / floor <= TARGET,
-            )
-        )
+        what = f"cold start {kind}: import + init (median of {runs} processes)"
+        out.append(against_floor(what, median(samples[kind]), median(samples[floor_kind])))
     return out
 
 
