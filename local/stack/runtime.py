@@ -22,8 +22,8 @@ them, by killing the process (SIGKILL) and reporting what Lambda reports:
   and the invocation fails with ``Sandbox.Timedout`` "Task timed out after N.NN seconds".
 * **MemorySize**: one watchdog thread reads every environment's resident set size (the resident
   pages of ``/proc/<pid>/statm``: the memory the process really occupies, which is what Lambda's
-  cgroup limit and its "Max Memory Used" count) every :data:`WATCHDOG_S`; above ``MemorySize`` MiB the process is killed and the
-  invocation fails with ``Runtime.OutOfMemory``. An address-space limit (``RLIMIT_AS``) was not used:
+  cgroup limit and its "Max Memory Used" count) every :data:`WATCHDOG_S`; above ``MemorySize`` MiB
+  the process is killed and the invocation fails with ``Runtime.OutOfMemory``. An address-space limit (``RLIMIT_AS``) was not used:
   it counts reserved, never-touched address space (each thread's 8 MiB stack, glibc's 64 MiB malloc
   arenas), so a 256 MB function could not even import its SDK. A spike shorter than the poll
   interval can escape the watchdog.
