@@ -52,7 +52,8 @@ CrashPlan = Callable[[str], float | None]
 class Invocable(Protocol):
     """What the event sources and the local API need of a function."""
 
-    spec: FunctionSpec
+    @property
+    def spec(self) -> FunctionSpec: ...
 
     def invoke(self, event: dict[str, Any], request_id: str | None = None) -> Any: ...
 
@@ -82,7 +83,6 @@ class LocalFunction:
 
     def __init__(self, config: EnvironmentConfig, concurrency: int | None = None) -> None:
         self.config = config
-        self.spec = config.spec
         self.timeout_s: float = config.spec.timeout_s
         self.concurrency = concurrency or config.spec.reserved_concurrency or DEFAULT_CONCURRENCY
         self.crash: CrashPlan | None = None
@@ -95,6 +95,10 @@ class LocalFunction:
         self._retired: set[Environment] = set()  # still running an invocation; stopped when it ends
         self._changed = threading.Condition()
         self._stopped = False
+
+    @property
+    def spec(self) -> FunctionSpec:
+        return self.config.spec
 
     def invoke(self, event: dict[str, Any], request_id: str | None = None) -> Any:
         """Run the function once; its result, or raises :class:`FunctionError` (a

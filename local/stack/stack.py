@@ -98,6 +98,7 @@ class Stack:
         appcode: str,
         cleanup: contextlib.ExitStack,
         front: FaultProxy,
+        calls: CallLog,
     ) -> None:
         self.template = template
         self.aws_url = aws_url
@@ -126,7 +127,7 @@ class Stack:
         self._redelivering = threading.Lock()
         self.deliveries = DeliveryLog()  # every S3 event document handed to a function
         self.standin: Any = None  # the vendor stand-in's handle (local.standin.server.StandinHandle)
-        self.calls = CallLog()  # every AWS call the functions made (and Lambda made for them)
+        self.calls = calls  # every AWS call the functions made (and Lambda made for them)
         self.evaluator = Evaluator()  # the IAM policy evaluator, one node process
         self.secret_arns: dict[str, str] = {}
         self.eventbridge: eventbridge.EventBridge | None = None  # the template's rules, delivered
@@ -266,7 +267,6 @@ class Stack:
                 function.spec, environment={**function.spec.environment, **environment}
             )
             function.config = dataclasses.replace(function.config, spec=spec)
-            function.spec = spec
         function.cold_start()
 
     def cold_start(self) -> None:
@@ -351,8 +351,7 @@ def start_stack(
         recorder = Recorder(calls)
         front = FaultProxy(moto.url, host, recorder=recorder)
         cleanup.callback(front.stop)
-        stack = Stack(template, moto.url, vendor.url, appcode, cleanup, front)
-        stack.calls = calls
+        stack = Stack(template, moto.url, vendor.url, appcode, cleanup, front, calls)
         stack.standin = vendor
         cleanup.callback(stack.evaluator.close)
         s3_events.install()
