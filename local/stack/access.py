@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
-_CREDENTIAL: Final = re.compile(r"Credential=([^/,\s]+)/\d{8}/[^/]+/([^/]+)/aws4_request")
+# A SigV4 credential (the Authorization header's, or a presigned URL's): access key id and service.
+CREDENTIAL: Final = re.compile(r"Credential=([^/,\s]+)/\d{8}/[^/]+/([^/]+)/aws4_request")
 _DROPPED: Final = ("Body", "Item", "ExpressionAttributeValues", "SecretString", "SecretBinary")
 
 
@@ -92,10 +93,10 @@ def request_call(
     """The API call a request is, if one of ``functions`` (access key -> logical id) signed it."""
     parts = urlsplit(target)
     query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-    signed = _CREDENTIAL.search(headers.get("authorization", ""))
+    signed = CREDENTIAL.search(headers.get("authorization", ""))
     presigned = signed is None and "X-Amz-Credential" in query
     if presigned:
-        signed = _CREDENTIAL.search("Credential=" + query["X-Amz-Credential"])
+        signed = CREDENTIAL.search("Credential=" + query["X-Amz-Credential"])
     if signed is None or signed.group(1) not in functions:
         return None
     function, service = functions[signed.group(1)], signed.group(2)
@@ -140,10 +141,19 @@ def _s3(
         params["VersionId"] = query["versionId"]
     if "prefix" in query:
         params["Prefix"] = query["prefix"]
-    return _s3_operation(method, bool(key), query, params), params
+    return _s3_operation(method, bool(key), query, "CopySource" in params), params
 
 
-def _s3_operation(method: str, has_key: bool, query: Mapping[str, str], params: Mapping[str, Any]) -> str:
+def s3_operation(method: str, target: str, headers: Mapping[str, str]) -> str:
+    """The S3 operation a path-style REST request is (``target``: path and query as sent; ``headers``
+    with lower-case names)."""
+    parts = urlsplit(target)
+    query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+    key = unquote(parts.path).lstrip("/").partition("/")[2]
+    return _s3_operation(method, bool(key), query, bool(headers.get("x-amz-copy-source")))
+
+
+def _s3_operation(method: str, has_key: bool, query: Mapping[str, str], copy: bool) -> str:
     if "tagging" in query:
         return {"GET": "GetObjectTagging", "PUT": "PutObjectTagging"}.get(method, "DeleteObjectTagging")
     if has_key:
@@ -153,7 +163,7 @@ def _s3_operation(method: str, has_key: bool, query: Mapping[str, str], params: 
             return "CompleteMultipartUpload"
         if method == "PUT" and "uploadId" in query:
             return "UploadPart"
-        if method == "PUT" and "CopySource" in params:
+        if method == "PUT" and copy:
             return "CopyObject"
         return {"GET": "GetObject", "HEAD": "HeadObject", "PUT": "PutObject", "DELETE": "DeleteObject"}.get(
             method, method

@@ -45,7 +45,6 @@ import contextlib
 import http.client
 import json
 import random
-import re
 import socket
 import struct
 import sys
@@ -59,8 +58,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from local.stack.access import CREDENTIAL, Recorder, s3_operation
 from local.stack.access import Call as FunctionCall
-from local.stack.access import Recorder
 
 # Told of each function's call once moto answered it: the call, the request's body, the seconds moto took.
 Observer = Callable[[FunctionCall, bytes, float], None]
@@ -84,7 +83,6 @@ _HOP_BY_HOP: Final = frozenset(
         "proxy-connection",
     }
 )
-_CREDENTIAL_SCOPE: Final = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 
 
 class FaultSpecError(ValueError):
@@ -281,32 +279,18 @@ def _list(value: object, name: str) -> list[Any]:
 
 
 def classify(method: str, path: str, headers: Mapping[str, str], body: bytes) -> Call:
-    """``headers`` with lower-case names. Service from the SigV4 credential scope, operation from ``X-Amz-Target`` (JSON protocols) or,
-    for S3's REST protocol, from the method and whether a key is named."""
-    scope = _CREDENTIAL_SCOPE.search(headers.get("authorization", ""))
+    """``headers`` with lower-case names. Service from the SigV4 credential scope, operation from
+    ``X-Amz-Target`` (JSON protocols) or, for S3's REST protocol, as the call recorder names it
+    (:func:`local.stack.access.s3_operation`)."""
+    scope = CREDENTIAL.search(headers.get("authorization", ""))
     text = path + " " + body[:4096].decode("utf-8", "replace")
     if scope is None:
         return Call("", "", text)  # presigned or anonymous: not an SDK call of ours
-    service = scope.group(1)
+    service = scope.group(2)
     target = headers.get("x-amz-target", "")
     if target:
         return Call(service, target.rpartition(".")[2], text)
-    return Call(service, _s3_operation(method, path), text)
-
-
-def _s3_operation(method: str, path: str) -> str:
-    parts = urlsplit(path)
-    has_key = "/" in parts.path.strip("/")
-    names = {
-        ("GET", True): "GetObject",
-        ("HEAD", True): "HeadObject",
-        ("PUT", True): "PutObject",
-        ("DELETE", True): "DeleteObject",
-        ("GET", False): "ListObjects",
-        ("HEAD", False): "HeadBucket",
-        ("PUT", False): "PutBucket",
-    }
-    return names.get((method, has_key), method)
+    return Call(service, s3_operation(method, path, headers), text)
 
 
 # --- AWS's error answers ----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
 from local.stack.aws import MotoServer, client
-from local.stack.faultproxy import AwsFaults, Call, FaultProxy, FaultSpecError
+from local.stack.faultproxy import AwsFaults, Call, FaultProxy, FaultSpecError, classify
 
 REGION = "us-east-1"
 TABLE = "t"
@@ -305,3 +305,31 @@ def test_one_callers_connection_keeps_one_connection_to_moto(drop_kept: bool) ->
     assert [(a.status_code, a.content) for a in answers] == [(200, b"ok")] * 3
     assert upstream.requests == 3
     assert upstream.connections == (3 if drop_kept else 1)
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "extra", "operation"),
+    [
+        ("GET", "/b/k.jpg", {}, "GetObject"),
+        ("HEAD", "/b/k.jpg", {}, "HeadObject"),
+        ("PUT", "/b/k.jpg", {}, "PutObject"),
+        ("PUT", "/b/k.jpg", {"x-amz-copy-source": "b/other.jpg"}, "CopyObject"),
+        ("GET", "/b?list-type=2&prefix=uploads%2F", {}, "ListObjectsV2"),
+        ("PUT", "/b", {}, "CreateBucket"),
+    ],
+)
+def test_a_fault_rule_names_s3_operations_as_the_call_recorder_does(
+    method: str, target: str, extra: dict[str, str], operation: str
+) -> None:
+    """One naming of S3's operations for the fault rules and the least-privilege record (the front
+    named a copy "PutObject" and a bucket's creation "PutBucket" before)."""
+    from local.stack.access import request_call
+
+    authorization = "AWS4-HMAC-SHA256 Credential=AKIDFUNCTION/20261203/us-east-1/s3/aws4_request, Signature=x"
+    headers = {"authorization": authorization, **extra}
+
+    faulted = classify(method, target, headers, b"")
+    recorded = request_call(method, target, headers, b"", {"AKIDFUNCTION": "MakePhotoFunction"})
+
+    assert recorded is not None
+    assert (faulted.service, faulted.operation) == ("s3", operation) == ("s3", recorded.operation)
